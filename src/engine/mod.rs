@@ -1,0 +1,315 @@
+//! The pure scoring state machine.
+//!
+//! [`apply`] folds one [`Event`] into a visitor's [`State`] and returns the new [`Score`];
+//! [`score`] reads the score at any time without changing anything; [`tick`] re-evaluates the
+//! tier when only time has passed (decay). No I/O, no clock: `now` is always a parameter.
+
+mod event;
+mod score;
+mod state;
+
+pub use event::{Event, EventError, Value};
+pub use score::{score, Contribution, Score};
+pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
+
+use crate::model::{pattern, Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
+
+/// The tier of a visitor who qualifies for none of the model's tiers.
+pub const UNQUALIFIED: &str = "unqualified";
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Applies one event at time `now` and returns the visitor's new score.
+///
+/// Events older than the last one seen are applied as if they happened at that time, so state
+/// never moves backwards. A rejected event leaves the state untouched.
+pub fn apply<'m>(
+    state: &mut State,
+    model: &'m ValidModel,
+    event: &Event,
+    now: Millis,
+) -> Result<Score<'m>, EventError> {
+    event.validate()?;
+    state.align(model);
+    let now = state.last_seen.map_or(now, |last| now.max(last));
+    let previous = state.tier.clone();
+
+    let new_visit = !matches!(event, Event::Engagement { .. })
+        && state
+            .last_seen
+            .is_none_or(|last| now - last > model.session_timeout_ms());
+    let gap = state.last_seen.map(|last| now - last);
+    state.first_seen.get_or_insert(now);
+    state.last_seen = Some(now);
+    if new_visit {
+        state.visits = state.visits.saturating_add(1);
+    }
+
+    match event {
+        Event::PageView { path, query } => {
+            let hash = page_hash(path);
+            if state.pages.len() < MAX_DISTINCT_PAGES as usize && !state.pages.contains(&hash) {
+                state.pages.push(hash);
+            }
+            for &i in model.rules_for(RuleGroup::Page) {
+                if let Some(Matcher::Page { path: p, query: q }) = model.rules().get(i).map(|r| &r.when) {
+                    if pattern::matches(p, path)
+                        && q.iter().all(|(k, v)| {
+                            query.get(k).is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
+                        })
+                    {
+                        fire(state, model, i, now);
+                    }
+                }
+            }
+        }
+        Event::Download { url } => {
+            let path = url_path(url);
+            let ext = extension(path);
+            for &i in model.rules_for(RuleGroup::Download) {
+                if let Some(Matcher::Download { url: p, extensions }) = model.rules().get(i).map(|r| &r.when) {
+                    let by_url = p.as_deref().is_some_and(|p| pattern::matches(p, path));
+                    let by_ext = ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)));
+                    if by_url || by_ext {
+                        fire(state, model, i, now);
+                    }
+                }
+            }
+        }
+        Event::Answer { question, value } => {
+            for &i in model.rules_for(RuleGroup::Answer) {
+                if let Some(Matcher::Answer { question: q, equals, one_of, min, max }) =
+                    model.rules().get(i).map(|r| &r.when)
+                {
+                    if !q.trim().eq_ignore_ascii_case(question.trim()) {
+                        continue;
+                    }
+                    let holds = condition_holds(value, equals, one_of, *min, *max);
+                    let active = state.rules.get(i).is_some_and(|s| s.count > 0);
+                    if holds && !active {
+                        fire(state, model, i, now);
+                    } else if !holds && active {
+                        if let Some(s) = state.rules.get_mut(i) {
+                            retract(s);
+                        }
+                    }
+                }
+            }
+        }
+        Event::FormSubmit { id, name } => {
+            for &i in model.rules_for(RuleGroup::Form) {
+                if let Some(Matcher::Form { id: want_id, name: want_name }) = model.rules().get(i).map(|r| &r.when) {
+                    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
+                        (Some(w), Some(g)) => w.trim().eq_ignore_ascii_case(g.trim()),
+                        _ => false,
+                    };
+                    if same(want_id, id) || same(want_name, name) {
+                        fire(state, model, i, now);
+                    }
+                }
+            }
+        }
+        Event::Custom { name, properties } => {
+            for &i in model.rules_for(RuleGroup::Event) {
+                if let Some(Matcher::Event { name: want, properties: conds }) = model.rules().get(i).map(|r| &r.when) {
+                    if want.trim().eq_ignore_ascii_case(name.trim())
+                        && conds.iter().all(|(k, c)| {
+                            properties
+                                .get(k)
+                                .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
+                        })
+                    {
+                        fire(state, model, i, now);
+                    }
+                }
+            }
+        }
+        Event::Engagement { seconds } => {
+            state.seconds += seconds;
+        }
+    }
+
+    // Aggregate conditions: award once, when they become true.
+    for &i in model.rules_for(RuleGroup::Aggregate) {
+        let Some(rule) = model.rules().get(i) else { continue };
+        let Some(rs) = state.rules.get_mut(i) else { continue };
+        let reached = match &rule.when {
+            Matcher::Visits { at_least } => state.visits >= *at_least,
+            Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
+            Matcher::PageViews { path: p, at_least } => {
+                if let Event::PageView { path, .. } = event {
+                    if pattern::matches(p, path) {
+                        rs.progress = rs.progress.saturating_add(1);
+                    }
+                }
+                rs.progress >= *at_least
+            }
+            Matcher::TimeOnSite { at_least_seconds } => state.seconds >= f64::from(*at_least_seconds),
+            Matcher::ReturnVisit { within_days } => {
+                new_visit && gap.is_some_and(|g| (g as f64) <= within_days * DAY_MS)
+            }
+            _ => false,
+        };
+        if reached && rs.count == 0 {
+            fire(state, model, i, now);
+        }
+    }
+
+    let result = score(state, model, now);
+    state.tier = tier_to_store(result.tier);
+    Ok(Score {
+        previous_tier: previous_name(model, previous.as_deref()),
+        ..result
+    })
+}
+
+/// Re-evaluates the tier at `now` when no event happened (points decayed or expired).
+pub fn tick<'m>(state: &mut State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+    state.align(model);
+    let previous = state.tier.clone();
+    let result = score(state, model, now);
+    state.tier = tier_to_store(result.tier);
+    Score {
+        previous_tier: previous_name(model, previous.as_deref()),
+        ..result
+    }
+}
+
+fn tier_to_store(tier: &str) -> Option<String> {
+    (tier != UNQUALIFIED).then(|| tier.to_string())
+}
+
+fn previous_name<'m>(model: &'m ValidModel, tier: Option<&str>) -> &'m str {
+    tier.and_then(|t| model.model().tiers.iter().find(|x| x.name == t))
+        .map_or(UNQUALIFIED, |t| t.name.as_str())
+}
+
+/// Records one firing of rule `i`, if its frequency allows.
+fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
+    let (Some(rule), Some(rs)) = (model.rules().get(i), state.rules.get_mut(i)) else {
+        return;
+    };
+    let allowed = match rule.frequency {
+        Frequency::Once => rs.count == 0,
+        Frequency::EveryTime => true,
+        Frequency::AtMost(n) => rs.count < n,
+        Frequency::AtMostPerWindow { times, days } => {
+            let start = now - (days * DAY_MS) as i64;
+            rs.window.retain(|&t| t > start);
+            if rs.window.len() < times as usize {
+                rs.window.push(now);
+                true
+            } else {
+                false
+            }
+        }
+    };
+    if !allowed {
+        return;
+    }
+    rs.count = rs.count.saturating_add(1);
+    rs.last = Some(now);
+    match rule.decay {
+        Decay::Never => {}
+        Decay::HalfLifeDays(days) => {
+            rs.held = rs.held * half_life_factor(now - rs.held_at, days) + f64::from(rule.points);
+            rs.held_at = now;
+        }
+        Decay::ExpiresAfterDays(days) => {
+            let start = now - (days * DAY_MS) as i64;
+            rs.firings.retain(|&(t, _)| t > start);
+            match rs.firings.last_mut() {
+                Some((t, n)) if *t == now => *n = n.saturating_add(1),
+                _ => rs.firings.push((now, 1)),
+            }
+            if rs.firings.len() > MAX_FIRINGS_KEPT {
+                // Merge the two oldest firings into the younger one: the points stay, and
+                // expire with the younger firing.
+                let (_, n) = rs.firings.remove(0);
+                if let Some(first) = rs.firings.first_mut() {
+                    first.1 = first.1.saturating_add(n);
+                }
+            }
+        }
+    }
+}
+
+/// Takes back an answer rule whose answer no longer matches.
+fn retract(rs: &mut RuleState) {
+    rs.count = 0;
+    rs.held = 0.0;
+    rs.held_at = 0;
+    rs.firings.clear();
+}
+
+/// The share of points left after `elapsed` milliseconds with a half-life of `days`.
+pub(crate) fn half_life_factor(elapsed: Millis, days: f64) -> f64 {
+    if elapsed <= 0 {
+        1.0
+    } else {
+        (-(elapsed as f64) / (days * DAY_MS)).exp2()
+    }
+}
+
+fn condition_holds(
+    value: &Value,
+    equals: &Option<String>,
+    one_of: &Option<Vec<String>>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> bool {
+    if let Some(e) = equals {
+        return value.equals_text(e);
+    }
+    if let Some(list) = one_of {
+        return list.iter().any(|e| value.equals_text(e));
+    }
+    match value.as_number() {
+        Some(n) => min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi),
+        None => false,
+    }
+}
+
+/// The path of a URL (`https://x.com/a/b.pdf?x=1` → `/a/b.pdf`); a bare path stays as it is.
+fn url_path(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = url.get(i + 3..).unwrap_or("");
+            after.find('/').and_then(|j| after.get(j..)).unwrap_or("/")
+        }
+        None => url,
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    rest.get(..end).unwrap_or(rest)
+}
+
+fn extension(path: &str) -> Option<&str> {
+    let file = path.rsplit('/').next()?;
+    let (stem, ext) = file.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty()).then_some(ext)
+}
+
+fn page_hash(path: &str) -> u32 {
+    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let mut h: u32 = 0x811c_9dc5;
+    for b in trimmed.bytes() {
+        h ^= u32::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_and_extensions() {
+        assert_eq!(url_path("https://cdn.example.com/files/a.pdf?x=1#y"), "/files/a.pdf");
+        assert_eq!(url_path("/files/a.pdf"), "/files/a.pdf");
+        assert_eq!(url_path("https://example.com"), "/");
+        assert_eq!(extension("/files/a.PDF"), Some("PDF"));
+        assert_eq!(extension("/files/.hidden"), None);
+        assert_eq!(extension("/files/noext"), None);
+    }
+}

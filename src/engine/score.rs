@@ -1,0 +1,189 @@
+//! Reading a visitor's score: sub-scores, total, tier and the contributions that explain them.
+
+use super::state::{Millis, RuleState, State};
+use super::{half_life_factor, UNQUALIFIED};
+use crate::model::{Decay, Dimension, Thresholds, Tier, ValidModel};
+use serde::Serialize;
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// A visitor's score at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score<'m> {
+    /// Sub-scores per dimension, after limits.
+    pub fit: f64,
+    pub engagement: f64,
+    pub intent: f64,
+    pub product: f64,
+    /// Sum of the sub-scores, after the total's limits.
+    pub total: f64,
+    /// The tier the visitor is in now.
+    pub tier: &'m str,
+    /// The tier before the event ([`score`] gives the stored tier).
+    pub previous_tier: &'m str,
+    /// Conversion probability, when the model has a calibration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Every rule that gives points now, highest points first.
+    pub contributions: Vec<Contribution<'m>>,
+}
+
+/// What one rule gives to a visitor's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution<'m> {
+    /// The rule's id.
+    pub rule: &'m str,
+    /// The dimension it counts in.
+    pub dimension: Dimension,
+    /// Points it gives now (after decay, before limits).
+    pub points: f64,
+    /// Times it fired.
+    pub times: u32,
+    /// Points lost to decay or expiry.
+    pub decayed: f64,
+}
+
+impl<'m> Score<'m> {
+    /// A sub-score by dimension.
+    pub fn dimension(&self, d: Dimension) -> f64 {
+        match d {
+            Dimension::Fit => self.fit,
+            Dimension::Engagement => self.engagement,
+            Dimension::Intent => self.intent,
+            Dimension::Product => self.product,
+        }
+    }
+
+    /// True when this score's tier differs from the previous one.
+    pub fn changed(&self) -> bool {
+        self.tier != self.previous_tier
+    }
+
+    /// The `n` contributions that raise the score most.
+    pub fn top_positive(&self, n: usize) -> impl Iterator<Item = &Contribution<'m>> {
+        self.contributions.iter().filter(|c| c.points > 0.0).take(n)
+    }
+
+    /// The `n` contributions that lower the score most.
+    pub fn top_negative(&self, n: usize) -> impl Iterator<Item = &Contribution<'m>> {
+        self.contributions.iter().rev().filter(|c| c.points < 0.0).take(n)
+    }
+}
+
+/// The points a rule gives now, and the points it would give without decay.
+fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, f64) {
+    let full = f64::from(points) * f64::from(rs.count);
+    let current = match decay {
+        Decay::Never => full,
+        Decay::HalfLifeDays(days) => rs.held * half_life_factor(now - rs.held_at, days),
+        Decay::ExpiresAfterDays(days) => {
+            let start = now - (days * DAY_MS) as i64;
+            let live: u32 = rs.firings.iter().filter(|(t, _)| *t > start).map(|(_, n)| n).sum();
+            f64::from(points) * f64::from(live)
+        }
+    };
+    (current, full)
+}
+
+/// The visitor's score at `now`, without changing the state.
+///
+/// With `allow_demotion: false` the tier never falls below the stored one.
+pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+    let rules = model.rules();
+    let mut sums = [0.0f64; 4];
+    let mut contributions = Vec::new();
+    for (rule, rs) in rules.iter().zip(&state.rules) {
+        if rs.count == 0 || rs.id != rule.id {
+            continue;
+        }
+        let (points, full) = rule_points(rule.decay, rule.points, rs, now);
+        if let Some(s) = sums.get_mut(rule.dimension.index()) {
+            *s += points;
+        }
+        contributions.push(Contribution {
+            rule: &rule.id,
+            dimension: rule.dimension,
+            points,
+            times: rs.count,
+            decayed: full - points,
+        });
+    }
+    contributions.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.rule.cmp(b.rule)));
+
+    let m = model.model();
+    for d in Dimension::ALL {
+        if let (Some(s), Some(b)) = (sums.get_mut(d.index()), m.limits.of(d)) {
+            *s = b.clamp(*s);
+        }
+    }
+    let [fit, engagement, intent, product] = sums;
+    let mut total = fit + engagement + intent + product;
+    if let Some(b) = m.limits.total {
+        total = b.clamp(total);
+    }
+
+    let mut result = Score {
+        fit,
+        engagement,
+        intent,
+        product,
+        total,
+        tier: UNQUALIFIED,
+        previous_tier: UNQUALIFIED,
+        probability: m.calibration.map(|c| c.probability(total)),
+        contributions,
+    };
+    let reached = m.tiers.iter().position(|t| tier_holds(t, &result, state, model, now));
+    let stored = state
+        .tier
+        .as_deref()
+        .and_then(|name| m.tiers.iter().position(|t| t.name == name));
+    let effective = if m.allow_demotion {
+        reached
+    } else {
+        match (reached, stored) {
+            (Some(r), Some(s)) => Some(r.min(s)),
+            (r, s) => r.or(s),
+        }
+    };
+    if let Some(t) = effective.and_then(|i| m.tiers.get(i)) {
+        result.tier = &t.name;
+    }
+    result.previous_tier = stored.and_then(|i| m.tiers.get(i)).map_or(UNQUALIFIED, |t| &t.name);
+    result
+}
+
+fn thresholds_hold(t: &Thresholds, s: &Score<'_>, at_least: bool) -> bool {
+    t.entries().all(|(_, dim, value)| {
+        let actual = dim.map_or(s.total, |d| s.dimension(d));
+        if at_least {
+            actual >= value
+        } else {
+            actual <= value
+        }
+    })
+}
+
+fn tier_holds(tier: &Tier, s: &Score<'_>, state: &State, model: &ValidModel, now: Millis) -> bool {
+    thresholds_hold(&tier.min, s, true)
+        && thresholds_hold(&tier.max, s, false)
+        && tier.requires.iter().all(|id| {
+            model
+                .rules()
+                .iter()
+                .zip(&state.rules)
+                .find(|(r, _)| &r.id == id)
+                .is_some_and(|(r, rs)| rs.count > 0 && is_live(r.decay, rs, now))
+        })
+}
+
+/// True when a fired rule still counts: always, except an expiring rule whose firings all expired.
+fn is_live(decay: Decay, rs: &RuleState, now: Millis) -> bool {
+    match decay {
+        Decay::ExpiresAfterDays(days) => {
+            let start = now - (days * DAY_MS) as i64;
+            rs.firings.iter().any(|(t, _)| *t > start)
+        }
+        _ => true,
+    }
+}

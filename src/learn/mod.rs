@@ -1,0 +1,1 @@
+//! Fitting points scorecards from historical conversion data, and evaluating them.

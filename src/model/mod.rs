@@ -1,0 +1,131 @@
+//! The scoring model as data: serde types, the JSON Schema, and validation with exact error paths.
+//!
+//! A [`Model`] is what a marketer edits; a [`ValidModel`] is a model that passed [`validate`] and is
+//! ready for the engine.
+
+pub mod pattern;
+mod types;
+mod validate;
+
+pub use types::*;
+pub use validate::{
+    reachable_max, validate, ModelError, ModelErrors, MAX_DISTINCT_PAGES, MAX_WINDOW_TIMES,
+};
+
+/// A model that passed validation, with lookups the engine needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidModel {
+    model: Model,
+    /// Fingerprint of the rule ids in order; visitor state aligned to it needs no realignment.
+    rule_key: u64,
+    /// Rule indices per matcher kind (see [`ValidModel::rules_for`]).
+    by_kind: [Vec<usize>; KINDS],
+    session_timeout_ms: i64,
+}
+
+/// Groups of matchers the engine looks up per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleGroup {
+    Page = 0,
+    Download = 1,
+    Answer = 2,
+    Form = 3,
+    Event = 4,
+    Aggregate = 5,
+}
+
+const KINDS: usize = 6;
+
+impl RuleGroup {
+    fn of(m: &Matcher) -> RuleGroup {
+        match m {
+            Matcher::Page { .. } => RuleGroup::Page,
+            Matcher::Download { .. } => RuleGroup::Download,
+            Matcher::Answer { .. } => RuleGroup::Answer,
+            Matcher::Form { .. } => RuleGroup::Form,
+            Matcher::Event { .. } => RuleGroup::Event,
+            _ => RuleGroup::Aggregate,
+        }
+    }
+}
+
+impl ValidModel {
+    /// Validates `model`; on failure returns every problem with its path.
+    pub fn new(model: Model) -> Result<ValidModel, ModelErrors> {
+        validate(&model)?;
+        let mut by_kind: [Vec<usize>; KINDS] = Default::default();
+        for (i, rule) in model.rules.iter().enumerate() {
+            if let Some(list) = by_kind.get_mut(RuleGroup::of(&rule.when) as usize) {
+                list.push(i);
+            }
+        }
+        let rule_key = fingerprint(model.rules.iter().map(|r| r.id.as_str()));
+        let minutes = model.session_timeout_minutes.unwrap_or(30.0);
+        Ok(ValidModel {
+            rule_key,
+            by_kind,
+            session_timeout_ms: (minutes * 60_000.0) as i64,
+            model,
+        })
+    }
+
+    /// Parses and validates a model from JSON text.
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<ValidModel, ModelErrors> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let model: Model = serde_path_to_error::deserialize(de).map_err(parse_error)?;
+        ValidModel::new(model)
+    }
+
+    /// The model document.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The rules, in model order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.model.rules
+    }
+
+    /// Indices of the rules in one group.
+    pub fn rules_for(&self, group: RuleGroup) -> &[usize] {
+        self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Fingerprint of the rule ids, in order.
+    pub fn rule_key(&self) -> u64 {
+        self.rule_key
+    }
+
+    /// Inactivity after which the next event starts a new visit.
+    pub fn session_timeout_ms(&self) -> i64 {
+        self.session_timeout_ms
+    }
+}
+
+/// Turns a deserialisation error into a [`ModelError`] that names the path.
+pub fn parse_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ModelErrors {
+    let path = e.path().to_string();
+    ModelErrors(vec![ModelError {
+        path: if path == "." { String::new() } else { path },
+        message: e.into_inner().to_string(),
+    }])
+}
+
+/// FNV-1a over a sequence of strings (stable across platforms and builds).
+pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain(std::iter::once(0u8)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The JSON Schema of the model format.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(Model)
+}

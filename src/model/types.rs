@@ -1,0 +1,397 @@
+//! The model document: what a marketer edits, as serde types.
+//!
+//! Every struct denies unknown fields, so a typo (`"pionts"`) is an error with its path, not a
+//! silently ignored rule. The JSON Schema in `schema/model.schema.json` is generated from these types.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[cfg(feature = "schema")]
+use schemars::JsonSchema;
+
+/// The model format version this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A scoring model: rules that give points, limits, and the tiers they lead to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// Editor hint: the JSON Schema this file follows. Ignored by the engine.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Format version of this document; must be 1.
+    pub version: u32,
+    /// Identifier of the model, sent with every tier result (e.g. `acme-saas`).
+    pub id: String,
+    /// Version of this model's content, sent with every tier result (e.g. `2026-11-01`).
+    pub model_version: String,
+    /// Free text for the people who maintain the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Minutes of inactivity after which the next page view starts a new visit (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout_minutes: Option<f64>,
+    /// The scoring rules, evaluated in this order.
+    pub rules: Vec<Rule>,
+    /// Lower and upper bounds per dimension and on the total.
+    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    pub limits: Limits,
+    /// Tiers from the highest to the lowest; the first whose conditions hold wins.
+    pub tiers: Vec<Tier>,
+    /// Whether a visitor may fall back to a lower tier when points decay or expire
+    /// (default `true`). With `false` a visitor keeps the highest tier reached.
+    #[serde(default = "default_true")]
+    pub allow_demotion: bool,
+    /// Maps a total score to a conversion probability (written by `leadscore train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One scoring rule: when an event matches, the rule gives points to a dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Unique, stable identifier. Visitor state is kept per rule id, so renaming a rule resets it.
+    pub id: String,
+    /// Free text shown in explanations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What must happen for the rule to fire.
+    pub when: Matcher,
+    /// Which sub-score the points go to.
+    pub dimension: Dimension,
+    /// Points per firing; negative points lower the score.
+    pub points: i32,
+    /// How often the rule may fire (default `once`). Answer rules and aggregate conditions
+    /// always count once.
+    #[serde(default)]
+    pub frequency: Frequency,
+    /// How the points fade. Defaults to `never`.
+    #[serde(default)]
+    pub decay: Decay,
+    /// Evidence behind learned points: how many historical leads the rule covered and how many
+    /// converted. Written by `leadscore train`; ignored by the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// The four sub-scores a model keeps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// Who the visitor is: role, company size, industry, geography.
+    Fit,
+    /// Behaviour: visits, downloads, time on site.
+    Engagement,
+    /// Buying intent: demo requests, pricing pages, contact forms.
+    Intent,
+    /// Product usage: trial milestones, feature use.
+    Product,
+}
+
+impl Dimension {
+    /// All dimensions, in the order scores list them.
+    pub const ALL: [Dimension; 4] = [
+        Dimension::Fit,
+        Dimension::Engagement,
+        Dimension::Intent,
+        Dimension::Product,
+    ];
+
+    /// The dimension's name as written in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Fit => "fit",
+            Dimension::Engagement => "engagement",
+            Dimension::Intent => "intent",
+            Dimension::Product => "product",
+        }
+    }
+
+    /// Position in [`Dimension::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What makes a rule fire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Matcher {
+    /// A page view whose path matches `path` (`/pricing`, `/pricing/*`, `/docs/**`) and whose
+    /// query has the given parameters (`{"utm_source": "linkedin"}`; `*` matches any value).
+    Page {
+        path: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        query: BTreeMap<String, String>,
+    },
+    /// A download whose URL path matches `url`, or whose file extension is in `extensions`.
+    Download {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        extensions: Vec<String>,
+    },
+    /// The visitor's current answer to `question` meets the condition. The rule counts while
+    /// the answer holds: a changed answer moves the points to the rule it matches now.
+    Answer {
+        question: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        equals: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        one_of: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+    /// A form submission, by the form's `id` or `name` attribute.
+    Form {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// A custom event (product usage, sent by the host app) by name, with optional conditions
+    /// on its properties.
+    Event {
+        name: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        properties: BTreeMap<String, Condition>,
+    },
+    /// Aggregate: the visitor has made at least this many visits (sessions).
+    Visits { at_least: u32 },
+    /// Aggregate: the visitor has viewed at least this many distinct pages (at most 64).
+    DistinctPages { at_least: u32 },
+    /// Aggregate: pages matching `path` have been viewed at least `at_least` times.
+    PageViews { path: String, at_least: u32 },
+    /// Aggregate: at least this many seconds of visible time on the site.
+    TimeOnSite { at_least_seconds: u32 },
+    /// Aggregate: the visitor came back for a new visit within this many days of the last one.
+    ReturnVisit { within_days: f64 },
+}
+
+impl Matcher {
+    /// Aggregate conditions award their points once, when they become true.
+    pub fn is_aggregate(&self) -> bool {
+        matches!(
+            self,
+            Matcher::Visits { .. }
+                | Matcher::DistinctPages { .. }
+                | Matcher::PageViews { .. }
+                | Matcher::TimeOnSite { .. }
+                | Matcher::ReturnVisit { .. }
+        )
+    }
+
+    /// The name of the matcher kind as written in model files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Matcher::Page { .. } => "page",
+            Matcher::Download { .. } => "download",
+            Matcher::Answer { .. } => "answer",
+            Matcher::Form { .. } => "form",
+            Matcher::Event { .. } => "event",
+            Matcher::Visits { .. } => "visits",
+            Matcher::DistinctPages { .. } => "distinct_pages",
+            Matcher::PageViews { .. } => "page_views",
+            Matcher::TimeOnSite { .. } => "time_on_site",
+            Matcher::ReturnVisit { .. } => "return_visit",
+        }
+    }
+}
+
+/// A condition on an answer or an event property. Give `equals`, `one_of`, or a numeric range
+/// (`min` and/or `max`, both inclusive). Text comparisons ignore case and surrounding spaces.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// How often a rule may fire.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Frequency {
+    /// The first matching event only.
+    #[default]
+    Once,
+    /// Every matching event.
+    EveryTime,
+    /// At most this many times in all.
+    AtMost(u32),
+    /// At most `times` times within any window of `days` days.
+    AtMostPerWindow { times: u32, days: f64 },
+}
+
+/// How a rule's points fade over time.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Decay {
+    /// Points keep their full value.
+    #[default]
+    Never,
+    /// Each firing's points halve every this many days.
+    HalfLifeDays(f64),
+    /// Each firing's points count in full for this many days, then expire.
+    ExpiresAfterDays(f64),
+}
+
+/// Lower and upper bounds per dimension and on the total.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<Bounds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<Bounds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Bounds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Bounds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Bounds>,
+}
+
+impl Limits {
+    /// True when no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The bounds of one dimension, if any.
+    pub fn of(&self, dimension: Dimension) -> Option<Bounds> {
+        match dimension {
+            Dimension::Fit => self.fit,
+            Dimension::Engagement => self.engagement,
+            Dimension::Intent => self.intent,
+            Dimension::Product => self.product,
+        }
+    }
+}
+
+/// An inclusive range; a missing side is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Bounds {
+    /// Clamps `value` into the bounds.
+    pub fn clamp(&self, value: f64) -> f64 {
+        let mut v = value;
+        if let Some(max) = self.max {
+            v = v.min(max);
+        }
+        if let Some(min) = self.min {
+            v = v.max(min);
+        }
+        v
+    }
+}
+
+/// One qualified tier and the conditions to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Name sent to the backend (`PQL`, `SQL`, `MQL`, or your own).
+    pub name: String,
+    /// Minimum sub-scores and total (all must hold).
+    #[serde(default, skip_serializing_if = "Thresholds::is_empty")]
+    pub min: Thresholds,
+    /// Maximum sub-scores and total (all must hold).
+    #[serde(default, skip_serializing_if = "Thresholds::is_empty")]
+    pub max: Thresholds,
+    /// Rules that must currently count (e.g. SQL requires `demo-request`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+}
+
+/// Values per dimension and for the total.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+}
+
+impl Thresholds {
+    /// True when no threshold is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Thresholds::default()
+    }
+
+    /// The set values as `(name, dimension or None for total, value)`.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, Option<Dimension>, f64)> {
+        [
+            ("fit", Some(Dimension::Fit), self.fit),
+            ("engagement", Some(Dimension::Engagement), self.engagement),
+            ("intent", Some(Dimension::Intent), self.intent),
+            ("product", Some(Dimension::Product), self.product),
+            ("total", None, self.total),
+        ]
+        .into_iter()
+        .filter_map(|(n, d, v)| v.map(|v| (n, d, v)))
+    }
+}
+
+/// Historical evidence behind a learned rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// Training leads the rule covered.
+    pub leads: u64,
+    /// Share of those leads that converted.
+    pub conversion_rate: f64,
+}
+
+/// Logistic calibration: `p = 1 / (1 + exp(-(intercept + slope * total)))`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub intercept: f64,
+    pub slope: f64,
+}
+
+impl Calibration {
+    /// Conversion probability for a total score.
+    pub fn probability(&self, total: f64) -> f64 {
+        1.0 / (1.0 + (-(self.intercept + self.slope * total)).exp())
+    }
+}

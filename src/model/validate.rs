@@ -1,0 +1,430 @@
+//! Validation: every problem of a model at once, each with its exact path.
+
+use super::pattern;
+use super::types::*;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Longest id, name or question accepted, in characters.
+pub const MAX_NAME_LEN: usize = 128;
+/// Most rules a model may hold.
+pub const MAX_RULES: usize = 1000;
+/// Highest `at_least` a `distinct_pages` condition may ask for (the state remembers 64 pages).
+pub const MAX_DISTINCT_PAGES: u32 = 64;
+/// Highest per-window count (the state keeps one timestamp per firing in the window).
+pub const MAX_WINDOW_TIMES: u32 = 100;
+
+/// One problem in a model, at a path such as `rules[3].when.page.path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelError {
+    /// Where the problem is, in JSON-path-like notation.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// All problems found in a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelErrors(pub Vec<ModelError>);
+
+impl fmt::Display for ModelErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ModelErrors {}
+
+struct Collector(Vec<ModelError>);
+
+impl Collector {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ModelError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn name(&mut self, path: &str, value: &str, what: &str) {
+        if value.trim().is_empty() {
+            self.err(path, format!("{what} must not be empty"));
+        } else if value.chars().count() > MAX_NAME_LEN {
+            self.err(path, format!("{what} is longer than {MAX_NAME_LEN} characters"));
+        }
+    }
+
+    fn positive(&mut self, path: &str, value: f64) {
+        if !value.is_finite() || value <= 0.0 {
+            self.err(path, format!("must be a positive number, got {value}"));
+        }
+    }
+
+    fn finite(&mut self, path: &str, value: Option<f64>) {
+        if let Some(v) = value {
+            if !v.is_finite() {
+                self.err(path, format!("must be a finite number, got {v}"));
+            }
+        }
+    }
+
+    fn at_least_one(&mut self, path: &str, value: u32) {
+        if value == 0 {
+            self.err(path, "must be at least 1");
+        }
+    }
+
+    fn pattern(&mut self, path: &str, value: &str) {
+        if let Err(e) = pattern::check(value) {
+            self.err(path, e);
+        }
+    }
+
+    fn condition(
+        &mut self,
+        path: &str,
+        equals: &Option<String>,
+        one_of: &Option<Vec<String>>,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) {
+        let kinds = usize::from(equals.is_some())
+            + usize::from(one_of.is_some())
+            + usize::from(min.is_some() || max.is_some());
+        if kinds != 1 {
+            self.err(
+                path,
+                "give exactly one of `equals`, `one_of`, or a range (`min` / `max`)",
+            );
+        }
+        if let Some(list) = one_of {
+            if list.is_empty() {
+                self.err(format!("{path}.one_of"), "must list at least one value");
+            }
+        }
+        self.finite(&format!("{path}.min"), min);
+        self.finite(&format!("{path}.max"), max);
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                self.err(path, format!("min {lo} is greater than max {hi}"));
+            }
+        }
+    }
+
+    fn bounds(&mut self, path: &str, b: &Bounds) {
+        self.finite(&format!("{path}.min"), b.min);
+        self.finite(&format!("{path}.max"), b.max);
+        if let (Some(lo), Some(hi)) = (b.min, b.max) {
+            if lo > hi {
+                self.err(path, format!("min {lo} is greater than max {hi}"));
+            }
+        }
+    }
+}
+
+/// Checks a model and returns every problem found, each with its path.
+pub fn validate(model: &Model) -> Result<(), ModelErrors> {
+    let mut c = Collector(Vec::new());
+    if model.version != FORMAT_VERSION {
+        c.err(
+            "version",
+            format!(
+                "unsupported format version {} (this build reads {FORMAT_VERSION})",
+                model.version
+            ),
+        );
+    }
+    c.name("id", &model.id, "model id");
+    c.name("model_version", &model.model_version, "model version");
+    if let Some(t) = model.session_timeout_minutes {
+        c.positive("session_timeout_minutes", t);
+    }
+    if model.rules.is_empty() {
+        c.err("rules", "a model needs at least one rule");
+    }
+    if model.rules.len() > MAX_RULES {
+        c.err("rules", format!("more than {MAX_RULES} rules"));
+    }
+
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, rule) in model.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        c.name(&format!("{at}.id"), &rule.id, "rule id");
+        if let Some(bad) = rule
+            .id
+            .chars()
+            .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.' | ':')))
+        {
+            c.err(
+                format!("{at}.id"),
+                format!("rule id {:?} contains {bad:?}; use letters, digits, - _ . :", rule.id),
+            );
+        }
+        if let Some(first) = seen.insert(rule.id.as_str(), i) {
+            seen.insert(rule.id.as_str(), first);
+            c.err(
+                format!("{at}.id"),
+                format!("duplicate rule id {:?} (first used at rules[{first}])", rule.id),
+            );
+        }
+        check_matcher(&mut c, &format!("{at}.when"), &rule.when);
+        match rule.frequency {
+            Frequency::Once => {}
+            _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => {
+                c.err(
+                    format!("{at}.frequency"),
+                    format!(
+                        "`{}` conditions count once; remove `frequency`",
+                        rule.when.kind()
+                    ),
+                );
+            }
+            Frequency::EveryTime => {}
+            Frequency::AtMost(n) => c.at_least_one(&format!("{at}.frequency.at_most"), n),
+            Frequency::AtMostPerWindow { times, days } => {
+                let p = format!("{at}.frequency.at_most_per_window");
+                c.at_least_one(&format!("{p}.times"), times);
+                if times > MAX_WINDOW_TIMES {
+                    c.err(format!("{p}.times"), format!("must be at most {MAX_WINDOW_TIMES}"));
+                }
+                c.positive(&format!("{p}.days"), days);
+            }
+        }
+        match rule.decay {
+            Decay::Never => {}
+            Decay::HalfLifeDays(d) => c.positive(&format!("{at}.decay.half_life_days"), d),
+            Decay::ExpiresAfterDays(d) => c.positive(&format!("{at}.decay.expires_after_days"), d),
+        }
+        if let Some(ev) = &rule.evidence {
+            if !(0.0..=1.0).contains(&ev.conversion_rate) {
+                c.err(
+                    format!("{at}.evidence.conversion_rate"),
+                    "must be between 0 and 1",
+                );
+            }
+        }
+    }
+
+    for (name, b) in [
+        ("fit", &model.limits.fit),
+        ("engagement", &model.limits.engagement),
+        ("intent", &model.limits.intent),
+        ("product", &model.limits.product),
+        ("total", &model.limits.total),
+    ] {
+        if let Some(b) = b {
+            c.bounds(&format!("limits.{name}"), b);
+        }
+    }
+
+    if let Some(cal) = &model.calibration {
+        c.finite("calibration.intercept", Some(cal.intercept));
+        c.finite("calibration.slope", Some(cal.slope));
+    }
+
+    check_tiers(&mut c, model, &seen);
+
+    if c.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelErrors(c.0))
+    }
+}
+
+fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
+    match m {
+        Matcher::Page { path, query } => {
+            c.pattern(&format!("{at}.page.path"), path);
+            for (k, v) in query {
+                if k.is_empty() {
+                    c.err(format!("{at}.page.query"), "parameter names must not be empty");
+                }
+                if v.is_empty() {
+                    c.err(
+                        format!("{at}.page.query.{k}"),
+                        "value must not be empty (use \"*\" for any value)",
+                    );
+                }
+            }
+        }
+        Matcher::Download { url, extensions } => {
+            if url.is_none() && extensions.is_empty() {
+                c.err(format!("{at}.download"), "give `url` or `extensions`");
+            }
+            if let Some(u) = url {
+                c.pattern(&format!("{at}.download.url"), u);
+            }
+            for (i, ext) in extensions.iter().enumerate() {
+                if ext.is_empty() || ext.contains(['.', '/', '*']) {
+                    c.err(
+                        format!("{at}.download.extensions[{i}]"),
+                        format!("invalid extension {ext:?}: write it without the dot, e.g. \"pdf\""),
+                    );
+                }
+            }
+        }
+        Matcher::Answer {
+            question,
+            equals,
+            one_of,
+            min,
+            max,
+        } => {
+            c.name(&format!("{at}.answer.question"), question, "question");
+            c.condition(&format!("{at}.answer"), equals, one_of, *min, *max);
+        }
+        Matcher::Form { id, name } => {
+            if id.is_none() && name.is_none() {
+                c.err(format!("{at}.form"), "give the form's `id` or `name`");
+            }
+            if let Some(id) = id {
+                c.name(&format!("{at}.form.id"), id, "form id");
+            }
+            if let Some(name) = name {
+                c.name(&format!("{at}.form.name"), name, "form name");
+            }
+        }
+        Matcher::Event { name, properties } => {
+            c.name(&format!("{at}.event.name"), name, "event name");
+            for (k, cond) in properties {
+                c.condition(
+                    &format!("{at}.event.properties.{k}"),
+                    &cond.equals,
+                    &cond.one_of,
+                    cond.min,
+                    cond.max,
+                );
+            }
+        }
+        Matcher::Visits { at_least } => c.at_least_one(&format!("{at}.visits.at_least"), *at_least),
+        Matcher::DistinctPages { at_least } => {
+            let p = format!("{at}.distinct_pages.at_least");
+            c.at_least_one(&p, *at_least);
+            if *at_least > MAX_DISTINCT_PAGES {
+                c.err(p, format!("must be at most {MAX_DISTINCT_PAGES}"));
+            }
+        }
+        Matcher::PageViews { path, at_least } => {
+            c.pattern(&format!("{at}.page_views.path"), path);
+            c.at_least_one(&format!("{at}.page_views.at_least"), *at_least);
+        }
+        Matcher::TimeOnSite { at_least_seconds } => {
+            c.at_least_one(&format!("{at}.time_on_site.at_least_seconds"), *at_least_seconds)
+        }
+        Matcher::ReturnVisit { within_days } => {
+            c.positive(&format!("{at}.return_visit.within_days"), *within_days)
+        }
+    }
+}
+
+/// The highest score each dimension can reach (`f64::INFINITY` when unbounded), after limits.
+pub fn reachable_max(model: &Model) -> ([f64; 4], f64) {
+    let mut dims = [0.0f64; 4];
+    for rule in &model.rules {
+        if rule.points <= 0 {
+            continue;
+        }
+        let times = match rule.frequency {
+            _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => 1.0,
+            Frequency::Once => 1.0,
+            Frequency::AtMost(n) => f64::from(n),
+            Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => f64::INFINITY,
+        };
+        if let Some(d) = dims.get_mut(rule.dimension.index()) {
+            *d += f64::from(rule.points) * times;
+        }
+    }
+    for dim in Dimension::ALL {
+        if let (Some(d), Some(b)) = (dims.get_mut(dim.index()), model.limits.of(dim)) {
+            if let Some(max) = b.max {
+                *d = d.min(max);
+            }
+        }
+    }
+    let mut total: f64 = dims.iter().sum();
+    if let Some(max) = model.limits.total.and_then(|b| b.max) {
+        total = total.min(max);
+    }
+    (dims, total)
+}
+
+fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) {
+    if model.tiers.is_empty() {
+        c.err("tiers", "a model needs at least one tier");
+    }
+    let (dims, total) = reachable_max(model);
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, tier) in model.tiers.iter().enumerate() {
+        let at = format!("tiers[{i}]");
+        c.name(&format!("{at}.name"), &tier.name, "tier name");
+        if tier.name.eq_ignore_ascii_case(crate::engine::UNQUALIFIED) {
+            c.err(
+                format!("{at}.name"),
+                "\"unqualified\" is the name for visitors in no tier; choose another",
+            );
+        }
+        if let Some(first) = names.insert(tier.name.as_str(), i) {
+            names.insert(tier.name.as_str(), first);
+            c.err(
+                format!("{at}.name"),
+                format!("duplicate tier name {:?} (first used at tiers[{first}])", tier.name),
+            );
+        }
+        if tier.min.is_empty() && tier.max.is_empty() && tier.requires.is_empty() {
+            c.err(
+                at.clone(),
+                "has no conditions, so every visitor would be in it; give `min`, `max` or `requires`",
+            );
+        }
+        for (name, dim, value) in tier.min.entries() {
+            let path = format!("{at}.min.{name}");
+            if !value.is_finite() {
+                c.err(path, format!("must be a finite number, got {value}"));
+                continue;
+            }
+            let reach = match dim {
+                Some(d) => dims.get(d.index()).copied().unwrap_or(0.0),
+                None => total,
+            };
+            if value > reach {
+                c.err(
+                    path,
+                    format!(
+                        "{value} cannot be reached: the rules and limits of `{name}` give at most {reach}"
+                    ),
+                );
+            }
+        }
+        for (name, _, value) in tier.max.entries() {
+            if !value.is_finite() {
+                c.err(
+                    format!("{at}.max.{name}"),
+                    format!("must be a finite number, got {value}"),
+                );
+            }
+        }
+        for (j, req) in tier.requires.iter().enumerate() {
+            if !rules.contains_key(req.as_str()) {
+                c.err(
+                    format!("{at}.requires[{j}]"),
+                    format!("unknown rule {req:?}"),
+                );
+            }
+        }
+    }
+}
