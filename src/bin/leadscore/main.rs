@@ -1,1 +1,62 @@
-fn main() {}
+//! `leadscore`: check, run, learn and collect lead-scoring models from the command line.
+
+mod check;
+mod eval;
+mod score;
+mod serve;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Explainable lead scoring: check and run scoring models, learn them from conversion data,
+/// and collect the tier results that the browser widget sends.
+#[derive(Parser)]
+#[command(name = "leadscore", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a model file; lists every problem with its path (exit 1 when invalid).
+    Check(check::Args),
+    /// Score an event log (JSON lines) with a model: each visitor's tier, sub-scores and contributions.
+    Score(score::Args),
+    /// Print the JSON Schema of the model format.
+    Schema,
+    /// Learn a points scorecard from historical conversion data.
+    Train(train::Args),
+    /// Evaluate a model on historical conversion data: AUC, log loss, calibration, lift per tier.
+    Eval(eval::Args),
+    /// Run the reference collector: serves the demo and the widget, stores tier results.
+    Serve(serve::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Schema => {
+            match serde_json::to_string_pretty(&leadscore::model::json_schema()) {
+                Ok(text) => {
+                    println!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
