@@ -70,11 +70,21 @@ impl ValidModel {
     }
 
     /// Parses and validates a model from JSON text.
+    ///
+    /// Structural problems (unknown fields, wrong types) are reported for every rule and tier at
+    /// once; the checks of [`validate`] run when the structure is sound.
     #[cfg(feature = "json")]
     pub fn from_json(text: &str) -> Result<ValidModel, ModelErrors> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let model: Model = serde_path_to_error::deserialize(de).map_err(parse_error)?;
-        ValidModel::new(model)
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            ModelErrors(vec![ModelError {
+                path: String::new(),
+                message: format!("not valid JSON: {e}"),
+            }])
+        })?;
+        match serde_path_to_error::deserialize::<_, Model>(&value) {
+            Ok(model) => ValidModel::new(model),
+            Err(first) => Err(structural_errors(&value).unwrap_or_else(|| parse_error(first))),
+        }
     }
 
     /// The model document.
@@ -110,6 +120,51 @@ pub fn parse_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Mo
         path: if path == "." { String::new() } else { path },
         message: e.into_inner().to_string(),
     }])
+}
+
+/// Deserialises each rule and tier on its own so that every structural problem is reported,
+/// not only the first. Returns `None` when no element-level problem was found.
+#[cfg(feature = "json")]
+fn structural_errors(value: &serde_json::Value) -> Option<ModelErrors> {
+    fn each<T: serde::de::DeserializeOwned>(
+        value: &serde_json::Value,
+        key: &str,
+        errors: &mut Vec<ModelError>,
+    ) {
+        let Some(items) = value.get(key).and_then(|v| v.as_array()) else {
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            if let Err(e) = serde_path_to_error::deserialize::<_, T>(item) {
+                let inner = e.path().to_string();
+                let path = if inner == "." {
+                    format!("{key}[{i}]")
+                } else {
+                    format!("{key}[{i}].{inner}")
+                };
+                errors.push(ModelError {
+                    path,
+                    message: e.into_inner().to_string(),
+                });
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    // The top level with the lists emptied shows problems outside rules and tiers.
+    let mut top = value.clone();
+    if let Some(obj) = top.as_object_mut() {
+        for key in ["rules", "tiers"] {
+            if obj.get(key).is_some_and(|v| v.is_array()) {
+                obj.insert(key.to_string(), serde_json::Value::Array(Vec::new()));
+            }
+        }
+    }
+    if let Err(e) = serde_path_to_error::deserialize::<_, Model>(&top) {
+        errors.push(parse_error(e).0.into_iter().next()?);
+    }
+    each::<Rule>(value, "rules", &mut errors);
+    each::<Tier>(value, "tiers", &mut errors);
+    (!errors.is_empty()).then_some(ModelErrors(errors))
 }
 
 /// FNV-1a over a sequence of strings (stable across platforms and builds).
