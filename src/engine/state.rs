@@ -163,7 +163,11 @@ impl State {
     /// Parses state from JSON text, aligned to `model`; corrupt or foreign text gives `None`.
     #[cfg(feature = "json")]
     pub fn from_json(text: &str, model: &ValidModel) -> Option<State> {
-        let mut state: State = serde_json::from_str(text).ok()?;
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        if !value.is_object() {
+            return None;
+        }
+        let mut state: State = serde_json::from_value(value).ok()?;
         state.check().ok()?;
         state.align(model);
         Some(state)

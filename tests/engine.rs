@@ -1,0 +1,544 @@
+//! Engine semantics: every matcher kind, frequency, decay, limits, tiers and state handling.
+
+use leadscore::engine::{self, Event, Millis, State, Value, UNQUALIFIED};
+use leadscore::model::ValidModel;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+const DAY: Millis = 86_400_000;
+const T0: Millis = 1_790_000_000_000;
+
+/// A model with the given rules and tiers; one catch-all tier when none are given.
+fn model(rules: serde_json::Value, tiers: serde_json::Value) -> ValidModel {
+    let doc = json!({
+        "version": 1, "id": "test", "model_version": "1",
+        "rules": rules, "tiers": tiers,
+    });
+    match ValidModel::from_json(&doc.to_string()) {
+        Ok(m) => m,
+        Err(e) => panic!("test model invalid:\n{e}"),
+    }
+}
+
+fn mql_at(total: i32) -> serde_json::Value {
+    json!([{ "name": "MQL", "min": { "total": total } }])
+}
+
+fn page(path: &str) -> Event {
+    Event::PageView { path: path.into(), query: BTreeMap::new() }
+}
+
+fn page_q(path: &str, q: &[(&str, &str)]) -> Event {
+    Event::PageView {
+        path: path.into(),
+        query: q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+fn answer(q: &str, v: &str) -> Event {
+    Event::Answer { question: q.into(), value: Value::Text(v.into()) }
+}
+
+fn form_id(id: &str) -> Event {
+    Event::FormSubmit { id: Some(id.into()), name: None }
+}
+
+/// Applies events at the given times and returns the total at `at`.
+fn total_after(m: &ValidModel, events: &[(Millis, Event)], at: Millis) -> f64 {
+    let mut s = State::new(m);
+    for (t, e) in events {
+        engine::apply(&mut s, m, e, *t).unwrap();
+    }
+    engine::score(&s, m, at).total
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn page_rules_match_patterns_and_query_parameters() {
+    let m = model(
+        json!([
+            { "id": "pricing", "when": { "page": { "path": "/pricing/**" } }, "dimension": "intent", "points": 10, "frequency": "every_time" },
+            { "id": "linkedin", "when": { "page": { "path": "/**", "query": { "utm_source": "linkedin" } } }, "dimension": "engagement", "points": 3 },
+            { "id": "any-campaign", "when": { "page": { "path": "/**", "query": { "utm_campaign": "*" } } }, "dimension": "engagement", "points": 1 }
+        ]),
+        mql_at(5),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &page("/pricing"), T0).unwrap();
+    engine::apply(&mut s, &m, &page("/pricing/enterprise"), T0 + 1).unwrap();
+    engine::apply(&mut s, &m, &page("/about"), T0 + 2).unwrap();
+    let sc = engine::score(&s, &m, T0 + 2);
+    assert_eq!(sc.intent, 20.0);
+    assert_eq!(sc.engagement, 0.0);
+    engine::apply(&mut s, &m, &page_q("/", &[("utm_source", "LinkedIn"), ("utm_campaign", "q4")]), T0 + 3).unwrap();
+    let sc = engine::score(&s, &m, T0 + 3);
+    assert_eq!(sc.engagement, 4.0);
+    engine::apply(&mut s, &m, &page_q("/", &[("utm_source", "twitter")]), T0 + 4).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 4).engagement, 4.0);
+}
+
+#[test]
+fn download_rules_match_url_pattern_or_extension() {
+    let m = model(
+        json!([
+            { "id": "ebook", "when": { "download": { "url": "/resources/*.pdf" } }, "dimension": "engagement", "points": 15 },
+            { "id": "sheet", "when": { "download": { "extensions": ["xlsx", "csv"] } }, "dimension": "engagement", "points": 5 }
+        ]),
+        mql_at(5),
+    );
+    let mut s = State::new(&m);
+    let dl = |u: &str| Event::Download { url: u.into() };
+    engine::apply(&mut s, &m, &dl("https://cdn.example.com/resources/guide.pdf?v=2"), T0).unwrap();
+    assert_eq!(engine::score(&s, &m, T0).engagement, 15.0);
+    engine::apply(&mut s, &m, &dl("/files/model.XLSX"), T0 + 1).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 1).engagement, 20.0);
+    engine::apply(&mut s, &m, &dl("/files/deck.pptx"), T0 + 2).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 2).engagement, 20.0);
+}
+
+#[test]
+fn answers_count_while_they_hold_and_move_when_changed() {
+    let m = model(
+        json!([
+            { "id": "exec", "when": { "answer": { "question": "role", "one_of": ["cto", "ceo"] } }, "dimension": "fit", "points": 20 },
+            { "id": "student", "when": { "answer": { "question": "role", "equals": "student" } }, "dimension": "fit", "points": -30 },
+            { "id": "mid-size", "when": { "answer": { "question": "size", "min": 50, "max": 500 } }, "dimension": "fit", "points": 10 }
+        ]),
+        json!([{ "name": "Fit", "min": { "fit": 20 } }]),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &answer("role", "Student"), T0).unwrap();
+    assert_eq!(engine::score(&s, &m, T0).fit, -30.0);
+    let sc = engine::apply(&mut s, &m, &answer("role", " CTO "), T0 + 1).unwrap();
+    assert_eq!(sc.fit, 20.0, "the student points are taken back");
+    assert_eq!(sc.tier, "Fit");
+    // The same answer again does not count twice.
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 2).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 2).fit, 20.0);
+    engine::apply(&mut s, &m, &answer("size", "120"), T0 + 3).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 3).fit, 30.0);
+    engine::apply(&mut s, &m, &Event::Answer { question: "size".into(), value: Value::Number(5000.0) }, T0 + 4).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 4).fit, 20.0);
+    engine::apply(&mut s, &m, &answer("size", "not a number"), T0 + 5).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 5).fit, 20.0);
+}
+
+#[test]
+fn forms_match_by_id_or_name() {
+    let m = model(
+        json!([
+            { "id": "demo", "when": { "form": { "id": "demo-request" } }, "dimension": "intent", "points": 40 },
+            { "id": "news", "when": { "form": { "name": "newsletter" } }, "dimension": "engagement", "points": 10 }
+        ]),
+        mql_at(10),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &Event::FormSubmit { id: None, name: Some("Newsletter".into()) }, T0).unwrap();
+    engine::apply(&mut s, &m, &form_id("contact"), T0 + 1).unwrap();
+    let sc = engine::score(&s, &m, T0 + 1);
+    assert_eq!((sc.intent, sc.engagement), (0.0, 10.0));
+    engine::apply(&mut s, &m, &form_id("demo-request"), T0 + 2).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 2).intent, 40.0);
+}
+
+#[test]
+fn custom_events_check_their_properties() {
+    let m = model(
+        json!([
+            { "id": "feature", "when": { "event": { "name": "feature_used", "properties": { "feature": { "one_of": ["report", "export"] }, "seats": { "min": 5 } } } },
+              "dimension": "product", "points": 5, "frequency": "every_time" }
+        ]),
+        json!([{ "name": "PQL", "min": { "product": 10 } }]),
+    );
+    let ev = |feature: &str, seats: f64| Event::Custom {
+        name: "feature_used".into(),
+        properties: [
+            ("feature".to_string(), Value::Text(feature.into())),
+            ("seats".to_string(), Value::Number(seats)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &ev("report", 10.0), T0).unwrap();
+    engine::apply(&mut s, &m, &ev("report", 2.0), T0 + 1).unwrap();
+    engine::apply(&mut s, &m, &ev("billing", 10.0), T0 + 2).unwrap();
+    let sc = engine::apply(&mut s, &m, &ev("export", 8.0), T0 + 3).unwrap();
+    assert_eq!(sc.product, 10.0);
+    assert_eq!(sc.tier, "PQL");
+    let missing_property = Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() };
+    engine::apply(&mut s, &m, &missing_property, T0 + 4).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 4).product, 10.0);
+}
+
+#[test]
+fn frequencies_once_every_time_at_most_and_per_window() {
+    let m = model(
+        json!([
+            { "id": "once", "when": { "page": { "path": "/a" } }, "dimension": "engagement", "points": 1 },
+            { "id": "every", "when": { "page": { "path": "/a" } }, "dimension": "intent", "points": 1, "frequency": "every_time" },
+            { "id": "max3", "when": { "page": { "path": "/a" } }, "dimension": "fit", "points": 1, "frequency": { "at_most": 3 } },
+            { "id": "two-a-week", "when": { "page": { "path": "/a" } }, "dimension": "product", "points": 1, "frequency": { "at_most_per_window": { "times": 2, "days": 7 } } }
+        ]),
+        mql_at(1),
+    );
+    let mut s = State::new(&m);
+    for i in 0..5 {
+        engine::apply(&mut s, &m, &page("/a"), T0 + i * 1000).unwrap();
+    }
+    let sc = engine::score(&s, &m, T0 + DAY);
+    assert_eq!((sc.engagement, sc.intent, sc.fit, sc.product), (1.0, 5.0, 3.0, 2.0));
+    // Eight days later the window has room again.
+    engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY).unwrap();
+    engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY + 1).unwrap();
+    engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY + 2).unwrap();
+    let sc = engine::score(&s, &m, T0 + 8 * DAY + 2);
+    assert_eq!((sc.engagement, sc.intent, sc.fit, sc.product), (1.0, 8.0, 3.0, 4.0));
+    let times: Vec<u32> = sc.contributions.iter().map(|c| c.times).collect();
+    assert_eq!(times, vec![8, 4, 3, 1]);
+}
+
+#[test]
+fn half_life_halves_points_and_expiry_removes_them() {
+    let m = model(
+        json!([
+            { "id": "halving", "when": { "page": { "path": "/a" } }, "dimension": "engagement", "points": 40, "decay": { "half_life_days": 10 } },
+            { "id": "expiring", "when": { "page": { "path": "/b" } }, "dimension": "intent", "points": 10, "frequency": "every_time", "decay": { "expires_after_days": 30 } },
+            { "id": "fit", "when": { "answer": { "question": "role", "equals": "cto" } }, "dimension": "fit", "points": 20 }
+        ]),
+        mql_at(30),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &page("/a"), T0).unwrap();
+    engine::apply(&mut s, &m, &page("/b"), T0).unwrap();
+    engine::apply(&mut s, &m, &page("/b"), T0 + 20 * DAY).unwrap();
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0).unwrap();
+    let at = |d: i64| engine::score(&s, &m, T0 + d * DAY);
+    assert!(close(at(10).engagement, 20.0));
+    assert!(close(at(20).engagement, 10.0));
+    assert_eq!(at(25).intent, 20.0);
+    assert_eq!(at(31).intent, 10.0, "the first firing expired after 30 days");
+    assert_eq!(at(51).intent, 0.0);
+    assert_eq!(at(400).fit, 20.0, "fit rules do not decay unless told to");
+    let c = at(20);
+    let halving = c.contributions.iter().find(|c| c.rule == "halving").unwrap();
+    assert!(close(halving.decayed, 30.0));
+}
+
+#[test]
+fn half_life_accumulates_repeated_firings_exactly() {
+    let m = model(
+        json!([{ "id": "r", "when": { "page": { "path": "/a" } }, "dimension": "engagement", "points": 8, "frequency": "every_time", "decay": { "half_life_days": 1 } }]),
+        mql_at(1),
+    );
+    // Two firings one day apart, read one day after the second: 8/4 + 8/2 = 6.
+    let total = total_after(&m, &[(T0, page("/a")), (T0 + DAY, page("/a"))], T0 + 2 * DAY);
+    assert!(close(total, 6.0), "{total}");
+}
+
+#[test]
+fn aggregates_award_once_when_they_become_true() {
+    let m = model(
+        json!([
+            { "id": "visits-3", "when": { "visits": { "at_least": 3 } }, "dimension": "engagement", "points": 10 },
+            { "id": "pages-3", "when": { "distinct_pages": { "at_least": 3 } }, "dimension": "engagement", "points": 1 },
+            { "id": "docs-2", "when": { "page_views": { "path": "/docs/**", "at_least": 2 } }, "dimension": "intent", "points": 7 },
+            { "id": "time-5m", "when": { "time_on_site": { "at_least_seconds": 300 } }, "dimension": "fit", "points": 4 },
+            { "id": "back-in-a-week", "when": { "return_visit": { "within_days": 7 } }, "dimension": "product", "points": 2 }
+        ]),
+        mql_at(1),
+    );
+    let mut s = State::new(&m);
+    let hour = DAY / 24;
+    engine::apply(&mut s, &m, &page("/docs/a"), T0).unwrap();
+    engine::apply(&mut s, &m, &page("/docs/a"), T0 + 60_000).unwrap();
+    engine::apply(&mut s, &m, &Event::Engagement { seconds: 200.0 }, T0 + 120_000).unwrap();
+    let sc = engine::score(&s, &m, T0 + 120_000);
+    assert_eq!((sc.intent, sc.engagement, sc.fit), (7.0, 0.0, 0.0));
+    assert_eq!(s.visits, 1);
+    engine::apply(&mut s, &m, &Event::Engagement { seconds: 100.0 }, T0 + 180_000).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 180_000).fit, 4.0);
+    // A second visit 2 hours later (past the 30-minute session timeout) is a return visit.
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 2 * hour).unwrap();
+    assert_eq!(s.visits, 2);
+    assert_eq!(engine::score(&s, &m, T0 + 2 * hour).product, 2.0);
+    // A third visit 30 days later: visits reach 3, the return is too late to count again anyway.
+    engine::apply(&mut s, &m, &page("/about"), T0 + 30 * DAY).unwrap();
+    let sc = engine::score(&s, &m, T0 + 30 * DAY);
+    assert_eq!(s.visits, 3);
+    assert_eq!(sc.engagement, 11.0);
+    assert_eq!(sc.product, 2.0);
+    engine::apply(&mut s, &m, &page("/docs/b"), T0 + 30 * DAY + 1).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 30 * DAY + 1).intent, 7.0, "aggregates award once");
+}
+
+#[test]
+fn return_visit_outside_window_does_not_count() {
+    let m = model(
+        json!([{ "id": "back", "when": { "return_visit": { "within_days": 7 } }, "dimension": "engagement", "points": 5 }]),
+        mql_at(5),
+    );
+    let total = total_after(&m, &[(T0, page("/")), (T0 + 8 * DAY, page("/"))], T0 + 8 * DAY);
+    assert_eq!(total, 0.0);
+}
+
+#[test]
+fn limits_clamp_dimensions_and_total() {
+    let m = model(
+        json!([
+            { "id": "a", "when": { "page": { "path": "/a" } }, "dimension": "engagement", "points": 10, "frequency": "every_time" },
+            { "id": "careers", "when": { "page": { "path": "/careers" } }, "dimension": "fit", "points": -40 },
+            { "id": "b", "when": { "page": { "path": "/b" } }, "dimension": "intent", "points": 50 }
+        ]),
+        mql_at(10),
+    );
+    let mut doc = m.model().clone();
+    doc.limits.engagement = Some(leadscore::model::Bounds { min: None, max: Some(25.0) });
+    doc.limits.fit = Some(leadscore::model::Bounds { min: Some(-20.0), max: None });
+    doc.limits.total = Some(leadscore::model::Bounds { min: Some(0.0), max: Some(60.0) });
+    let m = ValidModel::new(doc).unwrap();
+    let mut s = State::new(&m);
+    for i in 0..5 {
+        engine::apply(&mut s, &m, &page("/a"), T0 + i).unwrap();
+    }
+    engine::apply(&mut s, &m, &page("/careers"), T0 + 10).unwrap();
+    let sc = engine::score(&s, &m, T0 + 10);
+    assert_eq!((sc.engagement, sc.fit, sc.total), (25.0, -20.0, 5.0));
+    engine::apply(&mut s, &m, &page("/b"), T0 + 11).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 11).total, 55.0);
+    // Contributions are reported before limits, so the explanation shows all points.
+    let sc = engine::score(&s, &m, T0 + 11);
+    assert_eq!(sc.contributions.iter().map(|c| c.points).sum::<f64>(), 60.0);
+}
+
+fn tiered() -> ValidModel {
+    model(
+        json!([
+            { "id": "quiz-exec", "when": { "answer": { "question": "role", "equals": "cto" } }, "dimension": "fit", "points": 20 },
+            { "id": "pricing", "when": { "page": { "path": "/pricing" } }, "dimension": "intent", "points": 20, "frequency": { "at_most": 3 }, "decay": { "half_life_days": 7 } },
+            { "id": "demo-request", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": 40, "decay": { "half_life_days": 7 } },
+            { "id": "ebook", "when": { "download": { "extensions": ["pdf"] } }, "dimension": "engagement", "points": 30, "decay": { "half_life_days": 7 } },
+            { "id": "used-app", "when": { "event": { "name": "feature_used" } }, "dimension": "product", "points": 50 }
+        ]),
+        json!([
+            { "name": "PQL", "min": { "product": 50 } },
+            { "name": "SQL", "min": { "intent": 40, "fit": 20 }, "requires": ["demo-request"] },
+            { "name": "MQL", "min": { "engagement": 25 } }
+        ]),
+    )
+}
+
+#[test]
+fn first_tier_that_holds_wins_and_requirements_are_enforced() {
+    let m = tiered();
+    let mut s = State::new(&m);
+    let sc = engine::apply(&mut s, &m, &Event::Download { url: "/x.pdf".into() }, T0).unwrap();
+    assert_eq!((sc.previous_tier, sc.tier), (UNQUALIFIED, "MQL"));
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
+    let sc = engine::apply(&mut s, &m, &page("/pricing"), T0 + 2).unwrap();
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 3).unwrap();
+    assert_eq!(sc.tier, "MQL", "intent without a demo request is not SQL");
+    assert!(!sc.changed());
+    let sc = engine::apply(&mut s, &m, &form_id("demo"), T0 + 4).unwrap();
+    assert_eq!((sc.previous_tier, sc.tier), ("MQL", "SQL"));
+    assert!(sc.changed());
+    let sc = engine::apply(&mut s, &m, &Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() }, T0 + 5).unwrap();
+    assert_eq!(sc.tier, "PQL");
+}
+
+#[test]
+fn decay_demotes_only_when_the_model_allows_it() {
+    let m = tiered();
+    let journey = [
+        (T0, Event::Download { url: "/x.pdf".into() }),
+    ];
+    let mut s = State::new(&m);
+    for (t, e) in &journey {
+        engine::apply(&mut s, &m, e, *t).unwrap();
+    }
+    let later = engine::tick(&mut s, &m, T0 + 7 * DAY);
+    assert_eq!((later.previous_tier, later.tier), ("MQL", UNQUALIFIED));
+
+    let mut doc = m.model().clone();
+    doc.allow_demotion = false;
+    let sticky = ValidModel::new(doc).unwrap();
+    let mut s = State::new(&sticky);
+    engine::apply(&mut s, &sticky, &journey[0].1, T0).unwrap();
+    let later = engine::tick(&mut s, &sticky, T0 + 30 * DAY);
+    assert_eq!(later.tier, "MQL");
+    assert!(!later.changed());
+    assert!(later.engagement < 25.0, "points still decay; only the tier is kept");
+}
+
+#[test]
+fn contributions_are_sorted_with_top_factors() {
+    let m = model(
+        json!([
+            { "id": "b", "when": { "page": { "path": "/x" } }, "dimension": "engagement", "points": 5 },
+            { "id": "a", "when": { "page": { "path": "/x" } }, "dimension": "intent", "points": 5 },
+            { "id": "big", "when": { "page": { "path": "/x" } }, "dimension": "intent", "points": 30 },
+            { "id": "careers", "when": { "page": { "path": "/x" } }, "dimension": "fit", "points": -10 },
+            { "id": "student", "when": { "page": { "path": "/x" } }, "dimension": "fit", "points": -20 },
+            { "id": "never", "when": { "page": { "path": "/y" } }, "dimension": "fit", "points": 100 }
+        ]),
+        mql_at(1),
+    );
+    let mut s = State::new(&m);
+    let sc = engine::apply(&mut s, &m, &page("/x"), T0).unwrap();
+    let order: Vec<&str> = sc.contributions.iter().map(|c| c.rule).collect();
+    assert_eq!(order, vec!["big", "a", "b", "careers", "student"]);
+    let pos: Vec<&str> = sc.top_positive(2).map(|c| c.rule).collect();
+    let neg: Vec<&str> = sc.top_negative(1).map(|c| c.rule).collect();
+    assert_eq!(pos, vec!["big", "a"]);
+    assert_eq!(neg, vec!["student"]);
+}
+
+#[test]
+fn malformed_events_are_rejected_and_leave_state_untouched() {
+    let m = tiered();
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &page("/pricing"), T0).unwrap();
+    let before = s.clone();
+    let bad = [
+        page("pricing"),
+        page(""),
+        Event::Download { url: " ".into() },
+        Event::Answer { question: "".into(), value: Value::Text("x".into()) },
+        Event::Answer { question: "q".into(), value: Value::Number(f64::NAN) },
+        Event::FormSubmit { id: None, name: None },
+        Event::Engagement { seconds: -1.0 },
+        Event::Engagement { seconds: f64::INFINITY },
+        Event::Custom { name: "".into(), properties: BTreeMap::new() },
+    ];
+    for e in &bad {
+        let err = engine::apply(&mut s, &m, e, T0 + 1).unwrap_err();
+        assert!(!err.message.is_empty(), "{e:?}");
+    }
+    assert_eq!(s, before);
+    let err = engine::apply(&mut s, &m, &page("pricing"), T0).unwrap_err();
+    assert_eq!(err.to_string(), "path: \"pricing\" must start with \"/\"");
+}
+
+#[test]
+fn events_from_the_log_deserialise_by_type() {
+    let e: Event = serde_json::from_str(r#"{"type":"page_view","path":"/p","query":{"a":"b"}}"#).unwrap();
+    assert_eq!(e, page_q("/p", &[("a", "b")]));
+    let e: Event = serde_json::from_str(r#"{"type":"answer","question":"size","value":250}"#).unwrap();
+    assert_eq!(e, Event::Answer { question: "size".into(), value: Value::Number(250.0) });
+    assert!(serde_json::from_str::<Event>(r#"{"type":"page_view","path":"/p","extra":1}"#).is_err());
+    assert!(serde_json::from_str::<Event>(r#"{"type":"teleport"}"#).is_err());
+}
+
+#[test]
+fn out_of_order_events_never_move_time_backwards() {
+    let m = tiered();
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + DAY).unwrap();
+    engine::apply(&mut s, &m, &form_id("demo"), T0).unwrap();
+    assert_eq!(s.last_seen, Some(T0 + DAY));
+    let demo = engine::score(&s, &m, T0 + DAY);
+    assert_eq!(demo.intent, 60.0, "the late event counts as of the last time seen");
+}
+
+#[test]
+fn state_round_trips_and_survives_a_model_change() {
+    let m = tiered();
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0).unwrap();
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 1).unwrap();
+    engine::apply(&mut s, &m, &form_id("demo"), T0 + 2).unwrap();
+    let text = s.to_json();
+    let back = State::from_json(&text, &m).unwrap();
+    assert_eq!(engine::score(&back, &m, T0 + DAY), engine::score(&s, &m, T0 + DAY));
+
+    // A new model version drops `pricing`, renames nothing else and adds a rule.
+    let mut doc = m.model().clone();
+    doc.rules.retain(|r| r.id != "pricing");
+    let mut extra = doc.rules[0].clone();
+    extra.id = "new-rule".into();
+    doc.rules.insert(0, extra);
+    doc.model_version = "2".into();
+    let m2 = ValidModel::new(doc).unwrap();
+    let migrated = State::from_json(&text, &m2).unwrap();
+    let sc = engine::score(&migrated, &m2, T0 + 2);
+    let rules: Vec<&str> = sc.contributions.iter().map(|c| c.rule).collect();
+    assert_eq!(rules, vec!["demo-request", "quiz-exec"]);
+    assert_eq!(sc.intent, 40.0);
+}
+
+#[test]
+fn corrupt_or_foreign_state_is_refused() {
+    let m = tiered();
+    for text in ["", "null", "{", "[1,2]", r#"{"v":99,"rules":[]}"#, r#"{"v":1,"seconds":-5}"#, r#"{"v":1,"rules":[{"id":"x","held":"a"}]}"#] {
+        assert!(State::from_json(text, &m).is_none(), "{text}");
+    }
+}
+
+#[test]
+fn state_size_is_bounded_whatever_the_visitor_does() {
+    let m = model(
+        json!([
+            { "id": "exp", "when": { "page": { "path": "/**" } }, "dimension": "engagement", "points": 1, "frequency": "every_time", "decay": { "expires_after_days": 365 } },
+            { "id": "win", "when": { "page": { "path": "/**" } }, "dimension": "intent", "points": 1, "frequency": { "at_most_per_window": { "times": 50, "days": 365 } } },
+            { "id": "pages", "when": { "distinct_pages": { "at_least": 64 } }, "dimension": "fit", "points": 1 }
+        ]),
+        mql_at(1),
+    );
+    let mut s = State::new(&m);
+    let mut sizes = Vec::new();
+    for i in 0..5000i64 {
+        engine::apply(&mut s, &m, &page(&format!("/p/{i}")), T0 + i * 60_000).unwrap();
+        if i % 1000 == 999 {
+            sizes.push(s.to_json().len());
+        }
+    }
+    assert!(sizes.windows(2).all(|w| w[1] <= w[0] + 16), "{sizes:?}");
+    assert!(s.to_json().len() < 4096, "{}", s.to_json().len());
+    // Merged firings keep every point: 5000 firings within a year all count.
+    assert_eq!(engine::score(&s, &m, T0 + 5000 * 60_000).engagement, 5000.0);
+}
+
+#[test]
+fn example_models_are_valid_and_their_logs_reach_every_tier() {
+    for (model_file, log) in [
+        ("www/models/saas.json", "www/models/saas.events.jsonl"),
+        ("www/models/wholesale.json", "www/models/wholesale.events.jsonl"),
+    ] {
+        let m = ValidModel::from_json(&std::fs::read_to_string(model_file).unwrap())
+            .unwrap_or_else(|e| panic!("{model_file}:\n{e}"));
+        let mut reached: std::collections::BTreeSet<String> = Default::default();
+        let mut states: BTreeMap<String, State> = BTreeMap::new();
+        for line in std::fs::read_to_string(log).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let obj = v.as_object_mut().unwrap();
+            let visitor = obj.remove("visitor").unwrap().as_str().unwrap().to_string();
+            let ts = obj.remove("ts").unwrap();
+            let ts = time_ms(ts.as_str().unwrap());
+            let event: Event = serde_json::from_value(v).unwrap();
+            let s = states.entry(visitor).or_insert_with(|| State::new(&m));
+            reached.insert(engine::apply(s, &m, &event, ts).unwrap().tier.to_string());
+        }
+        for tier in m.model().tiers.iter().map(|t| t.name.as_str()).chain([UNQUALIFIED]) {
+            assert!(reached.contains(tier), "{log} never reaches {tier}: {reached:?}");
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (the format of the example logs).
+fn time_ms(s: &str) -> Millis {
+    let n = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
+    let (y, mo, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (h, mi, se) = (n(11, 13), n(14, 16), n(17, 19));
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + h) * 60 + mi) * 60_000 + se * 1000
+}
