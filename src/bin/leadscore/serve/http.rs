@@ -1,0 +1,287 @@
+//! The HTTP side: routes, the `POST /v1/tier` checks in order (origin, rate, type, size, schema),
+//! the summary, static files with their caching headers, and one log line per request.
+
+use super::store::{Store, Stored};
+use super::summary;
+use super::validate::{Rejection, Validator};
+use super::ratelimit::RateLimiter;
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// Everything a request handler needs.
+pub struct App {
+    pub store: Arc<Store>,
+    pub validator: Validator,
+    pub limiter: RateLimiter,
+    /// Extra origins allowed to post from a browser (`*` = any).
+    pub allow_origins: Vec<String>,
+    /// The origins of the listening address (`http://127.0.0.1:8080`, ...), always allowed.
+    pub own_origins: Vec<String>,
+    pub client_ip_header: Option<String>,
+    pub max_body: usize,
+    pub forwarding: bool,
+    /// Wakes the forwarder when a new result was queued.
+    pub forward_wake: Arc<Notify>,
+}
+
+pub struct StaticDirs {
+    pub www: PathBuf,
+    pub pkg: PathBuf,
+    /// Served as `/leadscore/model.json`.
+    pub embed_model: PathBuf,
+}
+
+pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
+    let api = Router::new()
+        .route("/v1/tier", post(post_tier).options(preflight))
+        .route("/v1/summary", get(get_summary))
+        .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "ok"})) }))
+        .with_state(app)
+        .layer(middleware::map_response(|mut response: Response| async move {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }));
+    let files = Router::new()
+        // The embed snippet: `<script async src="/leadscore/leadscore.js" data-model="/leadscore/model.json">`;
+        // the shim loads the wasm-bindgen files that sit next to it.
+        .route_service("/leadscore/leadscore.js", ServeFile::new(dirs.www.join("leadscore.js")))
+        .route_service("/leadscore/model.json", ServeFile::new(&dirs.embed_model))
+        .nest_service("/leadscore", ServeDir::new(&dirs.pkg))
+        .nest_service("/pkg", ServeDir::new(&dirs.pkg))
+        .fallback_service(ServeDir::new(&dirs.www))
+        .layer(middleware::map_response(static_headers));
+    api.merge(files).layer(middleware::from_fn(log_request))
+}
+
+/// Static files have stable names (no content hash), so browsers revalidate each time
+/// (`no-cache` + `Last-Modified` → 304 when unchanged) instead of running an old widget.
+async fn static_headers(mut response: Response) -> Response {
+    let cacheable = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    if cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if status >= 500 {
+        tracing::error!(%method, %path, status, micros, "request");
+    } else if path.starts_with("/v1/") {
+        tracing::info!(%method, %path, status, micros, "request");
+    } else {
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
+    response
+}
+
+pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn rejection(r: &Rejection) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    json(status, &serde_json::json!({ "error": r.code, "field": r.field, "message": r.message }))
+}
+
+enum OriginCheck {
+    /// No `Origin` header: not a browser's cross-origin request (curl, a server, the CLI).
+    Absent,
+    /// Same origin as the server: no CORS headers needed.
+    Same,
+    /// A listed foreign origin: answer with `Access-Control-Allow-Origin: <it>`.
+    Allowed(HeaderValue),
+    Refused(String),
+}
+
+fn check_origin(app: &App, headers: &HeaderMap) -> OriginCheck {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return OriginCheck::Absent;
+    };
+    let Ok(text) = origin.to_str() else {
+        return OriginCheck::Refused("(not text)".into());
+    };
+    // The page's own origin: the host the browser connected to, or the listening address.
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let same = !host.is_empty()
+        && (text.strip_prefix("http://") == Some(host) || text.strip_prefix("https://") == Some(host));
+    if same || app.own_origins.iter().any(|o| o == text) {
+        return OriginCheck::Same;
+    }
+    if app.allow_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == text) {
+        return OriginCheck::Allowed(origin.clone());
+    }
+    OriginCheck::Refused(text.to_owned())
+}
+
+fn origin_refused(origin: &str) -> Response {
+    rejection(&Rejection::new(
+        403,
+        "origin_not_allowed",
+        Some("Origin"),
+        format!("origin {origin:?} may not post results here; start the server with --allow-origin {origin}"),
+    ))
+}
+
+fn with_cors(mut response: Response, allowed: &OriginCheck) -> Response {
+    if let OriginCheck::Allowed(origin) = allowed {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    match check_origin(&app, &headers) {
+        OriginCheck::Refused(origin) => origin_refused(&origin),
+        check => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            let h = response.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            with_cors(response, &check)
+        }
+    }
+}
+
+fn client_ip(app: &App, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    app.client_ip_header
+        .as_deref()
+        .and_then(|name| headers.get(name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .and_then(|first| first.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
+/// `application/json` from `fetch`; `text/plain;charset=UTF-8` (or JSON) from `sendBeacon`.
+fn content_type_ok(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "text/plain"
+}
+
+async fn post_tier(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    debug_assert_eq!(method, Method::POST);
+    let origin = check_origin(&app, &headers);
+    if let OriginCheck::Refused(origin) = &origin {
+        tracing::warn!(%origin, "refused a result from a foreign origin");
+        return origin_refused(origin);
+    }
+    let response = accept(&app, &headers, peer, body).await;
+    with_cors(response, &origin)
+}
+
+async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) -> Response {
+    let client = client_ip(app, headers, peer);
+    if let Err(wait) = app.limiter.check(client, Instant::now()) {
+        let mut response = rejection(&Rejection::new(
+            429,
+            "rate_limited",
+            None,
+            format!("too many results from {client}; retry in {} ms", wait.as_millis()),
+        ));
+        let seconds = wait.as_secs().saturating_add(1).to_string();
+        if let Ok(value) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    if !content_type_ok(headers) {
+        return rejection(&Rejection::new(
+            415,
+            "unsupported_content_type",
+            Some("Content-Type"),
+            "send the result as application/json (fetch) or text/plain (sendBeacon)",
+        ));
+    }
+    let too_large = || {
+        rejection(&Rejection::new(413, "body_too_large", None, format!("a tier result is at most {} bytes", app.max_body)))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > app.max_body) {
+        return too_large();
+    }
+    let Ok(bytes) = to_bytes(body, app.max_body).await else {
+        return too_large();
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let accepted = match app.validator.check(&bytes, now) {
+        Ok(accepted) => accepted,
+        Err(r) => {
+            tracing::info!(code = r.code, field = r.field.as_deref().unwrap_or(""), %client, "rejected a result");
+            return rejection(&r);
+        }
+    };
+    let event_id = accepted.result.event_id.clone();
+    let received_at = super::validate::format_at(now).unwrap_or_default();
+    match app.store.insert(accepted, received_at).await {
+        Ok(stored) => {
+            if stored == Stored::New && app.forwarding {
+                app.forward_wake.notify_one();
+            }
+            let status = if stored == Stored::New { "stored" } else { "duplicate" };
+            json(StatusCode::OK, &serde_json::json!({ "status": status, "event_id": event_id }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %event_id, "cannot store a result");
+            rejection(&Rejection::new(503, "storage_unavailable", None, "the result was not stored; retry later"))
+        }
+    }
+}
+
+async fn get_summary(State(app): State<Arc<App>>, request: Request) -> Response {
+    let days = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("days="))
+        .map(str::parse::<u16>);
+    let days = match days {
+        None => summary::DEFAULT_DAYS,
+        Some(Ok(days)) if (1..=366).contains(&days) => days,
+        Some(_) => {
+            return rejection(&Rejection::new(400, "invalid_query", Some("days"), "days must be a number from 1 to 366"))
+        }
+    };
+    match summary::build(&app.store, days, app.forwarding).await {
+        Ok(summary) => json(StatusCode::OK, &summary),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the summary");
+            rejection(&Rejection::new(503, "storage_unavailable", None, "the summary cannot be read now"))
+        }
+    }
+}

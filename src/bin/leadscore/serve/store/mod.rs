@@ -1,0 +1,206 @@
+//! Where tier results live: SQLite (one file, the default) or PostgreSQL (several collectors).
+//!
+//! Both keep the same two tables: `tier_results` (one row per accepted result, `event_id` unique,
+//! so a retried delivery is stored once) and `forward_queue` (one row per result still to post to
+//! the `--forward` webhook, written in the same transaction as the result). Timestamps are stored
+//! as fixed-width RFC 3339 UTC text (`2026-11-24T10:00:00.000Z`), so text order is time order and
+//! the summary queries are the same SQL on both databases.
+
+mod postgres;
+mod sqlite;
+
+use super::validate::Accepted;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What happened to a posted result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// First time this `event_id` was seen: stored now.
+    New,
+    /// This `event_id` was stored before; nothing changed.
+    Duplicate,
+}
+
+/// One result waiting to be posted to the webhook.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub result_id: i64,
+    pub event_id: String,
+    pub attempts: i64,
+    pub payload: String,
+}
+
+/// The numbers behind `GET /v1/summary` and the dashboard.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub generated_at: String,
+    pub total_results: i64,
+    /// Results per day (of `at`, UTC) and tier, oldest day first, days without results included.
+    pub days: Vec<DayCount>,
+    /// Per tier: results that reached it, and visitors whose latest result is that tier.
+    pub tiers: Vec<TierCount>,
+    /// The most recent tier changes, newest first.
+    pub latest: Vec<Transition>,
+    /// Per model id and version, to compare a model change with the version before.
+    pub model_versions: Vec<ModelVersionCount>,
+    pub forwarding: ForwardingState,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct DayCount {
+    pub day: String,
+    pub total: i64,
+    pub tiers: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct TierCount {
+    pub tier: String,
+    /// Results whose `tier` is this one.
+    pub results: i64,
+    /// Visitors (per model) whose latest result is this tier.
+    pub current_visitors: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Transition {
+    pub at: String,
+    pub previous_tier: String,
+    pub tier: String,
+    pub visitor_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    pub model_id: String,
+    pub model_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ModelVersionCount {
+    pub model_id: String,
+    pub model_version: String,
+    pub results: i64,
+    pub visitors: i64,
+    pub first_at: String,
+    pub last_at: String,
+    /// Results per tier reached with this version.
+    pub tiers: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ForwardingState {
+    pub enabled: bool,
+    pub pending: i64,
+    pub delivered: i64,
+    /// The error of the oldest result still waiting, if it failed before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Raw rows of the summary queries, shared by both databases.
+#[derive(Debug, Default)]
+pub struct SummaryRows {
+    pub total: i64,
+    pub per_day: Vec<(String, String, i64)>,
+    pub per_tier: Vec<(String, i64)>,
+    pub current_per_tier: Vec<(String, i64)>,
+    pub latest: Vec<Transition>,
+    pub versions: Vec<(String, String, i64, i64, String, String)>,
+    pub version_tiers: Vec<(String, String, String, i64)>,
+    pub pending: i64,
+    pub delivered: i64,
+    pub last_error: Option<String>,
+}
+
+/// The summary queries; `?1`/`$1` is the first day shown (`YYYY-MM-DD`).
+pub mod sql {
+    pub const TOTAL: &str = "SELECT COUNT(*) FROM tier_results";
+    pub const PER_DAY: &str =
+        "SELECT day, tier, COUNT(*) FROM tier_results WHERE day >= {since} GROUP BY day, tier ORDER BY day, tier";
+    pub const PER_TIER: &str = "SELECT tier, COUNT(*) FROM tier_results GROUP BY tier ORDER BY tier";
+    pub const CURRENT_PER_TIER: &str = "SELECT tier, COUNT(*) FROM (SELECT tier, ROW_NUMBER() OVER \
+        (PARTITION BY model_id, visitor_id ORDER BY at DESC, id DESC) AS rn FROM tier_results) AS latest \
+        WHERE rn = 1 GROUP BY tier ORDER BY tier";
+    pub const LATEST: &str = "SELECT at, previous_tier, tier, visitor_id, lead_id, model_id, model_version \
+        FROM tier_results ORDER BY at DESC, id DESC LIMIT 20";
+    pub const VERSIONS: &str = "SELECT model_id, model_version, COUNT(*), COUNT(DISTINCT visitor_id), MIN(at), MAX(at) \
+        FROM tier_results GROUP BY model_id, model_version ORDER BY MAX(at) DESC, model_id, model_version LIMIT 50";
+    pub const VERSION_TIERS: &str = "SELECT model_id, model_version, tier, COUNT(*) FROM tier_results \
+        GROUP BY model_id, model_version, tier";
+    pub const PENDING: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NULL";
+    pub const DELIVERED: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL";
+    pub const LAST_ERROR: &str = "SELECT last_error FROM forward_queue WHERE delivered_ms IS NULL \
+        AND last_error IS NOT NULL ORDER BY result_id LIMIT 1";
+}
+
+/// The database behind the collector.
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database named by `--db`: a `postgres://` or
+    /// `postgresql://` URL, or else a SQLite file path.
+    pub async fn open(db: &str, forwarding: bool) -> Result<Store, String> {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PgStore::open(db, forwarding).await?))
+        } else {
+            Ok(Store::Sqlite(sqlite::SqliteStore::open(db, forwarding)?))
+        }
+    }
+
+    /// A short description for the logs (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(s) => format!("sqlite:{}", s.path().display()),
+            Store::Postgres(p) => p.describe(),
+        }
+    }
+
+    /// Stores one accepted result (and queues it for forwarding) durably, once per `event_id`.
+    pub async fn insert(&self, accepted: Accepted, received_at: String) -> Result<Stored, String> {
+        match self {
+            Store::Sqlite(s) => s.insert(accepted, received_at).await,
+            Store::Postgres(p) => p.insert(accepted, received_at).await,
+        }
+    }
+
+    pub async fn summary_rows(&self, since_day: String) -> Result<SummaryRows, String> {
+        match self {
+            Store::Sqlite(s) => s.summary_rows(since_day).await,
+            Store::Postgres(p) => p.summary_rows(since_day).await,
+        }
+    }
+
+    /// Takes up to `limit` deliveries that are due at `now_ms`, leasing them until `lease_until_ms`
+    /// so that another collector on the same database does not post them at the same time.
+    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
+        match self {
+            Store::Sqlite(s) => s.claim_deliveries(now_ms, lease_until_ms, limit).await,
+            Store::Postgres(p) => p.claim_deliveries(now_ms, lease_until_ms, limit).await,
+        }
+    }
+
+    pub async fn mark_delivered(&self, result_id: i64, now_ms: i64) -> Result<(), String> {
+        match self {
+            Store::Sqlite(s) => s.mark_delivered(result_id, now_ms).await,
+            Store::Postgres(p) => p.mark_delivered(result_id, now_ms).await,
+        }
+    }
+
+    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
+        match self {
+            Store::Sqlite(s) => s.mark_failed(result_id, next_attempt_ms, error).await,
+            Store::Postgres(p) => p.mark_failed(result_id, next_attempt_ms, error).await,
+        }
+    }
+
+    /// Waits for pending writes and closes the database.
+    pub async fn close(self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(_) => {}
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! PostgreSQL storage, for teams that run several collectors behind a load balancer.
+//!
+//! Every insert is one statement (result and queue row together), committed before the answer:
+//! with PostgreSQL's default `synchronous_commit = on` it is durable when the 200 goes out.
+//! Migrations run under an advisory lock, so collectors starting together do not race, and the
+//! forwarding queue is claimed with `FOR UPDATE SKIP LOCKED` plus a lease, so two collectors never
+//! post the same result at the same time. Connections are a small set of pipelined clients that
+//! reconnect when the server closed them.
+
+use super::{sql, Delivery, Stored, SummaryRows, Transition};
+use crate::serve::validate::Accepted;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls};
+
+/// Connections kept open; each one pipelines many concurrent queries.
+const CONNECTIONS: usize = 4;
+/// Any fixed number that identifies this schema's migration lock.
+const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: results and the forwarding queue.
+    "CREATE TABLE tier_results (
+        id BIGSERIAL PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        schema INTEGER NOT NULL,
+        tier TEXT NOT NULL,
+        previous_tier TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        lead_id TEXT,
+        at TEXT NOT NULL,
+        day TEXT NOT NULL,
+        scores TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX tier_results_day ON tier_results (day, tier);
+    CREATE INDEX tier_results_at ON tier_results (at);
+    CREATE INDEX tier_results_visitor ON tier_results (model_id, visitor_id, at);
+    CREATE INDEX tier_results_version ON tier_results (model_id, model_version);
+    CREATE TABLE forward_queue (
+        result_id BIGINT PRIMARY KEY REFERENCES tier_results (id),
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        last_error TEXT,
+        delivered_ms BIGINT
+    );
+    CREATE INDEX forward_queue_due ON forward_queue (delivered_ms, next_attempt_ms);",
+];
+
+pub struct PgStore {
+    url: String,
+    slots: Vec<Mutex<Option<Arc<Client>>>>,
+    next: AtomicUsize,
+    forwarding: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn pg_err(e: tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, String> {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.map_err(|e| format!("cannot connect to PostgreSQL: {}", pg_err(e)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+impl PgStore {
+    pub async fn open(url: &str, forwarding: bool) -> Result<PgStore, String> {
+        let mut client = connect(url).await?;
+        migrate(&mut client).await?;
+        let mut slots: Vec<Mutex<Option<Arc<Client>>>> = (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
+        if let Some(first) = slots.first_mut() {
+            *first = Mutex::new(Some(Arc::new(client)));
+        }
+        Ok(PgStore { url: url.to_owned(), slots, next: AtomicUsize::new(0), forwarding })
+    }
+
+    /// `postgres://host:port/db` without user and password.
+    pub fn describe(&self) -> String {
+        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("postgres://{rest}")
+    }
+
+    async fn client(&self) -> Result<Arc<Client>, String> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % CONNECTIONS;
+        let slot = self.slots.get(index).ok_or("no connection slot")?;
+        let mut slot = slot.lock().await;
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(client));
+        }
+        let client = Arc::new(connect(&self.url).await?);
+        *slot = Some(Arc::clone(&client));
+        Ok(client)
+    }
+
+    pub async fn insert(&self, accepted: Accepted, received_at: String) -> Result<Stored, String> {
+        let client = self.client().await?;
+        let r = &accepted.result;
+        let schema = i32::try_from(r.schema).map_err(err)?;
+        let row = client
+            .query_one(
+                "WITH ins AS (
+                    INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
+                        visitor_id, lead_id, at, day, scores, payload, received_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    ON CONFLICT (event_id) DO NOTHING RETURNING id),
+                 queued AS (
+                    INSERT INTO forward_queue (result_id, next_attempt_ms) SELECT id, 0 FROM ins WHERE $14
+                    RETURNING result_id)
+                 SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM queued)",
+                &[
+                    &r.event_id,
+                    &schema,
+                    &r.tier,
+                    &r.previous_tier,
+                    &r.model_id,
+                    &r.model_version,
+                    &r.visitor_id,
+                    &r.lead_id,
+                    &r.at,
+                    &accepted.day,
+                    &accepted.scores_json,
+                    &accepted.payload,
+                    &received_at,
+                    &self.forwarding,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        let inserted: i64 = row.try_get(0).map_err(pg_err)?;
+        Ok(if inserted > 0 { Stored::New } else { Stored::Duplicate })
+    }
+
+    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "UPDATE forward_queue q SET next_attempt_ms = $2 FROM tier_results r
+                 WHERE r.id = q.result_id AND q.result_id IN (
+                    SELECT result_id FROM forward_queue WHERE delivered_ms IS NULL AND next_attempt_ms <= $1
+                    ORDER BY result_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING q.result_id, r.event_id, q.attempts, r.payload",
+                &[&now_ms, &lease_until_ms, &limit],
+            )
+            .await
+            .map_err(pg_err)?;
+        let mut deliveries = rows
+            .iter()
+            .map(|row| {
+                Ok(Delivery {
+                    result_id: row.try_get(0).map_err(pg_err)?,
+                    event_id: row.try_get(1).map_err(pg_err)?,
+                    attempts: row.try_get(2).map_err(pg_err)?,
+                    payload: row.try_get(3).map_err(pg_err)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        deliveries.sort_by_key(|d| d.result_id);
+        Ok(deliveries)
+    }
+
+    pub async fn mark_delivered(&self, result_id: i64, now_ms: i64) -> Result<(), String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE forward_queue SET delivered_ms = $2, attempts = attempts + 1, last_error = NULL
+                 WHERE result_id = $1",
+                &[&result_id, &now_ms],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE forward_queue SET next_attempt_ms = $2, attempts = attempts + 1, last_error = $3
+                 WHERE result_id = $1",
+                &[&result_id, &next_attempt_ms, &error],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    pub async fn summary_rows(&self, since_day: String) -> Result<SummaryRows, String> {
+        let client = self.client().await?;
+        let count = |query: &'static str| {
+            let client = Arc::clone(&client);
+            async move {
+                let row = client.query_one(query, &[]).await.map_err(pg_err)?;
+                row.try_get::<_, i64>(0).map_err(pg_err)
+            }
+        };
+        let pairs = |query: &'static str| {
+            let client = Arc::clone(&client);
+            async move {
+                let rows = client.query(query, &[]).await.map_err(pg_err)?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?)))
+                    .collect::<Result<Vec<(String, i64)>, String>>()
+            }
+        };
+        let mut rows = SummaryRows { total: count(sql::TOTAL).await?, ..SummaryRows::default() };
+        let per_day = client.query(&sql::PER_DAY.replace("{since}", "$1"), &[&since_day]).await.map_err(pg_err)?;
+        rows.per_day = per_day
+            .iter()
+            .map(|r| Ok((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?, r.try_get(2).map_err(pg_err)?)))
+            .collect::<Result<_, String>>()?;
+        rows.per_tier = pairs(sql::PER_TIER).await?;
+        rows.current_per_tier = pairs(sql::CURRENT_PER_TIER).await?;
+        rows.latest = client
+            .query(sql::LATEST, &[])
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| {
+                Ok(Transition {
+                    at: r.try_get(0).map_err(pg_err)?,
+                    previous_tier: r.try_get(1).map_err(pg_err)?,
+                    tier: r.try_get(2).map_err(pg_err)?,
+                    visitor_id: r.try_get(3).map_err(pg_err)?,
+                    lead_id: r.try_get(4).map_err(pg_err)?,
+                    model_id: r.try_get(5).map_err(pg_err)?,
+                    model_version: r.try_get(6).map_err(pg_err)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        rows.versions = client
+            .query(sql::VERSIONS, &[])
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(pg_err)?,
+                    r.try_get(1).map_err(pg_err)?,
+                    r.try_get(2).map_err(pg_err)?,
+                    r.try_get(3).map_err(pg_err)?,
+                    r.try_get(4).map_err(pg_err)?,
+                    r.try_get(5).map_err(pg_err)?,
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        rows.version_tiers = client
+            .query(sql::VERSION_TIERS, &[])
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(pg_err)?,
+                    r.try_get(1).map_err(pg_err)?,
+                    r.try_get(2).map_err(pg_err)?,
+                    r.try_get(3).map_err(pg_err)?,
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        rows.pending = count(sql::PENDING).await?;
+        rows.delivered = count(sql::DELIVERED).await?;
+        rows.last_error = match client.query_opt(sql::LAST_ERROR, &[]).await.map_err(pg_err)? {
+            Some(row) => row.try_get(0).map_err(pg_err)?,
+            None => None,
+        };
+        Ok(rows)
+    }
+}
+
+async fn migrate(client: &mut Client) -> Result<(), String> {
+    let tx = client.transaction().await.map_err(pg_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS leadscore_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .await
+        .map_err(pg_err)?;
+    let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM leadscore_migrations", &[]).await.map_err(pg_err)?;
+    let version: i32 = row.try_get(0).map_err(pg_err)?;
+    let known = i32::try_from(MIGRATIONS.len()).map_err(err)?;
+    if version > known {
+        return Err(format!("the database has schema version {version}, newer than this build ({known})"));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).map_err(err)?) {
+        tx.batch_execute(migration).await.map_err(|e| format!("migration {}: {}", index + 1, pg_err(e)))?;
+        let number = i32::try_from(index + 1).map_err(err)?;
+        tx.execute("INSERT INTO leadscore_migrations (version) VALUES ($1)", &[&number]).await.map_err(pg_err)?;
+    }
+    tx.commit().await.map_err(pg_err)
+}

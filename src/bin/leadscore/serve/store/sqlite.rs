@@ -1,0 +1,344 @@
+//! SQLite storage: one file in WAL mode, one writer thread that commits in groups.
+//!
+//! Durability: `journal_mode=WAL` with `synchronous=FULL`, so every commit fsyncs the WAL before
+//! the insert is answered; a power cut after a 200 cannot lose the result. (`NORMAL` would only
+//! fsync at checkpoints and may lose the last commits on power loss, which breaks the promise.)
+//! To keep that affordable, the writer thread takes every insert that is waiting, writes them in
+//! one transaction and answers them all after the one fsync of its commit (group commit).
+//! Reads (summary) use their own connection, which WAL lets run beside the writer.
+
+use super::{sql, Delivery, Stored, SummaryRows, Transition};
+use crate::serve::validate::Accepted;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most inserts written in one transaction.
+const MAX_GROUP: usize = 512;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: results and the forwarding queue.
+    "CREATE TABLE tier_results (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        schema INTEGER NOT NULL,
+        tier TEXT NOT NULL,
+        previous_tier TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        lead_id TEXT,
+        at TEXT NOT NULL,
+        day TEXT NOT NULL,
+        scores TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX tier_results_day ON tier_results (day, tier);
+    CREATE INDEX tier_results_at ON tier_results (at);
+    CREATE INDEX tier_results_visitor ON tier_results (model_id, visitor_id, at);
+    CREATE INDEX tier_results_version ON tier_results (model_id, model_version);
+    CREATE TABLE forward_queue (
+        result_id INTEGER PRIMARY KEY REFERENCES tier_results (id),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        delivered_ms INTEGER
+    );
+    CREATE INDEX forward_queue_due ON forward_queue (delivered_ms, next_attempt_ms);",
+];
+
+enum Command {
+    Insert { accepted: Box<Accepted>, received_at: String, reply: oneshot::Sender<Result<Stored, String>> },
+    Claim { now_ms: i64, lease_until_ms: i64, limit: i64, reply: oneshot::Sender<Result<Vec<Delivery>, String>> },
+    Delivered { result_id: i64, now_ms: i64, reply: oneshot::Sender<Result<(), String>> },
+    Failed { result_id: i64, next_attempt_ms: i64, error: String, reply: oneshot::Sender<Result<(), String>> },
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: mpsc::Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn connect(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open(path).map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    let known = i64::try_from(MIGRATIONS.len()).map_err(err)?;
+    if version > known {
+        return Err(format!("the database has schema version {version}, newer than this build ({known})"));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).map_err(err)?) {
+        tx.execute_batch(migration).map_err(|e| format!("migration {}: {e}", index + 1))?;
+    }
+    tx.pragma_update(None, "user_version", known).map_err(err)?;
+    tx.commit().map_err(err)
+}
+
+impl SqliteStore {
+    pub fn open(path: &str, forwarding: bool) -> Result<SqliteStore, String> {
+        let path = PathBuf::from(path);
+        let mut writer_conn = connect(&path)?;
+        migrate(&mut writer_conn)?;
+        let reader = connect(&path)?;
+        let (tx, rx) = mpsc::channel(4096);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, forwarding))
+            .map_err(err)?;
+        Ok(SqliteStore { path, writer: tx, thread: Some(thread), reader: Arc::new(Mutex::new(reader)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command) -> Result<T, String> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(make(reply)).await.map_err(|_| "the database writer has stopped".to_owned())?;
+        answer.await.map_err(|_| "the database writer has stopped".to_owned())?
+    }
+
+    pub async fn insert(&self, accepted: Accepted, received_at: String) -> Result<Stored, String> {
+        self.ask(|reply| Command::Insert { accepted: Box::new(accepted), received_at, reply }).await
+    }
+
+    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
+        self.ask(|reply| Command::Claim { now_ms, lease_until_ms, limit, reply }).await
+    }
+
+    pub async fn mark_delivered(&self, result_id: i64, now_ms: i64) -> Result<(), String> {
+        self.ask(|reply| Command::Delivered { result_id, now_ms, reply }).await
+    }
+
+    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
+        self.ask(|reply| Command::Failed { result_id, next_attempt_ms, error, reply }).await
+    }
+
+    pub async fn summary_rows(&self, since_day: String) -> Result<SummaryRows, String> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().map_err(|_| "summary connection poisoned".to_owned())?;
+            summary(&conn, &since_day).map_err(err)
+        })
+        .await
+        .map_err(err)?
+    }
+
+    /// Stops the writer after it has written everything already sent to it.
+    pub async fn close(mut self) {
+        let thread = self.thread.take();
+        drop(self.writer);
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>, forwarding: bool) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut inserts = Vec::new();
+        let mut others = Vec::new();
+        let mut next = Some(first);
+        while let Some(command) = next {
+            match command {
+                Command::Insert { accepted, received_at, reply } => inserts.push((accepted, received_at, reply)),
+                other => others.push(other),
+            }
+            next = if inserts.len() + others.len() < MAX_GROUP { rx.try_recv().ok() } else { None };
+        }
+        if !inserts.is_empty() {
+            write_group(&mut conn, inserts, forwarding);
+        }
+        for command in others {
+            run_queue_command(&mut conn, command);
+        }
+    }
+    // Checkpoint so that the file is complete on its own after a clean stop.
+    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+type PendingInsert = (Box<Accepted>, String, oneshot::Sender<Result<Stored, String>>);
+
+fn write_group(conn: &mut Connection, inserts: Vec<PendingInsert>, forwarding: bool) {
+    let outcome = (|| -> Result<Vec<(Result<Stored, String>, oneshot::Sender<Result<Stored, String>>)>, String> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let mut answers = Vec::with_capacity(inserts.len());
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
+                        visitor_id, lead_id, at, day, scores, payload, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (event_id) DO NOTHING",
+                )
+                .map_err(err)?;
+            let mut queue = tx
+                .prepare_cached("INSERT INTO forward_queue (result_id, next_attempt_ms) VALUES (?1, 0)")
+                .map_err(err)?;
+            for (accepted, received_at, reply) in inserts {
+                let r = &accepted.result;
+                let stored = insert
+                    .execute(params![
+                        r.event_id,
+                        r.schema,
+                        r.tier,
+                        r.previous_tier,
+                        r.model_id,
+                        r.model_version,
+                        r.visitor_id,
+                        r.lead_id,
+                        r.at,
+                        accepted.day,
+                        accepted.scores_json,
+                        accepted.payload,
+                        received_at
+                    ])
+                    .map_err(err)
+                    .and_then(|changed| {
+                        if changed == 0 {
+                            return Ok(Stored::Duplicate);
+                        }
+                        if forwarding {
+                            queue.execute(params![tx.last_insert_rowid()]).map_err(err)?;
+                        }
+                        Ok(Stored::New)
+                    });
+                answers.push((stored, reply));
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(answers)
+    })();
+    match outcome {
+        Ok(answers) => {
+            for (stored, reply) in answers {
+                let _ = reply.send(stored);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "SQLite write failed");
+            // The transaction rolled back: nothing of this group was stored; every caller hears so.
+            // (The replies were moved into the closure's answers; they are dropped with it, which
+            // the callers see as an error.)
+        }
+    }
+}
+
+fn run_queue_command(conn: &mut Connection, command: Command) {
+    match command {
+        Command::Insert { reply, .. } => {
+            let _ = reply.send(Err("unexpected insert".into()));
+        }
+        Command::Claim { now_ms, lease_until_ms, limit, reply } => {
+            let _ = reply.send(claim(conn, now_ms, lease_until_ms, limit).map_err(err));
+        }
+        Command::Delivered { result_id, now_ms, reply } => {
+            let _ = reply.send(
+                conn.execute(
+                    "UPDATE forward_queue SET delivered_ms = ?2, attempts = attempts + 1, last_error = NULL
+                     WHERE result_id = ?1",
+                    params![result_id, now_ms],
+                )
+                .map(|_| ())
+                .map_err(err),
+            );
+        }
+        Command::Failed { result_id, next_attempt_ms, error, reply } => {
+            let _ = reply.send(
+                conn.execute(
+                    "UPDATE forward_queue SET next_attempt_ms = ?2, attempts = attempts + 1, last_error = ?3
+                     WHERE result_id = ?1",
+                    params![result_id, next_attempt_ms, error],
+                )
+                .map(|_| ())
+                .map_err(err),
+            );
+        }
+    }
+}
+
+fn claim(conn: &mut Connection, now_ms: i64, lease_until_ms: i64, limit: i64) -> rusqlite::Result<Vec<Delivery>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let deliveries = {
+        let mut select = tx.prepare_cached(
+            "SELECT q.result_id, r.event_id, q.attempts, r.payload FROM forward_queue q
+             JOIN tier_results r ON r.id = q.result_id
+             WHERE q.delivered_ms IS NULL AND q.next_attempt_ms <= ?1 ORDER BY q.result_id LIMIT ?2",
+        )?;
+        let rows = select.query_map(params![now_ms, limit], |row| {
+            Ok(Delivery { result_id: row.get(0)?, event_id: row.get(1)?, attempts: row.get(2)?, payload: row.get(3)? })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    {
+        let mut lease = tx.prepare_cached("UPDATE forward_queue SET next_attempt_ms = ?2 WHERE result_id = ?1")?;
+        for delivery in &deliveries {
+            lease.execute(params![delivery.result_id, lease_until_ms])?;
+        }
+    }
+    tx.commit()?;
+    Ok(deliveries)
+}
+
+fn summary(conn: &Connection, since_day: &str) -> rusqlite::Result<SummaryRows> {
+    let count = |query: &str| conn.query_row(query, [], |r| r.get::<_, i64>(0));
+    let pairs = |query: &str| -> rusqlite::Result<Vec<(String, i64)>> {
+        let mut stmt = conn.prepare_cached(query)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    };
+    let mut rows = SummaryRows { total: count(sql::TOTAL)?, ..SummaryRows::default() };
+    {
+        let mut stmt = conn.prepare_cached(&sql::PER_DAY.replace("{since}", "?1"))?;
+        let found = stmt.query_map([since_day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.per_day = found.collect::<rusqlite::Result<_>>()?;
+    }
+    rows.per_tier = pairs(sql::PER_TIER)?;
+    rows.current_per_tier = pairs(sql::CURRENT_PER_TIER)?;
+    {
+        let mut stmt = conn.prepare_cached(sql::LATEST)?;
+        let found = stmt.query_map([], |r| {
+            Ok(Transition {
+                at: r.get(0)?,
+                previous_tier: r.get(1)?,
+                tier: r.get(2)?,
+                visitor_id: r.get(3)?,
+                lead_id: r.get(4)?,
+                model_id: r.get(5)?,
+                model_version: r.get(6)?,
+            })
+        })?;
+        rows.latest = found.collect::<rusqlite::Result<_>>()?;
+    }
+    {
+        let mut stmt = conn.prepare_cached(sql::VERSIONS)?;
+        let found = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        rows.versions = found.collect::<rusqlite::Result<_>>()?;
+    }
+    {
+        let mut stmt = conn.prepare_cached(sql::VERSION_TIERS)?;
+        let found = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.version_tiers = found.collect::<rusqlite::Result<_>>()?;
+    }
+    rows.pending = count(sql::PENDING)?;
+    rows.delivered = count(sql::DELIVERED)?;
+    rows.last_error = conn.query_row(sql::LAST_ERROR, [], |r| r.get(0)).optional()?;
+    Ok(rows)
+}
