@@ -1,0 +1,257 @@
+//! Property tests: limits hold, decay never raises a score, once-rules count once, state survives
+//! a round trip, results are deterministic, and no model or event input makes anything panic.
+
+use leadscore::engine::{self, Event, Millis, State, Value};
+use leadscore::model::{
+    Bounds, Decay, Dimension, Frequency, Limits, Matcher, Model, Rule, Thresholds, Tier, ValidModel,
+};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+const T0: Millis = 1_790_000_000_000;
+const PATHS: [&str; 6] = ["/", "/pricing", "/docs/a", "/docs/b/c", "/blog/x", "/careers"];
+const PATTERNS: [&str; 6] = ["/pricing", "/docs/**", "/blog/*", "/**", "/careers/**", "/x/*/y"];
+const QUESTIONS: [&str; 2] = ["role", "size"];
+const ANSWERS: [&str; 5] = ["cto", "student", "12", "250", "ceo"];
+const FORMS: [&str; 3] = ["demo", "quiz", "newsletter"];
+
+fn dimension() -> impl Strategy<Value = Dimension> {
+    prop::sample::select(Dimension::ALL.to_vec())
+}
+
+fn frequency() -> impl Strategy<Value = Frequency> {
+    prop_oneof![
+        Just(Frequency::Once),
+        Just(Frequency::EveryTime),
+        (1u32..5).prop_map(Frequency::AtMost),
+        (1u32..4, 1u32..10).prop_map(|(times, days)| Frequency::AtMostPerWindow { times, days: f64::from(days) }),
+    ]
+}
+
+fn decay() -> impl Strategy<Value = Decay> {
+    prop_oneof![
+        Just(Decay::Never),
+        (1u32..60).prop_map(|d| Decay::HalfLifeDays(f64::from(d))),
+        (1u32..60).prop_map(|d| Decay::ExpiresAfterDays(f64::from(d))),
+    ]
+}
+
+fn matcher() -> impl Strategy<Value = Matcher> {
+    prop_oneof![
+        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Page { path: p.into(), query: BTreeMap::new() }),
+        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Download { url: Some(p.into()), extensions: vec!["pdf".into()] }),
+        (prop::sample::select(QUESTIONS.to_vec()), prop::sample::select(ANSWERS.to_vec()))
+            .prop_map(|(q, a)| Matcher::Answer { question: q.into(), equals: Some(a.into()), one_of: None, min: None, max: None }),
+        prop::sample::select(QUESTIONS.to_vec())
+            .prop_map(|q| Matcher::Answer { question: q.into(), equals: None, one_of: None, min: Some(10.0), max: Some(300.0) }),
+        prop::sample::select(FORMS.to_vec()).prop_map(|f| Matcher::Form { id: Some(f.into()), name: None }),
+        Just(Matcher::Event { name: "feature_used".into(), properties: BTreeMap::new() }),
+        (1u32..4).prop_map(|n| Matcher::Visits { at_least: n }),
+        (1u32..5).prop_map(|n| Matcher::DistinctPages { at_least: n }),
+        (1u32..4).prop_map(|n| Matcher::PageViews { path: "/docs/**".into(), at_least: n }),
+        (1u32..600).prop_map(|n| Matcher::TimeOnSite { at_least_seconds: n }),
+        (1u32..10).prop_map(|d| Matcher::ReturnVisit { within_days: f64::from(d) }),
+    ]
+}
+
+fn rule(i: usize, points: std::ops::Range<i32>) -> impl Strategy<Value = Rule> {
+    (matcher(), dimension(), points, frequency(), decay()).prop_map(move |(when, dimension, points, frequency, decay)| {
+        let counts_once = matches!(when, Matcher::Answer { .. }) || when.is_aggregate();
+        Rule {
+            id: format!("r{i}"),
+            description: None,
+            when,
+            dimension,
+            points,
+            frequency: if counts_once { Frequency::Once } else { frequency },
+            decay,
+            evidence: None,
+        }
+    })
+}
+
+fn bounds() -> impl Strategy<Value = Option<Bounds>> {
+    prop::option::of((-40i32..0, 0i32..60).prop_map(|(lo, hi)| Bounds { min: Some(f64::from(lo)), max: Some(f64::from(hi)) }))
+}
+
+fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel> {
+    let rules = (1usize..12).prop_flat_map(move |n| {
+        (0..n).map(|i| rule(i, points.clone())).collect::<Vec<_>>()
+    });
+    (rules, bounds(), bounds(), bounds(), any::<bool>()).prop_filter_map("model must validate", |(rules, fit, intent, total, allow_demotion)| {
+        let model = Model {
+            schema: None,
+            version: 1,
+            id: "p".into(),
+            model_version: "1".into(),
+            description: None,
+            session_timeout_minutes: None,
+            rules,
+            limits: Limits { fit, engagement: None, intent, product: None, total },
+            tiers: vec![
+                Tier { name: "SQL".into(), min: Thresholds { intent: Some(10.0), ..Thresholds::default() }, max: Thresholds::default(), requires: vec![] },
+                Tier { name: "MQL".into(), min: Thresholds { total: Some(1.0), ..Thresholds::default() }, max: Thresholds::default(), requires: vec![] },
+            ],
+            allow_demotion,
+            calibration: None,
+        };
+        ValidModel::new(model).ok()
+    })
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::PageView { path: p.into(), query: BTreeMap::new() }),
+        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::Download { url: format!("{p}/file.pdf") }),
+        (prop::sample::select(QUESTIONS.to_vec()), prop::sample::select(ANSWERS.to_vec()))
+            .prop_map(|(q, a)| Event::Answer { question: q.into(), value: Value::Text(a.into()) }),
+        prop::sample::select(FORMS.to_vec()).prop_map(|f| Event::FormSubmit { id: Some(f.into()), name: None }),
+        Just(Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() }),
+        (0u32..400).prop_map(|s| Event::Engagement { seconds: f64::from(s) }),
+    ]
+}
+
+/// Events with gaps from seconds to weeks.
+fn timeline() -> impl Strategy<Value = Vec<(Millis, Event)>> {
+    prop::collection::vec((0i64..(14 * 86_400_000), event()), 0..40).prop_map(|steps| {
+        let mut t = T0;
+        steps
+            .into_iter()
+            .map(|(gap, e)| {
+                t += gap / 7; // most gaps short, some long
+                (t, e)
+            })
+            .collect()
+    })
+}
+
+fn run(model: &ValidModel, events: &[(Millis, Event)]) -> State {
+    let mut state = State::new(model);
+    for (t, e) in events {
+        engine::apply(&mut state, model, e, *t).unwrap();
+    }
+    state
+}
+
+fn end(events: &[(Millis, Event)]) -> Millis {
+    events.last().map_or(T0, |(t, _)| *t)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scores_stay_within_limits(model in model_with(-50..50), events in timeline(), later in 0i64..(100 * 86_400_000)) {
+        let state = run(&model, &events);
+        let s = engine::score(&state, &model, end(&events) + later);
+        let m = model.model();
+        for d in Dimension::ALL {
+            if let Some(b) = m.limits.of(d) {
+                let v = s.dimension(d);
+                prop_assert!(b.min.is_none_or(|lo| v >= lo) && b.max.is_none_or(|hi| v <= hi), "{d:?} {v} outside {b:?}");
+            }
+        }
+        if let Some(b) = m.limits.total {
+            prop_assert!(b.min.is_none_or(|lo| s.total >= lo) && b.max.is_none_or(|hi| s.total <= hi));
+        }
+        prop_assert!(s.total.is_finite());
+    }
+
+    #[test]
+    fn decay_never_increases_a_score(model in model_with(0..50), events in timeline(), a in 0i64..(60 * 86_400_000), b in 0i64..(60 * 86_400_000)) {
+        let state = run(&model, &events);
+        let (early, late) = (end(&events) + a.min(b), end(&events) + a.max(b));
+        let s1 = engine::score(&state, &model, early);
+        let s2 = engine::score(&state, &model, late);
+        prop_assert!(s2.total <= s1.total + 1e-9, "{} then {}", s1.total, s2.total);
+        for c2 in &s2.contributions {
+            let c1 = s1.contributions.iter().find(|c| c.rule == c2.rule);
+            prop_assert!(c1.is_some_and(|c1| c2.points.abs() <= c1.points.abs() + 1e-9), "{} grew", c2.rule);
+        }
+    }
+
+    #[test]
+    fn once_rules_count_once(model in model_with(-50..50), events in timeline()) {
+        let state = run(&model, &events);
+        let s = engine::score(&state, &model, end(&events));
+        for c in &s.contributions {
+            let rule = model.rules().iter().find(|r| r.id == c.rule).unwrap();
+            if rule.frequency == Frequency::Once {
+                prop_assert!(c.times <= 1, "{} fired {} times", c.rule, c.times);
+            }
+            if let Frequency::AtMost(n) = rule.frequency {
+                prop_assert!(c.times <= n);
+            }
+        }
+    }
+
+    #[test]
+    fn state_survives_a_serialise_round_trip(model in model_with(-50..50), events in timeline(), later in 0i64..(30 * 86_400_000)) {
+        let state = run(&model, &events);
+        let back = State::from_json(&state.to_json(), &model).unwrap();
+        let at = end(&events) + later;
+        prop_assert_eq!(engine::score(&back, &model, at), engine::score(&state, &model, at));
+        // And it keeps scoring the same way afterwards.
+        let (mut a, mut b) = (state, back);
+        let next = Event::PageView { path: "/pricing".into(), query: BTreeMap::new() };
+        prop_assert_eq!(engine::apply(&mut a, &model, &next, at).unwrap(), engine::apply(&mut b, &model, &next, at).unwrap());
+    }
+
+    #[test]
+    fn results_are_deterministic(model in model_with(-50..50), events in timeline()) {
+        let (a, b) = (run(&model, &events), run(&model, &events));
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(engine::score(&a, &model, end(&events)), engine::score(&b, &model, end(&events)));
+    }
+
+    #[test]
+    fn arbitrary_events_never_panic(model in model_with(-50..50), path in ".{0,40}", q in ".{0,10}", v in any::<f64>(), secs in any::<f64>(), t in any::<i64>()) {
+        let mut state = State::new(&model);
+        let events = [
+            Event::PageView { path: path.clone(), query: [(q.clone(), path.clone())].into_iter().collect() },
+            Event::Download { url: path.clone() },
+            Event::Answer { question: q.clone(), value: Value::Number(v) },
+            Event::Answer { question: q.clone(), value: Value::Text(path.clone()) },
+            Event::FormSubmit { id: Some(q.clone()), name: None },
+            Event::Custom { name: q.clone(), properties: [(q.clone(), Value::Number(v))].into_iter().collect() },
+            Event::Engagement { seconds: secs },
+        ];
+        for e in &events {
+            let _ = engine::apply(&mut state, &model, e, t);
+        }
+        let s = engine::score(&state, &model, t);
+        prop_assert!(!s.tier.is_empty());
+    }
+
+    #[test]
+    fn arbitrary_model_text_never_panics(text in "\\PC{0,200}") {
+        let _ = ValidModel::from_json(&text);
+    }
+
+    #[test]
+    fn arbitrary_json_models_never_panic(doc in arbitrary_json()) {
+        let _ = ValidModel::from_json(&doc.to_string());
+    }
+}
+
+/// JSON values shaped roughly like models, with wrong types and values sprinkled in.
+fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i32>().prop_map(|n| serde_json::json!(n)),
+        "[a-z_/*\\[]{0,8}".prop_map(serde_json::Value::String),
+    ];
+    let keys = prop::sample::select(vec![
+        "version", "id", "model_version", "rules", "tiers", "when", "page", "path", "points",
+        "dimension", "frequency", "decay", "min", "max", "requires", "name", "limits", "answer",
+        "question", "equals", "at_most", "half_life_days", "visits", "at_least",
+    ]);
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(keys.clone().prop_map(String::from), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
