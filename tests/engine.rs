@@ -1,5 +1,7 @@
 //! Engine semantics: every matcher kind, frequency, decay, limits, tiers and state handling.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use leadscore::engine::{self, Event, Millis, State, Value, UNQUALIFIED};
 use leadscore::model::ValidModel;
 use serde_json::json;

@@ -32,7 +32,7 @@ pub fn apply<'m>(
     event.validate()?;
     state.align(model);
     let now = state.last_seen.map_or(now, |last| now.max(last));
-    let previous = state.tier.clone();
+    let previous = previous_name(model, state.tier.as_deref());
 
     let new_visit = !matches!(event, Event::Engagement { .. })
         && state
@@ -156,9 +156,9 @@ pub fn apply<'m>(
     }
 
     let result = score(state, model, now);
-    state.tier = tier_to_store(result.tier);
+    store_tier(state, result.tier);
     Ok(Score {
-        previous_tier: previous_name(model, previous.as_deref()),
+        previous_tier: previous,
         ..result
     })
 }
@@ -166,17 +166,20 @@ pub fn apply<'m>(
 /// Re-evaluates the tier at `now` when no event happened (points decayed or expired).
 pub fn tick<'m>(state: &mut State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     state.align(model);
-    let previous = state.tier.clone();
+    let previous = previous_name(model, state.tier.as_deref());
     let result = score(state, model, now);
-    state.tier = tier_to_store(result.tier);
+    store_tier(state, result.tier);
     Score {
-        previous_tier: previous_name(model, previous.as_deref()),
+        previous_tier: previous,
         ..result
     }
 }
 
-fn tier_to_store(tier: &str) -> Option<String> {
-    (tier != UNQUALIFIED).then(|| tier.to_string())
+/// Remembers the tier; allocates only when it changed.
+fn store_tier(state: &mut State, tier: &str) {
+    if state.tier.as_deref().unwrap_or(UNQUALIFIED) != tier {
+        state.tier = (tier != UNQUALIFIED).then(|| tier.to_string());
+    }
 }
 
 fn previous_name<'m>(model: &'m ValidModel, tier: Option<&str>) -> &'m str {

@@ -91,9 +91,9 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
 pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     let rules = model.rules();
     let mut sums = [0.0f64; 4];
-    let mut contributions = Vec::new();
+    let mut contributions = Vec::with_capacity(rules.len());
     for (rule, rs) in rules.iter().zip(&state.rules) {
-        if rs.count == 0 || rs.id != rule.id {
+        if rs.count == 0 {
             continue;
         }
         let (points, full) = rule_points(rule.decay, rule.points, rs, now);
@@ -108,7 +108,9 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
             decayed: full - points,
         });
     }
-    contributions.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.rule.cmp(b.rule)));
+    contributions.sort_unstable_by(|a, b| {
+        b.points.total_cmp(&a.points).then_with(|| a.rule.cmp(b.rule))
+    });
 
     let m = model.model();
     for d in Dimension::ALL {
@@ -133,7 +135,11 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
         probability: m.calibration.map(|c| c.probability(total)),
         contributions,
     };
-    let reached = m.tiers.iter().position(|t| tier_holds(t, &result, state, model, now));
+    let reached = m
+        .tiers
+        .iter()
+        .enumerate()
+        .position(|(i, t)| tier_holds(t, model.tier_requires(i), &result, state, model, now));
     let stored = state
         .tier
         .as_deref()
@@ -164,16 +170,21 @@ fn thresholds_hold(t: &Thresholds, s: &Score<'_>, at_least: bool) -> bool {
     })
 }
 
-fn tier_holds(tier: &Tier, s: &Score<'_>, state: &State, model: &ValidModel, now: Millis) -> bool {
+fn tier_holds(
+    tier: &Tier,
+    requires: &[usize],
+    s: &Score<'_>,
+    state: &State,
+    model: &ValidModel,
+    now: Millis,
+) -> bool {
     thresholds_hold(&tier.min, s, true)
         && thresholds_hold(&tier.max, s, false)
-        && tier.requires.iter().all(|id| {
-            model
-                .rules()
-                .iter()
-                .zip(&state.rules)
-                .find(|(r, _)| &r.id == id)
-                .is_some_and(|(r, rs)| rs.count > 0 && is_live(r.decay, rs, now))
+        && requires.iter().all(|&i| {
+            match (model.rules().get(i), state.rules.get(i)) {
+                (Some(r), Some(rs)) => rs.count > 0 && is_live(r.decay, rs, now),
+                _ => false,
+            }
         })
 }
 

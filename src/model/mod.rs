@@ -20,6 +20,8 @@ pub struct ValidModel {
     rule_key: u64,
     /// Rule indices per matcher kind (see [`ValidModel::rules_for`]).
     by_kind: [Vec<usize>; KINDS],
+    /// Per tier, the indices of the rules it requires.
+    requires: Vec<Vec<usize>>,
     session_timeout_ms: i64,
 }
 
@@ -60,10 +62,21 @@ impl ValidModel {
             }
         }
         let rule_key = fingerprint(model.rules.iter().map(|r| r.id.as_str()));
+        let requires = model
+            .tiers
+            .iter()
+            .map(|t| {
+                t.requires
+                    .iter()
+                    .filter_map(|id| model.rules.iter().position(|r| &r.id == id))
+                    .collect()
+            })
+            .collect();
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
         Ok(ValidModel {
             rule_key,
             by_kind,
+            requires,
             session_timeout_ms: (minutes * 60_000.0) as i64,
             model,
         })
@@ -100,6 +113,11 @@ impl ValidModel {
     /// Indices of the rules in one group.
     pub fn rules_for(&self, group: RuleGroup) -> &[usize] {
         self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Indices of the rules tier `tier` requires.
+    pub fn tier_requires(&self, tier: usize) -> &[usize] {
+        self.requires.get(tier).map_or(&[], Vec::as_slice)
     }
 
     /// Fingerprint of the rule ids, in order.
