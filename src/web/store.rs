@@ -1,0 +1,195 @@
+//! What the widget keeps in the visitor's browser: one versioned `localStorage` key, or memory.
+//!
+//! The record holds the engine [`State`], the anonymous visitor id, the lead id given with
+//! `identify`, and the tier results not yet delivered. Its size is bounded whatever the visitor
+//! does. Text that does not parse, has another version or fails [`State::check`] is ignored and
+//! the visitor starts fresh. Storage that throws (private mode, quota, blocked by the browser)
+//! is replaced by memory for the rest of the page's life.
+
+use super::js::{self, Warning};
+use crate::engine::State;
+use crate::model::ValidModel;
+use crate::payload::{TierResult, MAX_ID_LEN};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+/// The one `localStorage` key the widget writes.
+pub const STORAGE_KEY: &str = "leadscore:v1";
+/// Version of the stored record.
+pub const RECORD_FORMAT: u32 = 1;
+/// Most undelivered tier results kept; the oldest are dropped first.
+pub const MAX_OUTBOX: usize = 16;
+
+/// The stored record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Record format ([`RECORD_FORMAT`]).
+    pub v: u32,
+    /// Anonymous random id of this browser.
+    pub visitor: String,
+    /// Lead id given by the host page with `identify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<String>,
+    /// The engine state.
+    pub state: State,
+    /// Tier results not yet accepted by the backend, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<TierResult>,
+    /// Failed delivery attempts in a row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// Earliest time of the next retry (milliseconds since the epoch).
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub retry_at: f64,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+fn is_zero_f(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl Record {
+    /// A new visitor.
+    pub fn fresh(model: &ValidModel) -> Record {
+        Record {
+            v: RECORD_FORMAT,
+            visitor: js::random_id(),
+            lead: None,
+            state: State::new(model),
+            outbox: Vec::new(),
+            attempts: 0,
+            retry_at: 0.0,
+        }
+    }
+
+    /// Parses stored text; corrupt, foreign or oversized records give `None`.
+    pub fn parse(text: &str, model: &ValidModel) -> Option<Record> {
+        let value = js_sys::JSON::parse(text).ok()?;
+        let mut record: Record = serde_wasm_bindgen::from_value(value).ok()?;
+        let id_ok = |s: &str| !s.is_empty() && s.len() <= MAX_ID_LEN;
+        if record.v != RECORD_FORMAT
+            || !id_ok(&record.visitor)
+            || !record.lead.as_deref().is_none_or(id_ok)
+            || record.outbox.len() > MAX_OUTBOX
+            || !record.retry_at.is_finite()
+        {
+            return None;
+        }
+        record.state.check().ok()?;
+        record.state.align(model);
+        Some(record)
+    }
+
+    /// The record as JSON text.
+    pub fn to_text(&self) -> Option<String> {
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        let value = self.serialize(&serializer).ok()?;
+        js::stringify(&value)
+    }
+
+    /// Queues a tier result, dropping the oldest beyond [`MAX_OUTBOX`].
+    pub fn enqueue(&mut self, result: TierResult) {
+        self.outbox.push(result);
+        if self.outbox.len() > MAX_OUTBOX {
+            let extra = self.outbox.len() - MAX_OUTBOX;
+            self.outbox.drain(..extra);
+        }
+    }
+}
+
+/// Where the record lives.
+pub struct Store {
+    local: Option<web_sys::Storage>,
+    memory: Option<String>,
+}
+
+impl Store {
+    /// `localStorage` if it can be read and written, memory otherwise (with one warning).
+    pub fn open() -> Store {
+        let local = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .filter(|s| s.get_item(STORAGE_KEY).is_ok());
+        Store::with(local)
+    }
+
+    /// A store over the given storage (`None`: memory only).
+    pub fn with(local: Option<web_sys::Storage>) -> Store {
+        if local.is_none() {
+            js::warn_once(Warning::Storage, "storage is unavailable; the score is kept for this page only");
+        }
+        Store { local, memory: None }
+    }
+
+    /// A store that never touches the browser's storage (consent not given yet).
+    pub fn memory() -> Store {
+        Store {
+            local: None,
+            memory: None,
+        }
+    }
+
+    /// True while the record goes to `localStorage`.
+    pub fn is_persistent(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// The stored text, if any.
+    pub fn read(&mut self) -> Option<String> {
+        if let Some(local) = &self.local {
+            match local.get_item(STORAGE_KEY) {
+                Ok(text) => return text,
+                Err(_) => self.fall_back(),
+            }
+        }
+        self.memory.clone()
+    }
+
+    /// Stores `text`; storage that throws is replaced by memory.
+    pub fn write(&mut self, text: String) {
+        if let Some(local) = &self.local {
+            if local.set_item(STORAGE_KEY, &text).is_ok() {
+                return;
+            }
+            self.fall_back();
+        }
+        self.memory = Some(text);
+    }
+
+    /// Erases the record.
+    pub fn clear(&mut self) {
+        if let Some(local) = &self.local {
+            if local.remove_item(STORAGE_KEY).is_err() {
+                self.fall_back();
+            }
+        }
+        self.memory = None;
+    }
+
+    fn fall_back(&mut self) {
+        self.local = None;
+        js::warn_once(Warning::Storage, "storage failed; the score is kept for this page only");
+    }
+
+    /// Loads the record for `model`, or a fresh one.
+    pub fn load(&mut self, model: &ValidModel) -> Record {
+        self.read()
+            .and_then(|text| Record::parse(&text, model))
+            .unwrap_or_else(|| Record::fresh(model))
+    }
+
+    /// Saves the record.
+    pub fn save(&mut self, record: &Record) {
+        if let Some(text) = record.to_text() {
+            self.write(text);
+        }
+    }
+}
+
+/// The state as a JS value (for `explain` and tests).
+pub fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
+}
