@@ -1,0 +1,1 @@
+//! Refitting an existing model: new points for its rules, new thresholds for its tiers.
