@@ -113,6 +113,14 @@ impl Validator {
 
 /// Deserialises the body, naming the field that failed.
 fn parse(body: &[u8]) -> Result<TierResult, Rejection> {
+    // serde would also read a struct from a JSON array (`[1, "MQL", ...]`); only an object is a result.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(Rejection::new(400, "invalid_json", None, "the body is empty")),
+        Some(_) => {
+            return Err(Rejection::new(422, "invalid_json", None, "the body must be one JSON object (a tier result)"))
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let result: TierResult = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(result) => result,
@@ -249,7 +257,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_400_without_field() {
-        for bad in [&b"{"[..], b"[]", b"null", b"{} {}", b"\xff"] {
+        for bad in [&b"{"[..], b"[]", b"null", b"{} {}", b"\xff", b"", b"[1, \"MQL\"]"] {
             let rejection = validator().check(bad, NOW).err();
             assert!(rejection.as_ref().is_some_and(|r| r.status == 400 || r.status == 422), "{bad:?}: {rejection:?}");
         }

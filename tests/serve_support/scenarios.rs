@@ -1,0 +1,317 @@
+//! The collector's behaviour, run against each database (`serve_sqlite.rs`, `serve_postgres.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use super::*;
+
+/// A database the server can be started with, and a way to look inside it.
+pub trait Backend {
+    /// A new empty database: the value for `--db`.
+    fn new_db(&self, name: &str) -> String;
+    /// One query's result, rows separated by newlines and columns by `|` (like `psql -At`).
+    fn query(&self, db: &str, sql: &str) -> String;
+}
+
+fn count(backend: &dyn Backend, db: &str, sql: &str) -> i64 {
+    backend.query(db, sql).parse().unwrap()
+}
+
+pub fn stores_a_retried_result_once(backend: &dyn Backend) {
+    let db = backend.new_db("retried");
+    let server = Server::start(&["--db", &db]);
+    let first = result("evt-retried-1", "visitor-1", "unqualified", "MQL");
+    let r1 = server.post(&first);
+    assert_eq!((r1.status, r1.json()["status"].as_str()), (200, Some("stored")), "{}", r1.body);
+    let r2 = server.post(&first);
+    assert_eq!((r2.status, r2.json()["status"].as_str()), (200, Some("duplicate")), "{}", r2.body);
+    // The sendBeacon form: a text/plain Blob.
+    let beacon = result("evt-retried-2", "visitor-1", "MQL", "SQL");
+    let r3 = server.request(
+        "POST",
+        "/v1/tier",
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        beacon.to_string().as_bytes(),
+    );
+    assert_eq!(r3.status, 200, "{}", r3.body);
+    let r4 = server.request("POST", "/v1/tier", &[("Content-Type", "text/plain;charset=UTF-8")], beacon.to_string().as_bytes());
+    assert_eq!(r4.json()["status"], "duplicate");
+
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 2);
+    let row = backend.query(
+        &db,
+        "SELECT event_id, previous_tier, tier, visitor_id, model_id, model_version, at FROM tier_results ORDER BY id",
+    );
+    let expected = format!(
+        "evt-retried-1|unqualified|MQL|visitor-1|acme-saas|2026-11-01|{}\nevt-retried-2|MQL|SQL|visitor-1|acme-saas|2026-11-01|{}",
+        first["at"].as_str().unwrap(),
+        beacon["at"].as_str().unwrap()
+    );
+    assert_eq!(row, expected);
+    assert_eq!(server.summary()["total_results"], 2);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn rejects_each_malformed_body_naming_the_field(backend: &dyn Backend) {
+    let db = backend.new_db("malformed");
+    let server = Server::start(&["--db", &db]);
+    let good = result("evt-bad", "visitor-bad", "unqualified", "MQL");
+    let with = |key: &str, value: Value| {
+        let mut v = good.clone();
+        v[key] = value;
+        v.to_string()
+    };
+    let without = |key: &str| {
+        let mut v = good.clone();
+        v.as_object_mut().unwrap().remove(key);
+        v.to_string()
+    };
+    let cases: Vec<(&str, String, u16, Option<&str>, &str)> = vec![
+        ("unknown field", with("url", json!("https://example.com/pricing")), 422, Some("url"), "unknown_field"),
+        ("unknown score", with("scores", json!({"fit": 1, "engagement": 2, "intent": 3, "product": 4, "total": 10, "raw": 1})), 422, Some("scores.raw"), "unknown_field"),
+        ("missing tier", without("tier"), 422, Some("tier"), "missing_field"),
+        ("missing event id", without("event_id"), 422, Some("event_id"), "missing_field"),
+        ("unknown tier", with("tier", json!("VIP")), 422, Some("tier"), "invalid_field"),
+        ("unknown previous tier", with("previous_tier", json!("Lead")), 422, Some("previous_tier"), "invalid_field"),
+        ("tier of wrong type", with("tier", json!(3)), 422, Some("tier"), "invalid_field"),
+        ("bad timestamp", with("at", json!("24/11/2026 10:00")), 422, Some("at"), "invalid_field"),
+        ("timestamp without zone", with("at", json!("2026-11-24T10:00:00")), 422, Some("at"), "invalid_field"),
+        ("timestamp far ahead", with("at", json!("2099-01-01T00:00:00Z")), 422, Some("at"), "invalid_field"),
+        ("oversized event id", with("event_id", json!("e".repeat(129))), 422, Some("event_id"), "invalid_field"),
+        ("oversized visitor id", with("visitor_id", json!("v".repeat(129))), 422, Some("visitor_id"), "invalid_field"),
+        ("oversized lead id", with("lead_id", json!("l".repeat(129))), 422, Some("lead_id"), "invalid_field"),
+        ("empty model id", with("model_id", json!("")), 422, Some("model_id"), "invalid_field"),
+        ("other schema", with("schema", json!(2)), 422, Some("schema"), "invalid_field"),
+        ("not JSON", "{\"schema\": 1,".to_owned(), 400, None, "invalid_json"),
+        ("an array", "[1, 2]".to_owned(), 422, None, "invalid_json"),
+        ("two objects", format!("{good}{good}"), 400, None, "invalid_json"),
+        ("empty body", String::new(), 400, None, "invalid_json"),
+    ];
+    for (name, body, status, field, code) in &cases {
+        let response = server.request("POST", "/v1/tier", &[("Content-Type", "application/json")], body.as_bytes());
+        assert_eq!(response.status, *status, "{name}: {}", response.body);
+        let error = response.json();
+        assert_eq!(error["field"].as_str(), *field, "{name}: {}", response.body);
+        assert_eq!(error["error"], *code, "{name}: {}", response.body);
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}");
+    }
+
+    let large = with("lead_id", json!("x".repeat(3000)));
+    let response = server.request("POST", "/v1/tier", &[("Content-Type", "application/json")], large.as_bytes());
+    assert_eq!(response.status, 413, "{}", response.body);
+    assert_eq!(response.json()["error"], "body_too_large");
+
+    let form = server.request("POST", "/v1/tier", &[("Content-Type", "application/x-www-form-urlencoded")], good.to_string().as_bytes());
+    assert_eq!(form.status, 415);
+    assert_eq!(form.json()["field"], "Content-Type");
+
+    // Nothing reached the database, and the server is still fine.
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 0);
+    assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(server.post(&good).status, 200);
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 1);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn refuses_foreign_origins(backend: &dyn Backend) {
+    let db = backend.new_db("cors");
+    let server = Server::start(&["--db", &db, "--allow-origin", "https://shop.example"]);
+    let post_from = |origin: &str, event_id: &str| {
+        let body = result(event_id, "visitor-cors", "unqualified", "MQL").to_string();
+        server.request("POST", "/v1/tier", &[("Content-Type", "text/plain;charset=UTF-8"), ("Origin", origin)], body.as_bytes())
+    };
+
+    // A foreign origin: refused before anything is stored, with no CORS grant.
+    let foreign = post_from("https://evil.example", "evt-cors-foreign");
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    assert_eq!(foreign.json()["field"], "Origin");
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+    let preflight = server.request(
+        "OPTIONS",
+        "/v1/tier",
+        &[("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type")],
+        b"",
+    );
+    assert_eq!(preflight.status, 403);
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+
+    // A listed origin: granted to that origin only.
+    let preflight = server.request(
+        "OPTIONS",
+        "/v1/tier",
+        &[("Origin", "https://shop.example"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type")],
+        b"",
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://shop.example"));
+    assert!(preflight.header("access-control-allow-headers").is_some_and(|h| h.contains("content-type")));
+    let listed = post_from("https://shop.example", "evt-cors-listed");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.header("access-control-allow-origin"), Some("https://shop.example"));
+    assert!(listed.header("vary").is_some_and(|v| v.contains("Origin")));
+
+    // The server's own origin (the demo site): same-origin, no grant needed.
+    let own = post_from(&server.url(""), "evt-cors-own");
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.header("access-control-allow-origin"), None);
+
+    assert_eq!(
+        backend.query(&db, "SELECT event_id FROM tier_results ORDER BY id"),
+        "evt-cors-listed\nevt-cors-own"
+    );
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn limits_the_rate_per_client(backend: &dyn Backend) {
+    let db = backend.new_db("ratelimit");
+    let server = Server::start(&["--db", &db, "--rate-limit", "0.5", "--rate-burst", "3"]);
+    let statuses: Vec<u16> =
+        (0..5).map(|i| server.post(&result(&format!("evt-rate-{i}"), "visitor-rate", "unqualified", "MQL")).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let limited = server.post(&result("evt-rate-x", "visitor-rate", "unqualified", "MQL"));
+    assert_eq!(limited.json()["error"], "rate_limited");
+    assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 3);
+    // The summary is not rate limited.
+    assert_eq!(server.summary()["total_results"], 3);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn forwards_through_a_webhook_outage(backend: &dyn Backend) {
+    let db = backend.new_db("forward");
+    let webhook = Webhook::start_failing();
+    let args = ["--db", &db, "--forward", &webhook.url(), "--forward-backoff-ms", "50", "--forward-max-backoff", "1"];
+    let server = Server::start(&args);
+    let ids: Vec<String> = (0..5).map(|i| format!("evt-fwd-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(server.post(&result(id, &format!("visitor-fwd-{i}"), "unqualified", "MQL")).status, 200);
+    }
+    // A retry of an accepted result is not forwarded again.
+    assert_eq!(server.post(&result("evt-fwd-0", "visitor-fwd-0", "unqualified", "MQL")).json()["status"], "duplicate");
+
+    // The webhook is down: every result is tried, and retried.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let calls = webhook.calls();
+            ids.iter().all(|id| calls.iter().filter(|c| c.idempotency_key.as_deref() == Some(id)).count() >= 2)
+        }),
+        "not every result was tried twice: {:?}",
+        webhook.calls().len()
+    );
+    assert_eq!(server.summary()["forwarding"]["pending"], 5);
+
+    // The collector restarts during the outage; the queue is in the database.
+    assert_eq!(server.stop(), 0);
+    let server = Server::start(&args);
+    let one_more = result("evt-fwd-5", "visitor-fwd-5", "unqualified", "SQL");
+    assert_eq!(server.post(&one_more).status, 200);
+    webhook.recover();
+
+    let mut all_ids = ids.clone();
+    all_ids.push("evt-fwd-5".to_owned());
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            count(backend, &db, "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL") == 6
+        }),
+        "not everything delivered: {}",
+        server.logs()
+    );
+    // Give a wrongly repeated delivery the time to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let calls = webhook.calls();
+    for id in &all_ids {
+        let delivered: Vec<&WebhookCall> =
+            calls.iter().filter(|c| c.status == 200 && c.idempotency_key.as_deref() == Some(id.as_str())).collect();
+        assert_eq!(delivered.len(), 1, "{id} delivered {} times", delivered.len());
+        assert_eq!(delivered[0].body["event_id"], id.as_str());
+        assert_eq!(delivered[0].body["schema"], 1);
+        assert!(delivered[0].body.get("url").is_none());
+    }
+    assert_eq!(calls.iter().filter(|c| c.status == 200).count(), 6, "no delivery beyond the six results");
+    let forwarding = &server.summary()["forwarding"];
+    assert_eq!((forwarding["pending"].as_i64(), forwarding["delivered"].as_i64()), (Some(0), Some(6)));
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn finishes_requests_in_flight_on_sigterm(backend: &dyn Backend) {
+    let db = backend.new_db("shutdown");
+    let server = Server::start(&["--db", &db]);
+    let body = result("evt-inflight", "visitor-inflight", "unqualified", "PQL").to_string();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST /v1/tier HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first).unwrap();
+    // Wait until the server has the request, then ask it to stop while the body is half sent.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.pid().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(rest).unwrap();
+    let response = read_response(&mut stream);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(server.stop(), 0);
+    assert_eq!(backend.query(&db, "SELECT event_id, tier FROM tier_results"), "evt-inflight|PQL");
+}
+
+pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
+    let db = backend.new_db("summary");
+    let server = Server::start(&["--db", &db]);
+    let post = |event: &str, visitor: &str, previous: &str, tier: &str, version: &str| {
+        let mut r = result(event, visitor, previous, tier);
+        r["model_version"] = json!(version);
+        let response = server.post(&r);
+        assert_eq!(response.status, 200, "{}", response.body);
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    post("s1", "alice", "unqualified", "MQL", "2026-11-01");
+    post("s2", "bob", "unqualified", "MQL", "2026-11-01");
+    post("s3", "alice", "MQL", "SQL", "2026-11-01");
+    post("s4", "carol", "unqualified", "PQL", "2026-11-15");
+    post("s5", "dave", "unqualified", "MQL", "2026-11-15");
+    post("s6", "dave", "MQL", "unqualified", "2026-11-15");
+
+    let summary = server.summary();
+    assert_eq!(summary["total_results"], 6);
+    let tiers: BTreeMap<String, (i64, i64)> = summary["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tier"].as_str().unwrap().to_owned(), (t["results"].as_i64().unwrap(), t["current_visitors"].as_i64().unwrap())))
+        .collect();
+    // Results per tier, and where each visitor is now (alice SQL, bob MQL, carol PQL, dave unqualified).
+    assert_eq!(tiers["MQL"], (3, 1));
+    assert_eq!(tiers["SQL"], (1, 1));
+    assert_eq!(tiers["PQL"], (1, 1));
+    assert_eq!(tiers["unqualified"], (1, 1));
+
+    let days = summary["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    let today = days.last().unwrap();
+    assert_eq!(today["day"].as_str(), result("x", "x", "x", "x")["at"].as_str().map(|at| &at[..10]));
+    assert_eq!(today["total"], 6);
+    assert_eq!(today["tiers"]["MQL"], 3);
+    assert!(days[..29].iter().all(|d| d["total"] == 0));
+
+    let latest = summary["latest"].as_array().unwrap();
+    assert_eq!(latest.len(), 6);
+    assert_eq!(latest[0]["visitor_id"], "dave");
+    assert_eq!((latest[0]["previous_tier"].as_str(), latest[0]["tier"].as_str()), (Some("MQL"), Some("unqualified")));
+
+    let versions = summary["model_versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let by_version: BTreeMap<&str, &Value> = versions.iter().map(|v| (v["model_version"].as_str().unwrap(), v)).collect();
+    assert_eq!(by_version["2026-11-01"]["results"], 3);
+    assert_eq!(by_version["2026-11-01"]["visitors"], 2);
+    assert_eq!(by_version["2026-11-01"]["tiers"], json!({"MQL": 2, "SQL": 1}));
+    assert_eq!(by_version["2026-11-15"]["tiers"], json!({"MQL": 1, "PQL": 1, "unqualified": 1}));
+
+    assert_eq!(server.request("GET", "/v1/summary?days=7", &[], b"").json()["days"].as_array().unwrap().len(), 7);
+    let bad = server.request("GET", "/v1/summary?days=0", &[], b"");
+    assert_eq!((bad.status, bad.json()["field"].as_str()), (400, Some("days")));
+    assert_eq!(server.stop(), 0);
+}

@@ -1,0 +1,203 @@
+// Collector dashboard: reads GET /v1/summary and draws it. No dependencies, no CDN.
+(function () {
+  'use strict';
+
+  var SVG = 'http://www.w3.org/2000/svg';
+  var PALETTE = ['#2f6fdf', '#e08a1e', '#2a9d6a', '#b54ac9', '#d64550', '#3fa7b8', '#8c6d3a'];
+  var REFRESH_MS = 5000;
+
+  // A stable colour per tier name; `unqualified` is grey.
+  var colours = {};
+  function colour(tier) {
+    if (tier === 'unqualified') return '#a4abba';
+    if (!colours[tier]) colours[tier] = PALETTE[Object.keys(colours).length % PALETTE.length];
+    return colours[tier];
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var key in attrs || {}) node.setAttribute(key, attrs[key]);
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    for (var key in attrs || {}) node.setAttribute(key, attrs[key]);
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function swatch(tier) {
+    var s = el('span', { class: 'swatch' });
+    s.style.background = colour(tier);
+    return s;
+  }
+
+  // Tiers in a useful order: as first seen in the data, `unqualified` last.
+  function tierOrder(summary) {
+    var names = [];
+    summary.tiers.forEach(function (t) { if (names.indexOf(t.tier) < 0) names.push(t.tier); });
+    summary.days.forEach(function (d) {
+      Object.keys(d.tiers).forEach(function (t) { if (names.indexOf(t) < 0) names.push(t); });
+    });
+    names.sort(function (a, b) { return (a === 'unqualified') - (b === 'unqualified') || (a < b ? -1 : a > b ? 1 : 0); });
+    names.forEach(colour);
+    return names;
+  }
+
+  function renderCards(summary) {
+    var box = document.getElementById('tier-cards');
+    box.textContent = '';
+    if (!summary.tiers.length) box.appendChild(el('p', { class: 'empty' }, 'No tier results yet.'));
+    summary.tiers.forEach(function (t) {
+      var card = el('div', { class: 'card', 'data-tier': t.tier });
+      var name = el('div', { class: 'name' });
+      name.appendChild(swatch(t.tier));
+      name.appendChild(document.createTextNode(t.tier));
+      card.appendChild(name);
+      card.appendChild(el('div', { class: 'count', 'data-field': 'current_visitors' }, t.current_visitors));
+      card.appendChild(el('div', { class: 'sub' }, 'visitors now · ' + t.results + ' results'));
+      box.appendChild(card);
+    });
+  }
+
+  // Stacked bars: one per day, one segment per tier.
+  function renderChart(summary, tiers) {
+    var days = summary.days;
+    var width = 1000, height = 260, left = 40, bottom = 28, top = 10;
+    var plotH = height - bottom - top;
+    var max = 1;
+    days.forEach(function (d) { if (d.total > max) max = d.total; });
+    var step = niceStep(max);
+    var axisMax = Math.ceil(max / step) * step;
+    var slot = (width - left - 10) / Math.max(days.length, 1);
+    var bar = Math.max(2, slot * 0.7);
+
+    var root = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, role: 'img',
+      'aria-label': 'Tier results per day', id: 'chart-svg' });
+    for (var v = 0; v <= axisMax; v += step) {
+      var y = top + plotH - (v / axisMax) * plotH;
+      root.appendChild(svg('line', { x1: left, x2: width - 10, y1: y, y2: y, stroke: '#e3e6ee' }));
+      root.appendChild(svg('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, v));
+    }
+    days.forEach(function (d, i) {
+      var x = left + i * slot + (slot - bar) / 2;
+      var y = top + plotH;
+      tiers.forEach(function (tier) {
+        var n = d.tiers[tier] || 0;
+        if (!n) return;
+        var h = (n / axisMax) * plotH;
+        y -= h;
+        var rect = svg('rect', { x: x.toFixed(1), y: y.toFixed(1), width: bar.toFixed(1), height: h.toFixed(1),
+          fill: colour(tier), 'data-day': d.day, 'data-tier': tier, 'data-count': n });
+        rect.appendChild(svg('title', {}, d.day + ': ' + n + ' × ' + tier));
+        root.appendChild(rect);
+      });
+      if (i % Math.ceil(days.length / 10) === 0 || i === days.length - 1) {
+        root.appendChild(svg('text', { x: x + bar / 2, y: height - 8, 'text-anchor': 'middle' }, d.day.slice(5)));
+      }
+    });
+    var box = document.getElementById('chart');
+    box.textContent = '';
+    box.appendChild(root);
+
+    var legend = document.getElementById('legend');
+    legend.textContent = '';
+    tiers.forEach(function (tier) {
+      var item = el('span');
+      item.appendChild(swatch(tier));
+      item.appendChild(document.createTextNode(' ' + tier));
+      legend.appendChild(item);
+    });
+  }
+
+  function niceStep(max) {
+    var raw = max / 4;
+    var mag = Math.pow(10, Math.floor(Math.log10(raw || 1)));
+    var steps = [1, 2, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * mag >= raw) return Math.max(1, steps[i] * mag);
+    return Math.max(1, 10 * mag);
+  }
+
+  function renderLatest(summary) {
+    var body = document.querySelector('#latest tbody');
+    body.textContent = '';
+    if (!summary.latest.length) {
+      var row = el('tr');
+      row.appendChild(el('td', { colspan: 5, class: 'empty' }, 'No tier results yet.'));
+      body.appendChild(row);
+    }
+    summary.latest.forEach(function (t) {
+      var row = el('tr', { 'data-visitor': t.visitor_id, 'data-tier': t.tier });
+      row.appendChild(el('td', {}, t.at.replace('T', ' ').replace(/\.\d+Z$/, '')));
+      row.appendChild(el('td', {}, t.visitor_id.length > 14 ? t.visitor_id.slice(0, 12) + '…' : t.visitor_id));
+      row.appendChild(el('td', {}, t.lead_id || ''));
+      var change = el('td', { class: 'transition' });
+      change.appendChild(document.createTextNode(t.previous_tier + ' → '));
+      change.appendChild(swatch(t.tier));
+      change.appendChild(document.createTextNode(' ' + t.tier));
+      row.appendChild(change);
+      row.appendChild(el('td', {}, t.model_id + ' ' + t.model_version));
+      body.appendChild(row);
+    });
+  }
+
+  function renderVersions(summary) {
+    var body = document.querySelector('#versions tbody');
+    body.textContent = '';
+    summary.model_versions.forEach(function (v) {
+      var row = el('tr', { 'data-model': v.model_id, 'data-version': v.model_version });
+      row.appendChild(el('td', {}, v.model_id));
+      row.appendChild(el('td', {}, v.model_version));
+      row.appendChild(el('td', {}, v.first_at.slice(0, 10) + ' – ' + v.last_at.slice(0, 10)));
+      row.appendChild(el('td', { class: 'num' }, v.visitors));
+      row.appendChild(el('td', { class: 'num' }, v.results));
+      var tiers = el('td');
+      Object.keys(v.tiers).forEach(function (tier) {
+        var share = v.results ? Math.round((100 * v.tiers[tier]) / v.results) : 0;
+        var item = el('span', { 'data-tier': tier });
+        item.appendChild(swatch(tier));
+        item.appendChild(document.createTextNode(' ' + tier + ' ' + v.tiers[tier] + ' (' + share + '%)  '));
+        tiers.appendChild(item);
+      });
+      row.appendChild(tiers);
+      body.appendChild(row);
+    });
+  }
+
+  function renderForwarding(f) {
+    var text = !f.enabled ? 'Off (start the server with --forward URL to post each result to a webhook).'
+      : f.delivered + ' delivered, ' + f.pending + ' waiting' + (f.last_error ? ' — last error: ' + f.last_error : '.');
+    document.getElementById('forwarding').textContent = text;
+  }
+
+  function render(summary) {
+    document.getElementById('total-results').textContent = summary.total_results;
+    document.getElementById('generated-at').textContent = summary.generated_at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    var tiers = tierOrder(summary);
+    renderCards(summary);
+    renderChart(summary, tiers);
+    renderLatest(summary);
+    renderVersions(summary);
+    renderForwarding(summary.forwarding);
+    document.body.setAttribute('data-loaded', 'true');
+  }
+
+  function load() {
+    fetch('/v1/summary', { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('GET /v1/summary answered ' + r.status); return r.json(); })
+      .then(function (summary) {
+        document.getElementById('error').hidden = true;
+        render(summary);
+      })
+      .catch(function (e) {
+        var box = document.getElementById('error');
+        box.textContent = 'Cannot load the summary: ' + e.message;
+        box.hidden = false;
+      })
+      .then(function () { setTimeout(load, REFRESH_MS); });
+  }
+
+  load();
+})();
