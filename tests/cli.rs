@@ -1,0 +1,141 @@
+//! The `leadscore` command line: check, score and schema, run as a real process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn leadscore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadscore")).args(args).output().unwrap()
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leadscore-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn check_accepts_the_example_models() {
+    for model in ["www/models/saas.json", "www/models/wholesale.json"] {
+        let out = leadscore(&["check", model]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": valid ("));
+    }
+}
+
+#[test]
+fn check_lists_every_problem_with_its_path_and_exits_1() {
+    let model = temp_file(
+        "bad.json",
+        r#"{ "version": 1, "id": "x", "model_version": "1",
+            "rules": [
+              { "id": "a", "when": { "page": { "path": "[" } }, "dimension": "intent", "points": 5 },
+              { "id": "a", "when": { "page": { "path": "/ok" } }, "dimension": "intent", "points": 5 }
+            ],
+            "tiers": [ { "name": "SQL", "min": { "intent": 50 }, "requires": ["demo"] } ] }"#,
+    );
+    let out = leadscore(&["check", model.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "rules[0].when.page.path: invalid pattern \"[\": must start with \"/\"",
+        "rules[1].id: duplicate rule id \"a\" (first used at rules[0])",
+        "tiers[0].min.intent: 50 cannot be reached",
+        "tiers[0].requires[0]: unknown rule \"demo\"",
+        "4 problem(s)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+}
+
+#[test]
+fn check_reports_a_missing_file_clearly() {
+    let out = leadscore(&["check", "no/such/model.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read no/such/model.json"));
+}
+
+#[test]
+fn score_gives_each_visitor_the_tier_the_engine_computes() {
+    let out = leadscore(&["score", "www/models/saas.json", "www/models/saas.events.jsonl", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tier = |v: &str| {
+        reports.as_array().unwrap().iter().find(|r| r["visitor"] == v).unwrap()["tier"].as_str().unwrap().to_string()
+    };
+    assert_eq!(tier("ana-content-reader"), "MQL");
+    assert_eq!(tier("ben-buyer"), "SQL");
+    assert_eq!(tier("cho-trial-user"), "PQL");
+    assert_eq!(tier("dev-student"), "unqualified");
+    assert_eq!(tier("eve-lapsed"), "unqualified");
+    let ben = reports.as_array().unwrap().iter().find(|r| r["visitor"] == "ben-buyer").unwrap();
+    let transitions: Vec<(&str, &str)> = ben["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["from"].as_str().unwrap(), t["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(transitions, vec![("unqualified", "MQL"), ("MQL", "SQL")]);
+    assert_eq!(ben["contributions"][0]["rule"], "demo-request");
+}
+
+#[test]
+fn score_as_of_an_earlier_time_leaves_later_events_out() {
+    let out = leadscore(&[
+        "score", "www/models/saas.json", "www/models/saas.events.jsonl", "--json", "--now", "2026-11-03T14:05:00Z",
+    ]);
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ben = reports.as_array().unwrap().iter().find(|r| r["visitor"] == "ben-buyer").unwrap();
+    assert_eq!(ben["tier"], "unqualified");
+}
+
+#[test]
+fn score_prints_a_table_by_default() {
+    let out = leadscore(&["score", "www/models/wholesale.json", "www/models/wholesale.events.jsonl"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("hotel-berg  tier Key-Account"), "{text}");
+    assert!(text.contains("rule") && text.contains("dimension") && text.contains("decayed"));
+}
+
+#[test]
+fn malformed_event_lines_are_named_and_the_rest_is_scored() {
+    let log = temp_file(
+        "events.jsonl",
+        concat!(
+            "{\"visitor\":\"v\",\"ts\":\"2026-11-01T10:00:00Z\",\"type\":\"form_submit\",\"id\":\"demo-request\"}\n",
+            "{\"visitor\":\"v\",\"ts\":\"yesterday\",\"type\":\"page_view\",\"path\":\"/\"}\n",
+            "{\"visitor\":\"v\",\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"pricing\"}\n",
+            "{\"visitor\":\"v\",\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"/\",\"colour\":1}\n",
+            "not json\n",
+            "{\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"/\"}\n",
+        ),
+    );
+    let out = leadscore(&["score", "www/models/saas.json", log.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "events.jsonl:2: ts: \"yesterday\" is not an RFC 3339 time",
+        "events.jsonl:3: path: \"pricing\" must start with \"/\"",
+        "events.jsonl:4: unknown field `colour`",
+        "events.jsonl:5: not valid JSON",
+        "events.jsonl:6: visitor: missing",
+        "5 line(s) rejected",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["intent"], 40.0);
+}
+
+#[test]
+fn schema_is_valid_json_describing_the_model() {
+    let out = leadscore(&["schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "Model");
+    assert!(schema["properties"]["rules"].is_object());
+}
