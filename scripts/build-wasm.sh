@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build --target wasm32-unknown-unknown --profile wasm --no-default-features --lib
+# Keep the target_features section for wasm-bindgen; wasm-opt strips everything afterwards.
+CARGO_PROFILE_WASM_STRIP=false cargo build --target wasm32-unknown-unknown --profile wasm --no-default-features --lib
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name leadscore_wasm \
   "$target_dir/wasm32-unknown-unknown/wasm/leadscore.wasm"

@@ -219,9 +219,10 @@ impl Widget {
         self.record.state.tier.as_deref().unwrap_or(engine::UNQUALIFIED)
     }
 
-    /// Asks for the hidden fields to show the current tier.
+    /// Asks for the hidden fields to show the current tier (not before consent: the widget
+    /// leaves the page alone until then).
     fn refresh_fields(&self, fx: &mut Effects) {
-        if let Some(field) = &self.config.field {
+        if let (Some(field), true) = (&self.config.field, self.consented) {
             fx.fill = Some((field.clone(), self.current_tier().to_string()));
         }
     }
@@ -384,7 +385,9 @@ impl Widget {
             self.record = Record::fresh(&self.model);
             self.consented = false;
             self.pending.clear();
-            self.refresh_fields(fx);
+            if let Some(field) = &self.config.field {
+                fx.fill = Some((field.clone(), engine::UNQUALIFIED.to_string()));
+            }
         }
     }
 

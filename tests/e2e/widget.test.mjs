@@ -1,0 +1,216 @@
+// What the widget does in a page: consent, privacy signals, forget, identify and the pre-load
+// queue, opt-in scores, single-page-app navigation, hidden fields in forms inserted later,
+// downloads, persistence, and the debug panel.
+
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { launch, newPage, widgetReady, explain, until, sleep, widgetWarnings } from './browser.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+beforeEach(() => server.reset());
+
+const becomePql = (page) =>
+  page.evaluate(() => {
+    leadscore('track', 'signup');
+    leadscore('track', 'teammate_invited');
+    leadscore('track', 'feature_used', { feature: 'report' });
+    leadscore('track', 'feature_used', { feature: 'integration' });
+  });
+const stored = (page) => page.evaluate(() => localStorage.getItem('leadscore:v1'));
+const times = (score, rule) => score.contributions.find((c) => c.rule === rule)?.times ?? 0;
+
+async function withPage(options, fn) {
+  const { context, page } = await newPage(browser, options);
+  try {
+    await fn(page, context);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+}
+
+test('consent required: nothing is stored or sent until consent, then the result is sent', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/consent.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await sleep(500);
+    assert.equal(server.tierPosts.length, 0);
+    assert.equal(await stored(page), null);
+    assert.equal(await page.inputValue('input[name=leadscore_tier]'), '');
+
+    await page.evaluate(() => leadscore('consent', true));
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    assert.equal(server.accepted[0].tier, 'PQL');
+    assert.ok(await stored(page));
+    assert.equal(await page.inputValue('input[name=leadscore_tier]'), 'PQL');
+
+    await page.evaluate(() => leadscore('consent', false));
+    assert.equal(await stored(page), null, 'withdrawing consent erases the record');
+  }));
+
+test('Global Privacy Control stops sending (scoring stays local) unless the site says otherwise', async () => {
+  const gpc = () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true });
+  await withPage({}, async (page, context) => {
+    await context.addInitScript(gpc);
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await sleep(500);
+    assert.equal((await explain(page)).tier, 'PQL');
+    assert.equal(await page.inputValue('input[name=leadscore_tier]'), 'PQL');
+    assert.equal(server.tierPosts.length, 0);
+  });
+  await withPage({}, async (page, context) => {
+    await context.addInitScript(gpc);
+    await page.goto(server.url + '/fixtures/ignore-gpc.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await until(() => server.accepted.length === 1, 'the PQL result');
+  });
+});
+
+test('forget erases what was stored and keeps the widget quiet for the page', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.evaluate(() => leadscore('track', 'signup'));
+    assert.ok(await stored(page));
+    await page.evaluate(() => leadscore('forget'));
+    assert.equal(await stored(page), null);
+    await becomePql(page);
+    await sleep(300);
+    assert.equal(await stored(page), null);
+    assert.equal(server.tierPosts.length, 0);
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
+  }));
+
+test('calls queued before the script loads are replayed; init and identify give the lead id', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/init.html');
+    await widgetReady(page);
+    assert.equal(times(await explain(page), 'trial-signup'), 1, 'the queued track call counted');
+    await page.evaluate(() => {
+      leadscore('track', 'teammate_invited');
+      leadscore('track', 'feature_used', { feature: 'report' });
+      leadscore('track', 'feature_used', { feature: 'automation' });
+    });
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    assert.equal(server.accepted[0].lead_id, 'crm-42');
+  }));
+
+test('sub-scores are sent only when the site opts in', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/scores.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    const { scores } = server.accepted[0];
+    assert.deepEqual(Object.keys(scores).sort(), ['engagement', 'fit', 'intent', 'product', 'total']);
+    assert.ok(scores.product >= 40);
+  }));
+
+test('single-page-app navigation counts page views; same-page history updates do not', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.evaluate(() => history.pushState({}, '', '/pricing'));
+    assert.equal(times(await explain(page), 'pricing-page'), 1);
+    await page.evaluate(() => history.replaceState({ scroll: 1 }, '', '/pricing'));
+    assert.equal(times(await explain(page), 'pricing-page'), 1);
+    await page.evaluate(() => history.pushState({}, '', '/blog/hello'));
+    await page.goBack();
+    await until(async () => times(await explain(page), 'pricing-page') === 2, 'popstate back to /pricing');
+    assert.equal(times(await explain(page), 'blog-visit'), 1);
+  }));
+
+test('hidden fields in forms inserted later get the tier, with input and change events', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.evaluate(() => {
+      window.fieldEvents = [];
+      const form = document.createElement('form');
+      form.innerHTML = '<input type="hidden" name="leadscore_tier" id="late">';
+      form.addEventListener('input', (e) => window.fieldEvents.push('input:' + e.target.value));
+      form.addEventListener('change', (e) => window.fieldEvents.push('change:' + e.target.value));
+      document.body.appendChild(form);
+    });
+    await until(() => page.evaluate(() => document.getElementById('late').value === 'unqualified'), 'the late field');
+    await becomePql(page);
+    assert.equal(await page.inputValue('#late'), 'PQL');
+    assert.deepEqual(await page.evaluate(() => window.fieldEvents), [
+      'input:unqualified', 'change:unqualified', 'input:PQL', 'change:PQL',
+    ]);
+  }));
+
+test('downloads: links matching the model or marked by the page count, other links do not', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/downloads.html');
+    await widgetReady(page);
+    await page.click('#plain');
+    const download = page.waitForEvent('download');
+    await page.click('#ebook');
+    await download;
+    assert.equal(times(await explain(page), 'ebook-download'), 1);
+  }));
+
+test('quiz answers: only referenced fields are read, changed answers move the points', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/quiz/');
+    await widgetReady(page);
+    await page.selectOption('select[name=role]', 'student');
+    assert.equal((await explain(page)).fit, -30);
+    await page.selectOption('select[name=role]', 'founder');
+    const score = await explain(page);
+    assert.equal(score.fit, 20);
+    assert.equal(times(score, 'role-student'), 0);
+  }));
+
+test('the score survives a reload; corrupt stored state starts fresh without a warning', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.evaluate(() => leadscore('track', 'signup'));
+    await page.reload();
+    await widgetReady(page);
+    assert.equal(times(await explain(page), 'trial-signup'), 1);
+    const before = JSON.parse(await stored(page));
+
+    await page.evaluate(() => localStorage.setItem('leadscore:v1', '{"v":1,"visitor":"x","state":{"v":99}}'));
+    await page.reload();
+    await widgetReady(page);
+    assert.equal(times(await explain(page), 'trial-signup'), 0);
+    const after = JSON.parse(await stored(page));
+    assert.notEqual(after.visitor, before.visitor);
+    assert.match(after.visitor, /^[0-9a-f]{32}$/);
+    assert.deepEqual(widgetWarnings(page), []);
+  }));
+
+test('debug panel: a shadow root shows the tier live, untouched by the host CSS', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/debug.html');
+    await widgetReady(page);
+    const panel = () =>
+      page.evaluate(() => {
+        const root = document.getElementById('leadscore-debug').shadowRoot;
+        const box = root.querySelector('div');
+        return { text: box.textContent, fontSize: getComputedStyle(box).fontSize };
+      });
+    assert.match((await panel()).text, /unqualified/);
+    await becomePql(page);
+    const { text, fontSize } = await panel();
+    assert.match(text, /PQL/);
+    assert.match(text, /trial-signup product \+20/);
+    assert.equal(fontSize, '12px');
+  }));
