@@ -4,7 +4,12 @@
 //! Run with `make bench`. Besides criterion's report, the last lines print ns per event for both
 //! and their ratio, measured in the same run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use leadscore::engine::{self, Event, Millis, State, Value};
@@ -39,21 +44,37 @@ fn model() -> ValidModel {
 
 /// A realistic mix of events: mostly page views, some answers, downloads, forms, product events.
 fn events() -> Vec<Event> {
-    let page = |p: &str| Event::PageView { path: p.into(), query: BTreeMap::new() };
+    let page = |p: &str| Event::PageView {
+        path: p.into(),
+        query: BTreeMap::new(),
+    };
     vec![
         page("/"),
         page("/blog/mql-vs-sql"),
         page("/pricing"),
         Event::Engagement { seconds: 15.0 },
         page("/docs/getting-started/install"),
-        Event::Answer { question: "role".into(), value: Value::Text("cto".into()) },
-        Event::Answer { question: "company_size".into(), value: Value::Text("250".into()) },
+        Event::Answer {
+            question: "role".into(),
+            value: Value::Text("cto".into()),
+        },
+        Event::Answer {
+            question: "company_size".into(),
+            value: Value::Text("250".into()),
+        },
         page("/features/3/reports"),
-        Event::Download { url: "https://acme.example/resources/guide.pdf".into() },
-        Event::FormSubmit { id: Some("demo-request".into()), name: None },
+        Event::Download {
+            url: "https://acme.example/resources/guide.pdf".into(),
+        },
+        Event::FormSubmit {
+            id: Some("demo-request".into()),
+            name: None,
+        },
         Event::Custom {
             name: "feature_used".into(),
-            properties: [("feature".to_string(), Value::Text("report".into()))].into_iter().collect(),
+            properties: [("feature".to_string(), Value::Text("report".into()))]
+                .into_iter()
+                .collect(),
         },
         page("/careers/open-roles"),
     ]
@@ -87,7 +108,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             let e = &events[i % events.len()];
-            black_box(step(&mut state, &model, black_box(e), T0 + (i as Millis) * 1000))
+            black_box(step(
+                &mut state,
+                &model,
+                black_box(e),
+                T0 + (i as Millis) * 1000,
+            ))
         })
     });
     group.bench_function(format!("log replay ({HISTORY} events of history)"), |b| {
@@ -98,7 +124,14 @@ fn bench(c: &mut Criterion) {
                     .collect();
                 log
             },
-            |mut log| black_box(replay(&mut log, &model, &events[0], T0 + HISTORY as Millis * 1000)),
+            |mut log| {
+                black_box(replay(
+                    &mut log,
+                    &model,
+                    &events[0],
+                    T0 + HISTORY as Millis * 1000,
+                ))
+            },
             BatchSize::SmallInput,
         )
     });
@@ -116,22 +149,40 @@ fn bench(c: &mut Criterion) {
     let mut state = State::new(&model);
     let start = Instant::now();
     for i in 0..n {
-        black_box(step(&mut state, &model, &events[i % events.len()], T0 + i as Millis * 1000));
+        black_box(step(
+            &mut state,
+            &model,
+            &events[i % events.len()],
+            T0 + i as Millis * 1000,
+        ));
     }
     let machine = start.elapsed().as_nanos() as f64 / n as f64;
     let rounds = 2_000usize;
     let start = Instant::now();
     for r in 0..rounds {
         let mut log: Vec<(Millis, Event)> = (0..HISTORY)
-            .map(|i| (T0 + i as Millis * 1000, events[(i + r) % events.len()].clone()))
+            .map(|i| {
+                (
+                    T0 + i as Millis * 1000,
+                    events[(i + r) % events.len()].clone(),
+                )
+            })
             .collect();
-        black_box(replay(&mut log, &model, &events[r % events.len()], T0 + HISTORY as Millis * 1000));
+        black_box(replay(
+            &mut log,
+            &model,
+            &events[r % events.len()],
+            T0 + HISTORY as Millis * 1000,
+        ));
     }
     let replayed = start.elapsed().as_nanos() as f64 / rounds as f64;
     println!("\nleadscore engine, 30-rule model, same run:");
     println!("  state machine (apply + score):     {machine:>10.0} ns/event");
     println!("  log replay, {HISTORY} events of history:  {replayed:>10.0} ns/event");
-    println!("  ratio replay / state machine:      {:>10.1}x", replayed / machine);
+    println!(
+        "  ratio replay / state machine:      {:>10.1}x",
+        replayed / machine
+    );
 }
 
 criterion_group!(benches, bench);

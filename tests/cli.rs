@@ -1,12 +1,20 @@
 //! The `leadscore` command line: check, score and schema, run as a real process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn leadscore(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadscore")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
@@ -21,7 +29,11 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 fn check_accepts_the_example_models() {
     for model in ["www/models/saas.json", "www/models/wholesale.json"] {
         let out = leadscore(&["check", model]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains(": valid ("));
     }
 }
@@ -60,18 +72,40 @@ fn check_reports_a_missing_file_clearly() {
 
 #[test]
 fn score_gives_each_visitor_the_tier_the_engine_computes() {
-    let out = leadscore(&["score", "www/models/saas.json", "www/models/saas.events.jsonl", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leadscore(&[
+        "score",
+        "www/models/saas.json",
+        "www/models/saas.events.jsonl",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tier = |v: &str| {
-        reports.as_array().unwrap().iter().find(|r| r["visitor"] == v).unwrap()["tier"].as_str().unwrap().to_string()
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["visitor"] == v)
+            .unwrap()["tier"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(tier("ana-content-reader"), "MQL");
     assert_eq!(tier("ben-buyer"), "SQL");
     assert_eq!(tier("cho-trial-user"), "PQL");
     assert_eq!(tier("dev-student"), "unqualified");
     assert_eq!(tier("eve-lapsed"), "unqualified");
-    let ben = reports.as_array().unwrap().iter().find(|r| r["visitor"] == "ben-buyer").unwrap();
+    let ben = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["visitor"] == "ben-buyer")
+        .unwrap();
     let transitions: Vec<(&str, &str)> = ben["transitions"]
         .as_array()
         .unwrap()
@@ -85,16 +119,30 @@ fn score_gives_each_visitor_the_tier_the_engine_computes() {
 #[test]
 fn score_as_of_an_earlier_time_leaves_later_events_out() {
     let out = leadscore(&[
-        "score", "www/models/saas.json", "www/models/saas.events.jsonl", "--json", "--now", "2026-11-03T14:05:00Z",
+        "score",
+        "www/models/saas.json",
+        "www/models/saas.events.jsonl",
+        "--json",
+        "--now",
+        "2026-11-03T14:05:00Z",
     ]);
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ben = reports.as_array().unwrap().iter().find(|r| r["visitor"] == "ben-buyer").unwrap();
+    let ben = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["visitor"] == "ben-buyer")
+        .unwrap();
     assert_eq!(ben["tier"], "unqualified");
 }
 
 #[test]
 fn score_prints_a_table_by_default() {
-    let out = leadscore(&["score", "www/models/wholesale.json", "www/models/wholesale.events.jsonl"]);
+    let out = leadscore(&[
+        "score",
+        "www/models/wholesale.json",
+        "www/models/wholesale.events.jsonl",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("hotel-berg  tier Key-Account"), "{text}");
@@ -114,7 +162,12 @@ fn malformed_event_lines_are_named_and_the_rest_is_scored() {
             "{\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"/\"}\n",
         ),
     );
-    let out = leadscore(&["score", "www/models/saas.json", log.to_str().unwrap(), "--json"]);
+    let out = leadscore(&[
+        "score",
+        "www/models/saas.json",
+        log.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     for expected in [

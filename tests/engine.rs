@@ -1,6 +1,11 @@
 //! Engine semantics: every matcher kind, frequency, decay, limits, tiers and state handling.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use leadscore::engine::{self, Event, Millis, State, Value, UNQUALIFIED};
 use leadscore::model::ValidModel;
@@ -27,22 +32,34 @@ fn mql_at(total: i32) -> serde_json::Value {
 }
 
 fn page(path: &str) -> Event {
-    Event::PageView { path: path.into(), query: BTreeMap::new() }
+    Event::PageView {
+        path: path.into(),
+        query: BTreeMap::new(),
+    }
 }
 
 fn page_q(path: &str, q: &[(&str, &str)]) -> Event {
     Event::PageView {
         path: path.into(),
-        query: q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        query: q
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
 fn answer(q: &str, v: &str) -> Event {
-    Event::Answer { question: q.into(), value: Value::Text(v.into()) }
+    Event::Answer {
+        question: q.into(),
+        value: Value::Text(v.into()),
+    }
 }
 
 fn form_id(id: &str) -> Event {
-    Event::FormSubmit { id: Some(id.into()), name: None }
+    Event::FormSubmit {
+        id: Some(id.into()),
+        name: None,
+    }
 }
 
 /// Applies events at the given times and returns the total at `at`.
@@ -75,10 +92,22 @@ fn page_rules_match_patterns_and_query_parameters() {
     let sc = engine::score(&s, &m, T0 + 2);
     assert_eq!(sc.intent, 20.0);
     assert_eq!(sc.engagement, 0.0);
-    engine::apply(&mut s, &m, &page_q("/", &[("utm_source", "LinkedIn"), ("utm_campaign", "q4")]), T0 + 3).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &page_q("/", &[("utm_source", "LinkedIn"), ("utm_campaign", "q4")]),
+        T0 + 3,
+    )
+    .unwrap();
     let sc = engine::score(&s, &m, T0 + 3);
     assert_eq!(sc.engagement, 4.0);
-    engine::apply(&mut s, &m, &page_q("/", &[("utm_source", "twitter")]), T0 + 4).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &page_q("/", &[("utm_source", "twitter")]),
+        T0 + 4,
+    )
+    .unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 4).engagement, 4.0);
 }
 
@@ -93,7 +122,13 @@ fn download_rules_match_url_pattern_or_extension() {
     );
     let mut s = State::new(&m);
     let dl = |u: &str| Event::Download { url: u.into() };
-    engine::apply(&mut s, &m, &dl("https://cdn.example.com/resources/guide.pdf?v=2"), T0).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &dl("https://cdn.example.com/resources/guide.pdf?v=2"),
+        T0,
+    )
+    .unwrap();
     assert_eq!(engine::score(&s, &m, T0).engagement, 15.0);
     engine::apply(&mut s, &m, &dl("/files/model.XLSX"), T0 + 1).unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 1).engagement, 20.0);
@@ -122,7 +157,16 @@ fn answers_count_while_they_hold_and_move_when_changed() {
     assert_eq!(engine::score(&s, &m, T0 + 2).fit, 20.0);
     engine::apply(&mut s, &m, &answer("size", "120"), T0 + 3).unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 3).fit, 30.0);
-    engine::apply(&mut s, &m, &Event::Answer { question: "size".into(), value: Value::Number(5000.0) }, T0 + 4).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &Event::Answer {
+            question: "size".into(),
+            value: Value::Number(5000.0),
+        },
+        T0 + 4,
+    )
+    .unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 4).fit, 20.0);
     engine::apply(&mut s, &m, &answer("size", "not a number"), T0 + 5).unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 5).fit, 20.0);
@@ -138,7 +182,16 @@ fn forms_match_by_id_or_name() {
         mql_at(10),
     );
     let mut s = State::new(&m);
-    engine::apply(&mut s, &m, &Event::FormSubmit { id: None, name: Some("Newsletter".into()) }, T0).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &Event::FormSubmit {
+            id: None,
+            name: Some("Newsletter".into()),
+        },
+        T0,
+    )
+    .unwrap();
     engine::apply(&mut s, &m, &form_id("contact"), T0 + 1).unwrap();
     let sc = engine::score(&s, &m, T0 + 1);
     assert_eq!((sc.intent, sc.engagement), (0.0, 10.0));
@@ -171,7 +224,10 @@ fn custom_events_check_their_properties() {
     let sc = engine::apply(&mut s, &m, &ev("export", 8.0), T0 + 3).unwrap();
     assert_eq!(sc.product, 10.0);
     assert_eq!(sc.tier, "PQL");
-    let missing_property = Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() };
+    let missing_property = Event::Custom {
+        name: "feature_used".into(),
+        properties: BTreeMap::new(),
+    };
     engine::apply(&mut s, &m, &missing_property, T0 + 4).unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 4).product, 10.0);
 }
@@ -192,13 +248,19 @@ fn frequencies_once_every_time_at_most_and_per_window() {
         engine::apply(&mut s, &m, &page("/a"), T0 + i * 1000).unwrap();
     }
     let sc = engine::score(&s, &m, T0 + DAY);
-    assert_eq!((sc.engagement, sc.intent, sc.fit, sc.product), (1.0, 5.0, 3.0, 2.0));
+    assert_eq!(
+        (sc.engagement, sc.intent, sc.fit, sc.product),
+        (1.0, 5.0, 3.0, 2.0)
+    );
     // Eight days later the window has room again.
     engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY).unwrap();
     engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY + 1).unwrap();
     engine::apply(&mut s, &m, &page("/a"), T0 + 8 * DAY + 2).unwrap();
     let sc = engine::score(&s, &m, T0 + 8 * DAY + 2);
-    assert_eq!((sc.engagement, sc.intent, sc.fit, sc.product), (1.0, 8.0, 3.0, 4.0));
+    assert_eq!(
+        (sc.engagement, sc.intent, sc.fit, sc.product),
+        (1.0, 8.0, 3.0, 4.0)
+    );
     let times: Vec<u32> = sc.contributions.iter().map(|c| c.times).collect();
     assert_eq!(times, vec![8, 4, 3, 1]);
 }
@@ -222,11 +284,19 @@ fn half_life_halves_points_and_expiry_removes_them() {
     assert!(close(at(10).engagement, 20.0));
     assert!(close(at(20).engagement, 10.0));
     assert_eq!(at(25).intent, 20.0);
-    assert_eq!(at(31).intent, 10.0, "the first firing expired after 30 days");
+    assert_eq!(
+        at(31).intent,
+        10.0,
+        "the first firing expired after 30 days"
+    );
     assert_eq!(at(51).intent, 0.0);
     assert_eq!(at(400).fit, 20.0, "fit rules do not decay unless told to");
     let c = at(20);
-    let halving = c.contributions.iter().find(|c| c.rule == "halving").unwrap();
+    let halving = c
+        .contributions
+        .iter()
+        .find(|c| c.rule == "halving")
+        .unwrap();
     assert!(close(halving.decayed, 30.0));
 }
 
@@ -237,7 +307,11 @@ fn half_life_accumulates_repeated_firings_exactly() {
         mql_at(1),
     );
     // Two firings one day apart, read one day after the second: 8/4 + 8/2 = 6.
-    let total = total_after(&m, &[(T0, page("/a")), (T0 + DAY, page("/a"))], T0 + 2 * DAY);
+    let total = total_after(
+        &m,
+        &[(T0, page("/a")), (T0 + DAY, page("/a"))],
+        T0 + 2 * DAY,
+    );
     assert!(close(total, 6.0), "{total}");
 }
 
@@ -257,11 +331,23 @@ fn aggregates_award_once_when_they_become_true() {
     let hour = DAY / 24;
     engine::apply(&mut s, &m, &page("/docs/a"), T0).unwrap();
     engine::apply(&mut s, &m, &page("/docs/a"), T0 + 60_000).unwrap();
-    engine::apply(&mut s, &m, &Event::Engagement { seconds: 200.0 }, T0 + 120_000).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &Event::Engagement { seconds: 200.0 },
+        T0 + 120_000,
+    )
+    .unwrap();
     let sc = engine::score(&s, &m, T0 + 120_000);
     assert_eq!((sc.intent, sc.engagement, sc.fit), (7.0, 0.0, 0.0));
     assert_eq!(s.visits, 1);
-    engine::apply(&mut s, &m, &Event::Engagement { seconds: 100.0 }, T0 + 180_000).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &Event::Engagement { seconds: 100.0 },
+        T0 + 180_000,
+    )
+    .unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 180_000).fit, 4.0);
     // A second visit 2 hours later (past the 30-minute session timeout) is a return visit.
     engine::apply(&mut s, &m, &page("/pricing"), T0 + 2 * hour).unwrap();
@@ -274,7 +360,11 @@ fn aggregates_award_once_when_they_become_true() {
     assert_eq!(sc.engagement, 11.0);
     assert_eq!(sc.product, 2.0);
     engine::apply(&mut s, &m, &page("/docs/b"), T0 + 30 * DAY + 1).unwrap();
-    assert_eq!(engine::score(&s, &m, T0 + 30 * DAY + 1).intent, 7.0, "aggregates award once");
+    assert_eq!(
+        engine::score(&s, &m, T0 + 30 * DAY + 1).intent,
+        7.0,
+        "aggregates award once"
+    );
 }
 
 #[test]
@@ -283,7 +373,11 @@ fn return_visit_outside_window_does_not_count() {
         json!([{ "id": "back", "when": { "return_visit": { "within_days": 7 } }, "dimension": "engagement", "points": 5 }]),
         mql_at(5),
     );
-    let total = total_after(&m, &[(T0, page("/")), (T0 + 8 * DAY, page("/"))], T0 + 8 * DAY);
+    let total = total_after(
+        &m,
+        &[(T0, page("/")), (T0 + 8 * DAY, page("/"))],
+        T0 + 8 * DAY,
+    );
     assert_eq!(total, 0.0);
 }
 
@@ -298,9 +392,18 @@ fn limits_clamp_dimensions_and_total() {
         mql_at(10),
     );
     let mut doc = m.model().clone();
-    doc.limits.engagement = Some(leadscore::model::Bounds { min: None, max: Some(25.0) });
-    doc.limits.fit = Some(leadscore::model::Bounds { min: Some(-20.0), max: None });
-    doc.limits.total = Some(leadscore::model::Bounds { min: Some(0.0), max: Some(60.0) });
+    doc.limits.engagement = Some(leadscore::model::Bounds {
+        min: None,
+        max: Some(25.0),
+    });
+    doc.limits.fit = Some(leadscore::model::Bounds {
+        min: Some(-20.0),
+        max: None,
+    });
+    doc.limits.total = Some(leadscore::model::Bounds {
+        min: Some(0.0),
+        max: Some(60.0),
+    });
     let m = ValidModel::new(doc).unwrap();
     let mut s = State::new(&m);
     for i in 0..5 {
@@ -337,7 +440,15 @@ fn tiered() -> ValidModel {
 fn first_tier_that_holds_wins_and_requirements_are_enforced() {
     let m = tiered();
     let mut s = State::new(&m);
-    let sc = engine::apply(&mut s, &m, &Event::Download { url: "/x.pdf".into() }, T0).unwrap();
+    let sc = engine::apply(
+        &mut s,
+        &m,
+        &Event::Download {
+            url: "/x.pdf".into(),
+        },
+        T0,
+    )
+    .unwrap();
     assert_eq!((sc.previous_tier, sc.tier), (UNQUALIFIED, "MQL"));
     engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
     let sc = engine::apply(&mut s, &m, &page("/pricing"), T0 + 2).unwrap();
@@ -347,16 +458,28 @@ fn first_tier_that_holds_wins_and_requirements_are_enforced() {
     let sc = engine::apply(&mut s, &m, &form_id("demo"), T0 + 4).unwrap();
     assert_eq!((sc.previous_tier, sc.tier), ("MQL", "SQL"));
     assert!(sc.changed());
-    let sc = engine::apply(&mut s, &m, &Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() }, T0 + 5).unwrap();
+    let sc = engine::apply(
+        &mut s,
+        &m,
+        &Event::Custom {
+            name: "feature_used".into(),
+            properties: BTreeMap::new(),
+        },
+        T0 + 5,
+    )
+    .unwrap();
     assert_eq!(sc.tier, "PQL");
 }
 
 #[test]
 fn decay_demotes_only_when_the_model_allows_it() {
     let m = tiered();
-    let journey = [
-        (T0, Event::Download { url: "/x.pdf".into() }),
-    ];
+    let journey = [(
+        T0,
+        Event::Download {
+            url: "/x.pdf".into(),
+        },
+    )];
     let mut s = State::new(&m);
     for (t, e) in &journey {
         engine::apply(&mut s, &m, e, *t).unwrap();
@@ -372,7 +495,10 @@ fn decay_demotes_only_when_the_model_allows_it() {
     let later = engine::tick(&mut s, &sticky, T0 + 30 * DAY);
     assert_eq!(later.tier, "MQL");
     assert!(!later.changed());
-    assert!(later.engagement < 25.0, "points still decay; only the tier is kept");
+    assert!(
+        later.engagement < 25.0,
+        "points still decay; only the tier is kept"
+    );
 }
 
 #[test]
@@ -408,12 +534,26 @@ fn malformed_events_are_rejected_and_leave_state_untouched() {
         page("pricing"),
         page(""),
         Event::Download { url: " ".into() },
-        Event::Answer { question: "".into(), value: Value::Text("x".into()) },
-        Event::Answer { question: "q".into(), value: Value::Number(f64::NAN) },
-        Event::FormSubmit { id: None, name: None },
+        Event::Answer {
+            question: "".into(),
+            value: Value::Text("x".into()),
+        },
+        Event::Answer {
+            question: "q".into(),
+            value: Value::Number(f64::NAN),
+        },
+        Event::FormSubmit {
+            id: None,
+            name: None,
+        },
         Event::Engagement { seconds: -1.0 },
-        Event::Engagement { seconds: f64::INFINITY },
-        Event::Custom { name: "".into(), properties: BTreeMap::new() },
+        Event::Engagement {
+            seconds: f64::INFINITY,
+        },
+        Event::Custom {
+            name: "".into(),
+            properties: BTreeMap::new(),
+        },
     ];
     for e in &bad {
         let err = engine::apply(&mut s, &m, e, T0 + 1).unwrap_err();
@@ -426,11 +566,21 @@ fn malformed_events_are_rejected_and_leave_state_untouched() {
 
 #[test]
 fn events_from_the_log_deserialise_by_type() {
-    let e: Event = serde_json::from_str(r#"{"type":"page_view","path":"/p","query":{"a":"b"}}"#).unwrap();
+    let e: Event =
+        serde_json::from_str(r#"{"type":"page_view","path":"/p","query":{"a":"b"}}"#).unwrap();
     assert_eq!(e, page_q("/p", &[("a", "b")]));
-    let e: Event = serde_json::from_str(r#"{"type":"answer","question":"size","value":250}"#).unwrap();
-    assert_eq!(e, Event::Answer { question: "size".into(), value: Value::Number(250.0) });
-    assert!(serde_json::from_str::<Event>(r#"{"type":"page_view","path":"/p","extra":1}"#).is_err());
+    let e: Event =
+        serde_json::from_str(r#"{"type":"answer","question":"size","value":250}"#).unwrap();
+    assert_eq!(
+        e,
+        Event::Answer {
+            question: "size".into(),
+            value: Value::Number(250.0)
+        }
+    );
+    assert!(
+        serde_json::from_str::<Event>(r#"{"type":"page_view","path":"/p","extra":1}"#).is_err()
+    );
     assert!(serde_json::from_str::<Event>(r#"{"type":"teleport"}"#).is_err());
 }
 
@@ -442,7 +592,10 @@ fn out_of_order_events_never_move_time_backwards() {
     engine::apply(&mut s, &m, &form_id("demo"), T0).unwrap();
     assert_eq!(s.last_seen, Some(T0 + DAY));
     let demo = engine::score(&s, &m, T0 + DAY);
-    assert_eq!(demo.intent, 60.0, "the late event counts as of the last time seen");
+    assert_eq!(
+        demo.intent, 60.0,
+        "the late event counts as of the last time seen"
+    );
 }
 
 #[test]
@@ -454,7 +607,10 @@ fn state_round_trips_and_survives_a_model_change() {
     engine::apply(&mut s, &m, &form_id("demo"), T0 + 2).unwrap();
     let text = s.to_json();
     let back = State::from_json(&text, &m).unwrap();
-    assert_eq!(engine::score(&back, &m, T0 + DAY), engine::score(&s, &m, T0 + DAY));
+    assert_eq!(
+        engine::score(&back, &m, T0 + DAY),
+        engine::score(&s, &m, T0 + DAY)
+    );
 
     // A new model version drops `pricing`, renames nothing else and adds a rule.
     let mut doc = m.model().clone();
@@ -474,7 +630,15 @@ fn state_round_trips_and_survives_a_model_change() {
 #[test]
 fn corrupt_or_foreign_state_is_refused() {
     let m = tiered();
-    for text in ["", "null", "{", "[1,2]", r#"{"v":99,"rules":[]}"#, r#"{"v":1,"seconds":-5}"#, r#"{"v":1,"rules":[{"id":"x","held":"a"}]}"#] {
+    for text in [
+        "",
+        "null",
+        "{",
+        "[1,2]",
+        r#"{"v":99,"rules":[]}"#,
+        r#"{"v":1,"seconds":-5}"#,
+        r#"{"v":1,"rules":[{"id":"x","held":"a"}]}"#,
+    ] {
         assert!(State::from_json(text, &m).is_none(), "{text}");
     }
 }
@@ -507,13 +671,20 @@ fn state_size_is_bounded_whatever_the_visitor_does() {
 fn example_models_are_valid_and_their_logs_reach_every_tier() {
     for (model_file, log) in [
         ("www/models/saas.json", "www/models/saas.events.jsonl"),
-        ("www/models/wholesale.json", "www/models/wholesale.events.jsonl"),
+        (
+            "www/models/wholesale.json",
+            "www/models/wholesale.events.jsonl",
+        ),
     ] {
         let m = ValidModel::from_json(&std::fs::read_to_string(model_file).unwrap())
             .unwrap_or_else(|e| panic!("{model_file}:\n{e}"));
         let mut reached: std::collections::BTreeSet<String> = Default::default();
         let mut states: BTreeMap<String, State> = BTreeMap::new();
-        for line in std::fs::read_to_string(log).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+        for line in std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
             let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
             let obj = v.as_object_mut().unwrap();
             let visitor = obj.remove("visitor").unwrap().as_str().unwrap().to_string();
@@ -523,8 +694,17 @@ fn example_models_are_valid_and_their_logs_reach_every_tier() {
             let s = states.entry(visitor).or_insert_with(|| State::new(&m));
             reached.insert(engine::apply(s, &m, &event, ts).unwrap().tier.to_string());
         }
-        for tier in m.model().tiers.iter().map(|t| t.name.as_str()).chain([UNQUALIFIED]) {
-            assert!(reached.contains(tier), "{log} never reaches {tier}: {reached:?}");
+        for tier in m
+            .model()
+            .tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain([UNQUALIFIED])
+        {
+            assert!(
+                reached.contains(tier),
+                "{log} never reaches {tier}: {reached:?}"
+            );
         }
     }
 }

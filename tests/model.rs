@@ -1,6 +1,11 @@
 //! Model validation: every problem at once, each with its exact path.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use leadscore::model::ValidModel;
 use serde_json::json;
@@ -68,7 +73,11 @@ fn semantic_problems_are_all_reported_with_paths() {
         "tiers[2].name: \"unqualified\" is the name for visitors in no tier; choose another",
     ];
     for e in expected {
-        assert!(got.iter().any(|g| g == e), "missing {e:?} in\n{}", got.join("\n"));
+        assert!(
+            got.iter().any(|g| g == e),
+            "missing {e:?} in\n{}",
+            got.join("\n")
+        );
     }
     assert_eq!(got.len(), expected.len(), "{}", got.join("\n"));
 }
@@ -87,10 +96,26 @@ fn structural_problems_in_every_rule_and_tier_are_reported_at_once() {
     let got = errors(doc);
     assert_eq!(got.len(), 5, "{}", got.join("\n"));
     assert!(got[0].contains("unknown field `colour`"), "{}", got[0]);
-    assert!(got[1].starts_with("rules[0].pionts: unknown field `pionts`"), "{}", got[1]);
-    assert!(got[2].starts_with("rules[1].when: unknown variant `teleport`"), "{}", got[2]);
-    assert!(got[3].starts_with("rules[2].dimension: unknown variant `mood`"), "{}", got[3]);
-    assert!(got[4].starts_with("tiers[0].min.budget: unknown field `budget`"), "{}", got[4]);
+    assert!(
+        got[1].starts_with("rules[0].pionts: unknown field `pionts`"),
+        "{}",
+        got[1]
+    );
+    assert!(
+        got[2].starts_with("rules[1].when: unknown variant `teleport`"),
+        "{}",
+        got[2]
+    );
+    assert!(
+        got[3].starts_with("rules[2].dimension: unknown variant `mood`"),
+        "{}",
+        got[3]
+    );
+    assert!(
+        got[4].starts_with("tiers[0].min.budget: unknown field `budget`"),
+        "{}",
+        got[4]
+    );
 }
 
 #[test]
@@ -99,14 +124,22 @@ fn matcher_fields_are_checked_exactly() {
     doc["rules"][0]["when"] = json!({ "page": { "path": "/p", "regex": ".*" } });
     let got = errors(doc);
     assert_eq!(got.len(), 1, "{got:?}");
-    assert!(got[0].starts_with("rules[0].when.page.regex: unknown field `regex`"), "{}", got[0]);
+    assert!(
+        got[0].starts_with("rules[0].when.page.regex: unknown field `regex`"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]
 fn syntax_errors_say_where() {
     let got = errors_text("{ \"version\": 1, ");
     assert_eq!(got.len(), 1);
-    assert!(got[0].starts_with("not valid JSON:") && got[0].contains("line 1"), "{}", got[0]);
+    assert!(
+        got[0].starts_with("not valid JSON:") && got[0].contains("line 1"),
+        "{}",
+        got[0]
+    );
 }
 
 fn errors_text(text: &str) -> Vec<String> {
@@ -151,7 +184,8 @@ fn schema_in_the_repository_matches_the_types() {
 #[test]
 fn example_models_declare_the_schema() {
     for f in ["www/models/saas.json", "www/models/wholesale.json"] {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         assert_eq!(v["$schema"], "../../schema/model.schema.json", "{f}");
     }
 }

@@ -1,7 +1,12 @@
 //! Property tests: limits hold, decay never raises a score, once-rules count once, state survives
 //! a round trip, results are deterministic, and no model or event input makes anything panic.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use leadscore::engine::{self, Event, Millis, State, Value};
 use leadscore::model::{
@@ -11,8 +16,22 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 const T0: Millis = 1_790_000_000_000;
-const PATHS: [&str; 6] = ["/", "/pricing", "/docs/a", "/docs/b/c", "/blog/x", "/careers"];
-const PATTERNS: [&str; 6] = ["/pricing", "/docs/**", "/blog/*", "/**", "/careers/**", "/x/*/y"];
+const PATHS: [&str; 6] = [
+    "/",
+    "/pricing",
+    "/docs/a",
+    "/docs/b/c",
+    "/blog/x",
+    "/careers",
+];
+const PATTERNS: [&str; 6] = [
+    "/pricing",
+    "/docs/**",
+    "/blog/*",
+    "/**",
+    "/careers/**",
+    "/x/*/y",
+];
 const QUESTIONS: [&str; 2] = ["role", "size"];
 const ANSWERS: [&str; 5] = ["cto", "student", "12", "250", "ceo"];
 const FORMS: [&str; 3] = ["demo", "quiz", "newsletter"];
@@ -26,7 +45,10 @@ fn frequency() -> impl Strategy<Value = Frequency> {
         Just(Frequency::Once),
         Just(Frequency::EveryTime),
         (1u32..5).prop_map(Frequency::AtMost),
-        (1u32..4, 1u32..10).prop_map(|(times, days)| Frequency::AtMostPerWindow { times, days: f64::from(days) }),
+        (1u32..4, 1u32..10).prop_map(|(times, days)| Frequency::AtMostPerWindow {
+            times,
+            days: f64::from(days)
+        }),
     ]
 }
 
@@ -40,76 +62,161 @@ fn decay() -> impl Strategy<Value = Decay> {
 
 fn matcher() -> impl Strategy<Value = Matcher> {
     prop_oneof![
-        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Page { path: p.into(), query: BTreeMap::new() }),
-        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Download { url: Some(p.into()), extensions: vec!["pdf".into()] }),
-        (prop::sample::select(QUESTIONS.to_vec()), prop::sample::select(ANSWERS.to_vec()))
-            .prop_map(|(q, a)| Matcher::Answer { question: q.into(), equals: Some(a.into()), one_of: None, min: None, max: None }),
-        prop::sample::select(QUESTIONS.to_vec())
-            .prop_map(|q| Matcher::Answer { question: q.into(), equals: None, one_of: None, min: Some(10.0), max: Some(300.0) }),
-        prop::sample::select(FORMS.to_vec()).prop_map(|f| Matcher::Form { id: Some(f.into()), name: None }),
-        Just(Matcher::Event { name: "feature_used".into(), properties: BTreeMap::new() }),
+        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Page {
+            path: p.into(),
+            query: BTreeMap::new()
+        }),
+        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Download {
+            url: Some(p.into()),
+            extensions: vec!["pdf".into()]
+        }),
+        (
+            prop::sample::select(QUESTIONS.to_vec()),
+            prop::sample::select(ANSWERS.to_vec())
+        )
+            .prop_map(|(q, a)| Matcher::Answer {
+                question: q.into(),
+                equals: Some(a.into()),
+                one_of: None,
+                min: None,
+                max: None
+            }),
+        prop::sample::select(QUESTIONS.to_vec()).prop_map(|q| Matcher::Answer {
+            question: q.into(),
+            equals: None,
+            one_of: None,
+            min: Some(10.0),
+            max: Some(300.0)
+        }),
+        prop::sample::select(FORMS.to_vec()).prop_map(|f| Matcher::Form {
+            id: Some(f.into()),
+            name: None
+        }),
+        Just(Matcher::Event {
+            name: "feature_used".into(),
+            properties: BTreeMap::new()
+        }),
         (1u32..4).prop_map(|n| Matcher::Visits { at_least: n }),
         (1u32..5).prop_map(|n| Matcher::DistinctPages { at_least: n }),
-        (1u32..4).prop_map(|n| Matcher::PageViews { path: "/docs/**".into(), at_least: n }),
-        (1u32..600).prop_map(|n| Matcher::TimeOnSite { at_least_seconds: n }),
-        (1u32..10).prop_map(|d| Matcher::ReturnVisit { within_days: f64::from(d) }),
+        (1u32..4).prop_map(|n| Matcher::PageViews {
+            path: "/docs/**".into(),
+            at_least: n
+        }),
+        (1u32..600).prop_map(|n| Matcher::TimeOnSite {
+            at_least_seconds: n
+        }),
+        (1u32..10).prop_map(|d| Matcher::ReturnVisit {
+            within_days: f64::from(d)
+        }),
     ]
 }
 
 fn rule(i: usize, points: std::ops::Range<i32>) -> impl Strategy<Value = Rule> {
-    (matcher(), dimension(), points, frequency(), decay()).prop_map(move |(when, dimension, points, frequency, decay)| {
-        let counts_once = matches!(when, Matcher::Answer { .. }) || when.is_aggregate();
-        Rule {
-            id: format!("r{i}"),
-            description: None,
-            when,
-            dimension,
-            points,
-            frequency: if counts_once { Frequency::Once } else { frequency },
-            decay,
-            evidence: None,
-        }
-    })
+    (matcher(), dimension(), points, frequency(), decay()).prop_map(
+        move |(when, dimension, points, frequency, decay)| {
+            let counts_once = matches!(when, Matcher::Answer { .. }) || when.is_aggregate();
+            Rule {
+                id: format!("r{i}"),
+                description: None,
+                when,
+                dimension,
+                points,
+                frequency: if counts_once {
+                    Frequency::Once
+                } else {
+                    frequency
+                },
+                decay,
+                evidence: None,
+            }
+        },
+    )
 }
 
 fn bounds() -> impl Strategy<Value = Option<Bounds>> {
-    prop::option::of((-40i32..0, 0i32..60).prop_map(|(lo, hi)| Bounds { min: Some(f64::from(lo)), max: Some(f64::from(hi)) }))
+    prop::option::of((-40i32..0, 0i32..60).prop_map(|(lo, hi)| Bounds {
+        min: Some(f64::from(lo)),
+        max: Some(f64::from(hi)),
+    }))
 }
 
 fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel> {
-    let rules = (1usize..12).prop_flat_map(move |n| {
-        (0..n).map(|i| rule(i, points.clone())).collect::<Vec<_>>()
-    });
-    (rules, bounds(), bounds(), bounds(), any::<bool>()).prop_filter_map("model must validate", |(rules, fit, intent, total, allow_demotion)| {
-        let model = Model {
-            schema: None,
-            version: 1,
-            id: "p".into(),
-            model_version: "1".into(),
-            description: None,
-            session_timeout_minutes: None,
-            rules,
-            limits: Limits { fit, engagement: None, intent, product: None, total },
-            tiers: vec![
-                Tier { name: "SQL".into(), min: Thresholds { intent: Some(10.0), ..Thresholds::default() }, max: Thresholds::default(), requires: vec![] },
-                Tier { name: "MQL".into(), min: Thresholds { total: Some(1.0), ..Thresholds::default() }, max: Thresholds::default(), requires: vec![] },
-            ],
-            allow_demotion,
-            calibration: None,
-        };
-        ValidModel::new(model).ok()
-    })
+    let rules = (1usize..12)
+        .prop_flat_map(move |n| (0..n).map(|i| rule(i, points.clone())).collect::<Vec<_>>());
+    (rules, bounds(), bounds(), bounds(), any::<bool>()).prop_filter_map(
+        "model must validate",
+        |(rules, fit, intent, total, allow_demotion)| {
+            let model = Model {
+                schema: None,
+                version: 1,
+                id: "p".into(),
+                model_version: "1".into(),
+                description: None,
+                session_timeout_minutes: None,
+                rules,
+                limits: Limits {
+                    fit,
+                    engagement: None,
+                    intent,
+                    product: None,
+                    total,
+                },
+                tiers: vec![
+                    Tier {
+                        name: "SQL".into(),
+                        min: Thresholds {
+                            intent: Some(10.0),
+                            ..Thresholds::default()
+                        },
+                        max: Thresholds::default(),
+                        requires: vec![],
+                    },
+                    Tier {
+                        name: "MQL".into(),
+                        min: Thresholds {
+                            total: Some(1.0),
+                            ..Thresholds::default()
+                        },
+                        max: Thresholds::default(),
+                        requires: vec![],
+                    },
+                ],
+                allow_demotion,
+                calibration: None,
+            };
+            ValidModel::new(model).ok()
+        },
+    )
 }
 
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::PageView { path: p.into(), query: BTreeMap::new() }),
-        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::Download { url: format!("{p}/file.pdf") }),
-        (prop::sample::select(QUESTIONS.to_vec()), prop::sample::select(ANSWERS.to_vec()))
-            .prop_map(|(q, a)| Event::Answer { question: q.into(), value: Value::Text(a.into()) }),
-        prop::sample::select(FORMS.to_vec()).prop_map(|f| Event::FormSubmit { id: Some(f.into()), name: None }),
-        Just(Event::Custom { name: "feature_used".into(), properties: BTreeMap::new() }),
-        (0u32..400).prop_map(|s| Event::Engagement { seconds: f64::from(s) }),
+        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::PageView {
+            path: p.into(),
+            query: BTreeMap::new()
+        }),
+        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::Download {
+            url: format!("{p}/file.pdf")
+        }),
+        (
+            prop::sample::select(QUESTIONS.to_vec()),
+            prop::sample::select(ANSWERS.to_vec())
+        )
+            .prop_map(|(q, a)| Event::Answer {
+                question: q.into(),
+                value: Value::Text(a.into())
+            }),
+        prop::sample::select(FORMS.to_vec()).prop_map(|f| Event::FormSubmit {
+            id: Some(f.into()),
+            name: None
+        }),
+        Just(Event::Custom {
+            name: "feature_used".into(),
+            properties: BTreeMap::new()
+        }),
+        (0u32..400).prop_map(|s| Event::Engagement {
+            seconds: f64::from(s)
+        }),
     ]
 }
 
@@ -245,9 +352,30 @@ fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
         "[a-z_/*\\[]{0,8}".prop_map(serde_json::Value::String),
     ];
     let keys = prop::sample::select(vec![
-        "version", "id", "model_version", "rules", "tiers", "when", "page", "path", "points",
-        "dimension", "frequency", "decay", "min", "max", "requires", "name", "limits", "answer",
-        "question", "equals", "at_most", "half_life_days", "visits", "at_least",
+        "version",
+        "id",
+        "model_version",
+        "rules",
+        "tiers",
+        "when",
+        "page",
+        "path",
+        "points",
+        "dimension",
+        "frequency",
+        "decay",
+        "min",
+        "max",
+        "requires",
+        "name",
+        "limits",
+        "answer",
+        "question",
+        "equals",
+        "at_most",
+        "half_life_days",
+        "visits",
+        "at_least",
     ]);
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![

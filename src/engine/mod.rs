@@ -52,10 +52,14 @@ pub fn apply<'m>(
                 state.pages.push(hash);
             }
             for &i in model.rules_for(RuleGroup::Page) {
-                if let Some(Matcher::Page { path: p, query: q }) = model.rules().get(i).map(|r| &r.when) {
+                if let Some(Matcher::Page { path: p, query: q }) =
+                    model.rules().get(i).map(|r| &r.when)
+                {
                     if pattern::matches(p, path)
                         && q.iter().all(|(k, v)| {
-                            query.get(k).is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
+                            query
+                                .get(k)
+                                .is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
                         })
                     {
                         fire(state, model, i, now);
@@ -67,9 +71,12 @@ pub fn apply<'m>(
             let path = url_path(url);
             let ext = extension(path);
             for &i in model.rules_for(RuleGroup::Download) {
-                if let Some(Matcher::Download { url: p, extensions }) = model.rules().get(i).map(|r| &r.when) {
+                if let Some(Matcher::Download { url: p, extensions }) =
+                    model.rules().get(i).map(|r| &r.when)
+                {
                     let by_url = p.as_deref().is_some_and(|p| pattern::matches(p, path));
-                    let by_ext = ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)));
+                    let by_ext =
+                        ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)));
                     if by_url || by_ext {
                         fire(state, model, i, now);
                     }
@@ -78,8 +85,13 @@ pub fn apply<'m>(
         }
         Event::Answer { question, value } => {
             for &i in model.rules_for(RuleGroup::Answer) {
-                if let Some(Matcher::Answer { question: q, equals, one_of, min, max }) =
-                    model.rules().get(i).map(|r| &r.when)
+                if let Some(Matcher::Answer {
+                    question: q,
+                    equals,
+                    one_of,
+                    min,
+                    max,
+                }) = model.rules().get(i).map(|r| &r.when)
                 {
                     if !q.trim().eq_ignore_ascii_case(question.trim()) {
                         continue;
@@ -98,7 +110,11 @@ pub fn apply<'m>(
         }
         Event::FormSubmit { id, name } => {
             for &i in model.rules_for(RuleGroup::Form) {
-                if let Some(Matcher::Form { id: want_id, name: want_name }) = model.rules().get(i).map(|r| &r.when) {
+                if let Some(Matcher::Form {
+                    id: want_id,
+                    name: want_name,
+                }) = model.rules().get(i).map(|r| &r.when)
+                {
                     let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
                         (Some(w), Some(g)) => w.trim().eq_ignore_ascii_case(g.trim()),
                         _ => false,
@@ -111,12 +127,16 @@ pub fn apply<'m>(
         }
         Event::Custom { name, properties } => {
             for &i in model.rules_for(RuleGroup::Event) {
-                if let Some(Matcher::Event { name: want, properties: conds }) = model.rules().get(i).map(|r| &r.when) {
+                if let Some(Matcher::Event {
+                    name: want,
+                    properties: conds,
+                }) = model.rules().get(i).map(|r| &r.when)
+                {
                     if want.trim().eq_ignore_ascii_case(name.trim())
                         && conds.iter().all(|(k, c)| {
-                            properties
-                                .get(k)
-                                .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
+                            properties.get(k).is_some_and(|v| {
+                                condition_holds(v, &c.equals, &c.one_of, c.min, c.max)
+                            })
                         })
                     {
                         fire(state, model, i, now);
@@ -131,8 +151,12 @@ pub fn apply<'m>(
 
     // Aggregate conditions: award once, when they become true.
     for &i in model.rules_for(RuleGroup::Aggregate) {
-        let Some(rule) = model.rules().get(i) else { continue };
-        let Some(rs) = state.rules.get_mut(i) else { continue };
+        let Some(rule) = model.rules().get(i) else {
+            continue;
+        };
+        let Some(rs) = state.rules.get_mut(i) else {
+            continue;
+        };
         let reached = match &rule.when {
             Matcher::Visits { at_least } => state.visits >= *at_least,
             Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
@@ -144,7 +168,9 @@ pub fn apply<'m>(
                 }
                 rs.progress >= *at_least
             }
-            Matcher::TimeOnSite { at_least_seconds } => state.seconds >= f64::from(*at_least_seconds),
+            Matcher::TimeOnSite { at_least_seconds } => {
+                state.seconds >= f64::from(*at_least_seconds)
+            }
             Matcher::ReturnVisit { within_days } => {
                 new_visit && gap.is_some_and(|g| (g as f64) <= within_days * DAY_MS)
             }
@@ -293,7 +319,11 @@ fn extension(path: &str) -> Option<&str> {
 }
 
 fn page_hash(path: &str) -> u32 {
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let mut h: u32 = 0x811c_9dc5;
     for b in trimmed.bytes() {
         h ^= u32::from(b.to_ascii_lowercase());
@@ -308,7 +338,10 @@ mod tests {
 
     #[test]
     fn url_paths_and_extensions() {
-        assert_eq!(url_path("https://cdn.example.com/files/a.pdf?x=1#y"), "/files/a.pdf");
+        assert_eq!(
+            url_path("https://cdn.example.com/files/a.pdf?x=1#y"),
+            "/files/a.pdf"
+        );
         assert_eq!(url_path("/files/a.pdf"), "/files/a.pdf");
         assert_eq!(url_path("https://example.com"), "/");
         assert_eq!(extension("/files/a.PDF"), Some("PDF"));

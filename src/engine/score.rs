@@ -66,7 +66,11 @@ impl<'m> Score<'m> {
 
     /// The `n` contributions that lower the score most.
     pub fn top_negative(&self, n: usize) -> impl Iterator<Item = &Contribution<'m>> {
-        self.contributions.iter().rev().filter(|c| c.points < 0.0).take(n)
+        self.contributions
+            .iter()
+            .rev()
+            .filter(|c| c.points < 0.0)
+            .take(n)
     }
 }
 
@@ -78,7 +82,12 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
         Decay::HalfLifeDays(days) => rs.held * half_life_factor(now - rs.held_at, days),
         Decay::ExpiresAfterDays(days) => {
             let start = now - (days * DAY_MS) as i64;
-            let live: u32 = rs.firings.iter().filter(|(t, _)| *t > start).map(|(_, n)| n).sum();
+            let live: u32 = rs
+                .firings
+                .iter()
+                .filter(|(t, _)| *t > start)
+                .map(|(_, n)| n)
+                .sum();
             f64::from(points) * f64::from(live)
         }
     };
@@ -109,7 +118,9 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
         });
     }
     contributions.sort_unstable_by(|a, b| {
-        b.points.total_cmp(&a.points).then_with(|| a.rule.cmp(b.rule))
+        b.points
+            .total_cmp(&a.points)
+            .then_with(|| a.rule.cmp(b.rule))
     });
 
     let m = model.model();
@@ -155,7 +166,9 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
     if let Some(t) = effective.and_then(|i| m.tiers.get(i)) {
         result.tier = &t.name;
     }
-    result.previous_tier = stored.and_then(|i| m.tiers.get(i)).map_or(UNQUALIFIED, |t| &t.name);
+    result.previous_tier = stored
+        .and_then(|i| m.tiers.get(i))
+        .map_or(UNQUALIFIED, |t| &t.name);
     result
 }
 
@@ -180,12 +193,12 @@ fn tier_holds(
 ) -> bool {
     thresholds_hold(&tier.min, s, true)
         && thresholds_hold(&tier.max, s, false)
-        && requires.iter().all(|&i| {
-            match (model.rules().get(i), state.rules.get(i)) {
+        && requires
+            .iter()
+            .all(|&i| match (model.rules().get(i), state.rules.get(i)) {
                 (Some(r), Some(rs)) => rs.count > 0 && is_live(r.decay, rs, now),
                 _ => false,
-            }
-        })
+            })
 }
 
 /// True when a fired rule still counts: always, except an expiring rule whose firings all expired.

@@ -97,7 +97,11 @@ impl State {
     pub fn new(model: &ValidModel) -> State {
         State {
             format: STATE_FORMAT,
-            rules: model.rules().iter().map(|r| RuleState::new(&r.id)).collect(),
+            rules: model
+                .rules()
+                .iter()
+                .map(|r| RuleState::new(&r.id))
+                .collect(),
             key: model.rule_key(),
             ..State::default()
         }

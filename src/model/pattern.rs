@@ -12,7 +12,9 @@ pub const MAX_WILDCARDS: usize = 8;
 /// Checks a path pattern; the error says what is wrong with it.
 pub fn check(pattern: &str) -> Result<(), String> {
     if !pattern.starts_with('/') {
-        return Err(format!("invalid pattern {pattern:?}: must start with \"/\""));
+        return Err(format!(
+            "invalid pattern {pattern:?}: must start with \"/\""
+        ));
     }
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!(
@@ -28,7 +30,9 @@ pub fn check(pattern: &str) -> Result<(), String> {
         ));
     }
     if pattern.contains("***") {
-        return Err(format!("invalid pattern {pattern:?}: \"***\" is not a wildcard"));
+        return Err(format!(
+            "invalid pattern {pattern:?}: \"***\" is not a wildcard"
+        ));
     }
     let wildcards = pattern.matches("**").count()
         + pattern.replace("**", "").matches('*').count()

@@ -65,7 +65,10 @@ impl Collector {
         if value.trim().is_empty() {
             self.err(path, format!("{what} must not be empty"));
         } else if value.chars().count() > MAX_NAME_LEN {
-            self.err(path, format!("{what} is longer than {MAX_NAME_LEN} characters"));
+            self.err(
+                path,
+                format!("{what} is longer than {MAX_NAME_LEN} characters"),
+            );
         }
     }
 
@@ -172,14 +175,20 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         {
             c.err(
                 format!("{at}.id"),
-                format!("rule id {:?} contains {bad:?}; use letters, digits, - _ . :", rule.id),
+                format!(
+                    "rule id {:?} contains {bad:?}; use letters, digits, - _ . :",
+                    rule.id
+                ),
             );
         }
         if let Some(first) = seen.insert(rule.id.as_str(), i) {
             seen.insert(rule.id.as_str(), first);
             c.err(
                 format!("{at}.id"),
-                format!("duplicate rule id {:?} (first used at rules[{first}])", rule.id),
+                format!(
+                    "duplicate rule id {:?} (first used at rules[{first}])",
+                    rule.id
+                ),
             );
         }
         check_matcher(&mut c, &format!("{at}.when"), &rule.when);
@@ -200,7 +209,10 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
                 let p = format!("{at}.frequency.at_most_per_window");
                 c.at_least_one(&format!("{p}.times"), times);
                 if times > MAX_WINDOW_TIMES {
-                    c.err(format!("{p}.times"), format!("must be at most {MAX_WINDOW_TIMES}"));
+                    c.err(
+                        format!("{p}.times"),
+                        format!("must be at most {MAX_WINDOW_TIMES}"),
+                    );
                 }
                 c.positive(&format!("{p}.days"), days);
             }
@@ -252,7 +264,10 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
             c.pattern(&format!("{at}.page.path"), path);
             for (k, v) in query {
                 if k.is_empty() {
-                    c.err(format!("{at}.page.query"), "parameter names must not be empty");
+                    c.err(
+                        format!("{at}.page.query"),
+                        "parameter names must not be empty",
+                    );
                 }
                 if v.is_empty() {
                     c.err(
@@ -273,7 +288,9 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
                 if ext.is_empty() || ext.contains(['.', '/', '*']) {
                     c.err(
                         format!("{at}.download.extensions[{i}]"),
-                        format!("invalid extension {ext:?}: write it without the dot, e.g. \"pdf\""),
+                        format!(
+                            "invalid extension {ext:?}: write it without the dot, e.g. \"pdf\""
+                        ),
                     );
                 }
             }
@@ -323,9 +340,10 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
             c.pattern(&format!("{at}.page_views.path"), path);
             c.at_least_one(&format!("{at}.page_views.at_least"), *at_least);
         }
-        Matcher::TimeOnSite { at_least_seconds } => {
-            c.at_least_one(&format!("{at}.time_on_site.at_least_seconds"), *at_least_seconds)
-        }
+        Matcher::TimeOnSite { at_least_seconds } => c.at_least_one(
+            &format!("{at}.time_on_site.at_least_seconds"),
+            *at_least_seconds,
+        ),
         Matcher::ReturnVisit { within_days } => {
             c.positive(&format!("{at}.return_visit.within_days"), *within_days)
         }
@@ -382,7 +400,10 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
             names.insert(tier.name.as_str(), first);
             c.err(
                 format!("{at}.name"),
-                format!("duplicate tier name {:?} (first used at tiers[{first}])", tier.name),
+                format!(
+                    "duplicate tier name {:?} (first used at tiers[{first}])",
+                    tier.name
+                ),
             );
         }
         if tier.min.is_empty() && tier.max.is_empty() && tier.requires.is_empty() {

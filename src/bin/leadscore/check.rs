@@ -22,7 +22,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                 m.id,
                 m.model_version,
                 m.rules.len(),
-                m.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(" > ")
+                m.tiers
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" > ")
             );
             Ok(ExitCode::SUCCESS)
         }

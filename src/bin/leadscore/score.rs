@@ -117,9 +117,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
     }
-    let latest = by_visitor.values().flatten().map(|(t, _)| *t).max().unwrap_or(0);
+    let latest = by_visitor
+        .values()
+        .flatten()
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap_or(0);
     let now = match &args.now {
-        Some(s) => parse_time(&serde_json::Value::String(s.clone())).map_err(|e| format!("--now: {e}"))?,
+        Some(s) => {
+            parse_time(&serde_json::Value::String(s.clone())).map_err(|e| format!("--now: {e}"))?
+        }
         None => latest,
     };
 
@@ -204,7 +211,13 @@ fn print_tables(reports: &[VisitorReport<'_>], now: Millis) {
             println!("  (no rule gives points)");
             continue;
         }
-        let width = s.contributions.iter().map(|c| c.rule.len()).max().unwrap_or(4).max(4);
+        let width = s
+            .contributions
+            .iter()
+            .map(|c| c.rule.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         println!(
             "  {:<width$}  {:<10}  {:>7}  {:>5}  {:>7}",
             "rule", "dimension", "points", "times", "decayed"
