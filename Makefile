@@ -21,12 +21,24 @@ demo: ## Score the example event logs with the CLI
 	$(CARGO) run -q --features cli -- check www/models/wholesale.json
 	$(CARGO) run -q --features cli -- score www/models/wholesale.json www/models/wholesale.events.jsonl
 
+.PHONY: serve
+serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1:8080 (SQLite leadscore.db)
+	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
+
 .PHONY: test
-test: test-native ## Run every test suite
+test: test-native test-serve ## Run every test suite
 
 .PHONY: test-native
 test-native: ## Native unit, property and integration tests
 	$(CARGO) test --features cli
+
+.PHONY: test-serve
+test-serve: ## Collector integration tests against SQLite and a throwaway PostgreSQL (Debian's postgresql)
+	$(CARGO) test --features cli --test serve_sqlite --test serve_postgres
+
+.PHONY: loadtest
+loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk: results/s, p50/p99, stored == accepted
+	./scripts/loadtest.sh sqlite
 
 .PHONY: bench
 bench: ## Benchmarks (criterion): engine apply+score per event

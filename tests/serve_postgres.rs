@@ -2,7 +2,12 @@
 //! binary starts with `scripts/postgres.sh` (Debian's `postgresql` package) on 127.0.0.1.
 
 #![cfg(feature = "cli")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod serve_support;
 
@@ -62,23 +67,41 @@ fn two_collectors_share_one_database_without_doubling() {
     let db = postgres_database("two_collectors");
     let webhook = Webhook::start_failing();
     webhook.recover();
-    let args = ["--db", db.as_str(), "--forward", &webhook.url(), "--forward-backoff-ms", "50"];
+    let args = [
+        "--db",
+        db.as_str(),
+        "--forward",
+        &webhook.url(),
+        "--forward-backoff-ms",
+        "50",
+    ];
     let a = Server::start(&args);
     let b = Server::start(&args);
     for i in 0..20 {
-        let r = result(&format!("evt-two-{i}"), &format!("visitor-two-{i}"), "unqualified", "MQL");
+        let r = result(
+            &format!("evt-two-{i}"),
+            &format!("visitor-two-{i}"),
+            "unqualified",
+            "MQL",
+        );
         // Every result reaches both collectors, as a retry behind a load balancer may.
         assert_eq!(a.post(&r).status, 200);
         assert_eq!(b.post(&r).json()["status"], "duplicate");
     }
     assert_eq!(psql(&db, "SELECT COUNT(*) FROM tier_results"), "20");
     assert!(wait_until(Duration::from_secs(20), || {
-        psql(&db, "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL") == "20"
+        psql(
+            &db,
+            "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL",
+        ) == "20"
     }));
     std::thread::sleep(Duration::from_millis(1000));
     let calls = webhook.calls();
     assert_eq!(calls.len(), 20, "each result posted once to the webhook");
-    let mut keys: Vec<String> = calls.iter().filter_map(|c| c.idempotency_key.clone()).collect();
+    let mut keys: Vec<String> = calls
+        .iter()
+        .filter_map(|c| c.idempotency_key.clone())
+        .collect();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 20);

@@ -1,7 +1,12 @@
 //! `leadscore serve` with SQLite: the real binary on 127.0.0.1, a database file in a temp dir.
 
 #![cfg(feature = "cli")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod serve_support;
 
@@ -12,11 +17,17 @@ struct Sqlite(TempDir);
 
 impl Backend for Sqlite {
     fn new_db(&self, name: &str) -> String {
-        self.0.path().join(format!("{name}.db")).to_string_lossy().into_owned()
+        self.0
+            .path()
+            .join(format!("{name}.db"))
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn query(&self, db: &str, sql: &str) -> String {
-        let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         let mut stmt = conn.prepare(sql).unwrap();
         let columns = stmt.column_count();
         let rows = stmt
@@ -27,7 +38,8 @@ impl Backend for Sqlite {
                             rusqlite::types::ValueRef::Null => String::new(),
                             rusqlite::types::ValueRef::Integer(n) => n.to_string(),
                             rusqlite::types::ValueRef::Real(x) => x.to_string(),
-                            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            rusqlite::types::ValueRef::Text(t)
+                            | rusqlite::types::ValueRef::Blob(t) => {
                                 String::from_utf8_lossy(t).into_owned()
                             }
                         })
@@ -36,7 +48,9 @@ impl Backend for Sqlite {
                     .map(|cells| cells.join("|"))
             })
             .unwrap();
-        rows.collect::<rusqlite::Result<Vec<_>>>().unwrap().join("\n")
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("\n")
     }
 }
 
@@ -84,11 +98,20 @@ fn creates_the_database_in_wal_mode_with_full_sync() {
     let backend = sqlite();
     let db = backend.new_db("pragmas");
     let server = Server::start(&["--db", &db]);
-    assert_eq!(server.post(&result("evt-wal", "v", "unqualified", "MQL")).status, 200);
+    assert_eq!(
+        server
+            .post(&result("evt-wal", "v", "unqualified", "MQL"))
+            .status,
+        200
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 1);
     drop(conn);
     assert_eq!(server.stop(), 0);
@@ -102,18 +125,41 @@ fn creates_the_database_in_wal_mode_with_full_sync() {
 fn serves_the_site_and_the_widget_with_types_and_caching() {
     let pkg = TempDir::new("pkg");
     std::fs::write(pkg.path().join("leadscore_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    std::fs::write(pkg.path().join("leadscore.js"), b"export default function init() {}").unwrap();
+    std::fs::write(
+        pkg.path().join("leadscore.js"),
+        b"export default function init() {}",
+    )
+    .unwrap();
     let site = TempDir::new("www");
     std::fs::create_dir_all(site.path().join("models")).unwrap();
-    std::fs::copy(format!("{REPO}/www/models/saas.json"), site.path().join("models/saas.json")).unwrap();
-    std::fs::write(site.path().join("index.html"), b"<!doctype html><title>demo</title>").unwrap();
+    std::fs::copy(
+        format!("{REPO}/www/models/saas.json"),
+        site.path().join("models/saas.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        site.path().join("index.html"),
+        b"<!doctype html><title>demo</title>",
+    )
+    .unwrap();
     std::fs::write(site.path().join("leadscore.js"), b"/* the shim */").unwrap();
     let db = TempDir::new("static");
     let db_file = db.path().join("s.db").to_string_lossy().into_owned();
     let www = site.path().to_string_lossy().into_owned();
-    let embed_model = site.path().join("models/saas.json").to_string_lossy().into_owned();
+    let embed_model = site
+        .path()
+        .join("models/saas.json")
+        .to_string_lossy()
+        .into_owned();
     let server = Server::start(&[
-        "--db", &db_file, "--www", &www, "--pkg", &pkg.path().to_string_lossy(), "--embed-model", &embed_model,
+        "--db",
+        &db_file,
+        "--www",
+        &www,
+        "--pkg",
+        &pkg.path().to_string_lossy(),
+        "--embed-model",
+        &embed_model,
     ]);
 
     let wasm = server.request("GET", "/pkg/leadscore_bg.wasm", &[], b"");
@@ -125,39 +171,79 @@ fn serves_the_site_and_the_widget_with_types_and_caching() {
     assert_eq!(embedded.header("content-type"), Some("application/wasm"));
 
     let shim = server.request("GET", "/leadscore/leadscore.js", &[], b"");
-    assert_eq!(shim.body, "/* the shim */", "the embed path serves the shim, not the wasm-bindgen glue");
-    assert!(shim.header("content-type").is_some_and(|t| t.contains("javascript")));
+    assert_eq!(
+        shim.body, "/* the shim */",
+        "the embed path serves the shim, not the wasm-bindgen glue"
+    );
+    assert!(shim
+        .header("content-type")
+        .is_some_and(|t| t.contains("javascript")));
     let glue = server.request("GET", "/pkg/leadscore.js", &[], b"");
     assert_eq!(glue.body, "export default function init() {}");
 
     let model = server.request("GET", "/leadscore/model.json", &[], b"");
     assert_eq!(model.status, 200);
     assert_eq!(model.json()["id"], "acme-saas");
-    assert!(model.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    assert!(model
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
 
     let index = server.request("GET", "/", &[], b"");
     assert_eq!(index.status, 200);
     assert!(index.body.contains("<title>demo</title>"));
-    assert!(index.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(index
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html")));
 
     let last_modified = wasm.header("last-modified").unwrap().to_owned();
-    let again = server.request("GET", "/pkg/leadscore_bg.wasm", &[("If-Modified-Since", &last_modified)], b"");
+    let again = server.request(
+        "GET",
+        "/pkg/leadscore_bg.wasm",
+        &[("If-Modified-Since", &last_modified)],
+        b"",
+    );
     assert_eq!(again.status, 304);
 
-    assert_eq!(server.request("GET", "/nothing-here.js", &[], b"").status, 404);
-    assert_eq!(server.request("GET", "/v1/summary", &[], b"").header("cache-control"), Some("no-store"));
+    assert_eq!(
+        server.request("GET", "/nothing-here.js", &[], b"").status,
+        404
+    );
+    assert_eq!(
+        server
+            .request("GET", "/v1/summary", &[], b"")
+            .header("cache-control"),
+        Some("no-store")
+    );
     assert_eq!(server.stop(), 0);
 }
 
 #[test]
 fn help_explains_every_option() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadscore")).args(["serve", "--help"]).output().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for option in [
-        "--listen", "--db", "--model", "--allow-origin", "--rate-limit", "--rate-burst", "--client-ip-header",
-        "--max-body", "--forward", "--forward-backoff-ms", "--forward-max-backoff", "--forward-timeout", "--www",
-        "--pkg", "--embed-model", "--log-format", "--log-level", "--shutdown-timeout",
+        "--listen",
+        "--db",
+        "--model",
+        "--allow-origin",
+        "--rate-limit",
+        "--rate-burst",
+        "--client-ip-header",
+        "--max-body",
+        "--forward",
+        "--forward-backoff-ms",
+        "--forward-max-backoff",
+        "--forward-timeout",
+        "--www",
+        "--pkg",
+        "--embed-model",
+        "--log-format",
+        "--log-level",
+        "--shutdown-timeout",
     ] {
         assert!(help.contains(option), "{option} missing from --help");
     }

@@ -2,7 +2,13 @@
 //! 127.0.0.1 (port 0, read back from its log), talk plain HTTP/1.1 to it, run a webhook receiver,
 //! and start a throwaway PostgreSQL cluster with `scripts/postgres.sh`.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -52,7 +58,15 @@ impl Server {
     pub fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
             .current_dir(REPO)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--log-level",
+                "debug",
+            ])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -77,9 +91,16 @@ impl Server {
                 return Server { child, addr, logs };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("leadscore serve exited with {status}:\n{}", logs.lock().unwrap());
+                panic!(
+                    "leadscore serve exited with {status}:\n{}",
+                    logs.lock().unwrap()
+                );
             }
-            assert!(Instant::now() < deadline, "leadscore serve did not start:\n{}", logs.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "leadscore serve did not start:\n{}",
+                logs.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -92,13 +113,24 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         request(self.addr, method, path, headers, body)
     }
 
     /// Posts a tier result as `fetch` does.
     pub fn post(&self, body: &Value) -> Response {
-        self.request("POST", "/v1/tier", &[("Content-Type", "application/json")], body.to_string().as_bytes())
+        self.request(
+            "POST",
+            "/v1/tier",
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
     }
 
     pub fn summary(&self) -> Value {
@@ -117,7 +149,11 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code().unwrap_or(-1);
             }
-            assert!(Instant::now() < deadline, "the server did not stop:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -135,13 +171,18 @@ impl Drop for Server {
 }
 
 fn listening_addr(logs: &str) -> Option<SocketAddr> {
-    logs.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).find_map(|entry| {
-        if entry["message"] != "listening" {
-            return None;
-        }
-        let url = entry["url"].as_str()?;
-        url.trim_start_matches("http://").trim_end_matches('/').parse().ok()
-    })
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|entry| {
+            if entry["message"] != "listening" {
+                return None;
+            }
+            let url = entry["url"].as_str()?;
+            url.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .ok()
+        })
 }
 
 #[derive(Debug)]
@@ -162,9 +203,17 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`).
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -184,17 +233,30 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("0").parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    Response { status, headers, body: body.to_owned() }
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 /// A valid tier result for the example SaaS model, dated now.
 pub fn result(event_id: &str, visitor_id: &str, previous_tier: &str, tier: &str) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     json!({
         "schema": 1,
         "tier": tier,
@@ -220,7 +282,12 @@ pub fn rfc3339(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// A webhook receiver on 127.0.0.1 that answers `fail_first` requests with 503, then 200, and
@@ -250,7 +317,9 @@ impl Webhook {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let Some((headers, body)) = read_request(&mut stream) else { continue };
+                let Some((headers, body)) = read_request(&mut stream) else {
+                    continue;
+                };
                 let ok = *state.lock().unwrap();
                 let status = if ok { 200 } else { 503 };
                 log.lock().unwrap().push(WebhookCall {
@@ -264,7 +333,11 @@ impl Webhook {
                 );
             }
         });
-        Webhook { addr, received, healthy }
+        Webhook {
+            addr,
+            received,
+            healthy,
+        }
     }
 
     pub fn recover(&self) {
@@ -296,7 +369,10 @@ fn read_request(stream: &mut TcpStream) -> Option<(BTreeMap<String, String>, Vec
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
         }
     }
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
     Some((headers, body))
@@ -339,17 +415,34 @@ pub fn postgres_cluster() -> &'static str {
 pub fn postgres_database(name: &str) -> String {
     let cluster = postgres_cluster();
     let output = Command::new("psql")
-        .args([cluster, "-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
+        .args([
+            cluster,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
         .output()
         .expect("run psql");
-    assert!(output.status.success(), "CREATE DATABASE {name}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "CREATE DATABASE {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     format!("{}/{name}", cluster.trim_end_matches("/postgres"))
 }
 
 /// Runs one SQL query with `psql` and returns the unaligned, tuples-only output.
 pub fn psql(url: &str, sql: &str) -> String {
-    let output = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql]).output().expect("run psql");
-    assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 pub mod scenarios;

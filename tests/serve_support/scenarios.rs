@@ -1,6 +1,11 @@
 //! The collector's behaviour, run against each database (`serve_sqlite.rs`, `serve_postgres.rs`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use super::*;
 
@@ -21,9 +26,19 @@ pub fn stores_a_retried_result_once(backend: &dyn Backend) {
     let server = Server::start(&["--db", &db]);
     let first = result("evt-retried-1", "visitor-1", "unqualified", "MQL");
     let r1 = server.post(&first);
-    assert_eq!((r1.status, r1.json()["status"].as_str()), (200, Some("stored")), "{}", r1.body);
+    assert_eq!(
+        (r1.status, r1.json()["status"].as_str()),
+        (200, Some("stored")),
+        "{}",
+        r1.body
+    );
     let r2 = server.post(&first);
-    assert_eq!((r2.status, r2.json()["status"].as_str()), (200, Some("duplicate")), "{}", r2.body);
+    assert_eq!(
+        (r2.status, r2.json()["status"].as_str()),
+        (200, Some("duplicate")),
+        "{}",
+        r2.body
+    );
     // The sendBeacon form: a text/plain Blob.
     let beacon = result("evt-retried-2", "visitor-1", "MQL", "SQL");
     let r3 = server.request(
@@ -33,7 +48,12 @@ pub fn stores_a_retried_result_once(backend: &dyn Backend) {
         beacon.to_string().as_bytes(),
     );
     assert_eq!(r3.status, 200, "{}", r3.body);
-    let r4 = server.request("POST", "/v1/tier", &[("Content-Type", "text/plain;charset=UTF-8")], beacon.to_string().as_bytes());
+    let r4 = server.request(
+        "POST",
+        "/v1/tier",
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        beacon.to_string().as_bytes(),
+    );
     assert_eq!(r4.json()["status"], "duplicate");
 
     assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 2);
@@ -66,41 +86,164 @@ pub fn rejects_each_malformed_body_naming_the_field(backend: &dyn Backend) {
         v.to_string()
     };
     let cases: Vec<(&str, String, u16, Option<&str>, &str)> = vec![
-        ("unknown field", with("url", json!("https://example.com/pricing")), 422, Some("url"), "unknown_field"),
-        ("unknown score", with("scores", json!({"fit": 1, "engagement": 2, "intent": 3, "product": 4, "total": 10, "raw": 1})), 422, Some("scores.raw"), "unknown_field"),
-        ("missing tier", without("tier"), 422, Some("tier"), "missing_field"),
-        ("missing event id", without("event_id"), 422, Some("event_id"), "missing_field"),
-        ("unknown tier", with("tier", json!("VIP")), 422, Some("tier"), "invalid_field"),
-        ("unknown previous tier", with("previous_tier", json!("Lead")), 422, Some("previous_tier"), "invalid_field"),
-        ("tier of wrong type", with("tier", json!(3)), 422, Some("tier"), "invalid_field"),
-        ("bad timestamp", with("at", json!("24/11/2026 10:00")), 422, Some("at"), "invalid_field"),
-        ("timestamp without zone", with("at", json!("2026-11-24T10:00:00")), 422, Some("at"), "invalid_field"),
-        ("timestamp far ahead", with("at", json!("2099-01-01T00:00:00Z")), 422, Some("at"), "invalid_field"),
-        ("oversized event id", with("event_id", json!("e".repeat(129))), 422, Some("event_id"), "invalid_field"),
-        ("oversized visitor id", with("visitor_id", json!("v".repeat(129))), 422, Some("visitor_id"), "invalid_field"),
-        ("oversized lead id", with("lead_id", json!("l".repeat(129))), 422, Some("lead_id"), "invalid_field"),
-        ("empty model id", with("model_id", json!("")), 422, Some("model_id"), "invalid_field"),
-        ("other schema", with("schema", json!(2)), 422, Some("schema"), "invalid_field"),
-        ("not JSON", "{\"schema\": 1,".to_owned(), 400, None, "invalid_json"),
+        (
+            "unknown field",
+            with("url", json!("https://example.com/pricing")),
+            422,
+            Some("url"),
+            "unknown_field",
+        ),
+        (
+            "unknown score",
+            with(
+                "scores",
+                json!({"fit": 1, "engagement": 2, "intent": 3, "product": 4, "total": 10, "raw": 1}),
+            ),
+            422,
+            Some("scores.raw"),
+            "unknown_field",
+        ),
+        (
+            "missing tier",
+            without("tier"),
+            422,
+            Some("tier"),
+            "missing_field",
+        ),
+        (
+            "missing event id",
+            without("event_id"),
+            422,
+            Some("event_id"),
+            "missing_field",
+        ),
+        (
+            "unknown tier",
+            with("tier", json!("VIP")),
+            422,
+            Some("tier"),
+            "invalid_field",
+        ),
+        (
+            "unknown previous tier",
+            with("previous_tier", json!("Lead")),
+            422,
+            Some("previous_tier"),
+            "invalid_field",
+        ),
+        (
+            "tier of wrong type",
+            with("tier", json!(3)),
+            422,
+            Some("tier"),
+            "invalid_field",
+        ),
+        (
+            "bad timestamp",
+            with("at", json!("24/11/2026 10:00")),
+            422,
+            Some("at"),
+            "invalid_field",
+        ),
+        (
+            "timestamp without zone",
+            with("at", json!("2026-11-24T10:00:00")),
+            422,
+            Some("at"),
+            "invalid_field",
+        ),
+        (
+            "timestamp far ahead",
+            with("at", json!("2099-01-01T00:00:00Z")),
+            422,
+            Some("at"),
+            "invalid_field",
+        ),
+        (
+            "oversized event id",
+            with("event_id", json!("e".repeat(129))),
+            422,
+            Some("event_id"),
+            "invalid_field",
+        ),
+        (
+            "oversized visitor id",
+            with("visitor_id", json!("v".repeat(129))),
+            422,
+            Some("visitor_id"),
+            "invalid_field",
+        ),
+        (
+            "oversized lead id",
+            with("lead_id", json!("l".repeat(129))),
+            422,
+            Some("lead_id"),
+            "invalid_field",
+        ),
+        (
+            "empty model id",
+            with("model_id", json!("")),
+            422,
+            Some("model_id"),
+            "invalid_field",
+        ),
+        (
+            "other schema",
+            with("schema", json!(2)),
+            422,
+            Some("schema"),
+            "invalid_field",
+        ),
+        (
+            "not JSON",
+            "{\"schema\": 1,".to_owned(),
+            400,
+            None,
+            "invalid_json",
+        ),
         ("an array", "[1, 2]".to_owned(), 422, None, "invalid_json"),
-        ("two objects", format!("{good}{good}"), 400, None, "invalid_json"),
+        (
+            "two objects",
+            format!("{good}{good}"),
+            400,
+            None,
+            "invalid_json",
+        ),
         ("empty body", String::new(), 400, None, "invalid_json"),
     ];
     for (name, body, status, field, code) in &cases {
-        let response = server.request("POST", "/v1/tier", &[("Content-Type", "application/json")], body.as_bytes());
+        let response = server.request(
+            "POST",
+            "/v1/tier",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
         assert_eq!(response.status, *status, "{name}: {}", response.body);
         let error = response.json();
         assert_eq!(error["field"].as_str(), *field, "{name}: {}", response.body);
         assert_eq!(error["error"], *code, "{name}: {}", response.body);
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}"
+        );
     }
 
     let large = with("lead_id", json!("x".repeat(3000)));
-    let response = server.request("POST", "/v1/tier", &[("Content-Type", "application/json")], large.as_bytes());
+    let response = server.request(
+        "POST",
+        "/v1/tier",
+        &[("Content-Type", "application/json")],
+        large.as_bytes(),
+    );
     assert_eq!(response.status, 413, "{}", response.body);
     assert_eq!(response.json()["error"], "body_too_large");
 
-    let form = server.request("POST", "/v1/tier", &[("Content-Type", "application/x-www-form-urlencoded")], good.to_string().as_bytes());
+    let form = server.request(
+        "POST",
+        "/v1/tier",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        good.to_string().as_bytes(),
+    );
     assert_eq!(form.status, 415);
     assert_eq!(form.json()["field"], "Content-Type");
 
@@ -117,7 +260,15 @@ pub fn refuses_foreign_origins(backend: &dyn Backend) {
     let server = Server::start(&["--db", &db, "--allow-origin", "https://shop.example"]);
     let post_from = |origin: &str, event_id: &str| {
         let body = result(event_id, "visitor-cors", "unqualified", "MQL").to_string();
-        server.request("POST", "/v1/tier", &[("Content-Type", "text/plain;charset=UTF-8"), ("Origin", origin)], body.as_bytes())
+        server.request(
+            "POST",
+            "/v1/tier",
+            &[
+                ("Content-Type", "text/plain;charset=UTF-8"),
+                ("Origin", origin),
+            ],
+            body.as_bytes(),
+        )
     };
 
     // A foreign origin: refused before anything is stored, with no CORS grant.
@@ -128,7 +279,11 @@ pub fn refuses_foreign_origins(backend: &dyn Backend) {
     let preflight = server.request(
         "OPTIONS",
         "/v1/tier",
-        &[("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type")],
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
         b"",
     );
     assert_eq!(preflight.status, 403);
@@ -138,15 +293,27 @@ pub fn refuses_foreign_origins(backend: &dyn Backend) {
     let preflight = server.request(
         "OPTIONS",
         "/v1/tier",
-        &[("Origin", "https://shop.example"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type")],
+        &[
+            ("Origin", "https://shop.example"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
         b"",
     );
     assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://shop.example"));
-    assert!(preflight.header("access-control-allow-headers").is_some_and(|h| h.contains("content-type")));
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://shop.example")
+    );
+    assert!(preflight
+        .header("access-control-allow-headers")
+        .is_some_and(|h| h.contains("content-type")));
     let listed = post_from("https://shop.example", "evt-cors-listed");
     assert_eq!(listed.status, 200, "{}", listed.body);
-    assert_eq!(listed.header("access-control-allow-origin"), Some("https://shop.example"));
+    assert_eq!(
+        listed.header("access-control-allow-origin"),
+        Some("https://shop.example")
+    );
     assert!(listed.header("vary").is_some_and(|v| v.contains("Origin")));
 
     // The server's own origin (the demo site): same-origin, no grant needed.
@@ -164,12 +331,24 @@ pub fn refuses_foreign_origins(backend: &dyn Backend) {
 pub fn limits_the_rate_per_client(backend: &dyn Backend) {
     let db = backend.new_db("ratelimit");
     let server = Server::start(&["--db", &db, "--rate-limit", "0.5", "--rate-burst", "3"]);
-    let statuses: Vec<u16> =
-        (0..5).map(|i| server.post(&result(&format!("evt-rate-{i}"), "visitor-rate", "unqualified", "MQL")).status).collect();
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            server
+                .post(&result(
+                    &format!("evt-rate-{i}"),
+                    "visitor-rate",
+                    "unqualified",
+                    "MQL",
+                ))
+                .status
+        })
+        .collect();
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     let limited = server.post(&result("evt-rate-x", "visitor-rate", "unqualified", "MQL"));
     assert_eq!(limited.json()["error"], "rate_limited");
-    assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
+    assert!(limited
+        .header("retry-after")
+        .is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
     assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 3);
     // The summary is not rate limited.
     assert_eq!(server.summary()["total_results"], 3);
@@ -179,20 +358,50 @@ pub fn limits_the_rate_per_client(backend: &dyn Backend) {
 pub fn forwards_through_a_webhook_outage(backend: &dyn Backend) {
     let db = backend.new_db("forward");
     let webhook = Webhook::start_failing();
-    let args = ["--db", &db, "--forward", &webhook.url(), "--forward-backoff-ms", "50", "--forward-max-backoff", "1"];
+    let args = [
+        "--db",
+        &db,
+        "--forward",
+        &webhook.url(),
+        "--forward-backoff-ms",
+        "50",
+        "--forward-max-backoff",
+        "1",
+    ];
     let server = Server::start(&args);
     let ids: Vec<String> = (0..5).map(|i| format!("evt-fwd-{i}")).collect();
     for (i, id) in ids.iter().enumerate() {
-        assert_eq!(server.post(&result(id, &format!("visitor-fwd-{i}"), "unqualified", "MQL")).status, 200);
+        assert_eq!(
+            server
+                .post(&result(
+                    id,
+                    &format!("visitor-fwd-{i}"),
+                    "unqualified",
+                    "MQL"
+                ))
+                .status,
+            200
+        );
     }
     // A retry of an accepted result is not forwarded again.
-    assert_eq!(server.post(&result("evt-fwd-0", "visitor-fwd-0", "unqualified", "MQL")).json()["status"], "duplicate");
+    assert_eq!(
+        server
+            .post(&result("evt-fwd-0", "visitor-fwd-0", "unqualified", "MQL"))
+            .json()["status"],
+        "duplicate"
+    );
 
     // The webhook is down: every result is tried, and retried.
     assert!(
         wait_until(Duration::from_secs(20), || {
             let calls = webhook.calls();
-            ids.iter().all(|id| calls.iter().filter(|c| c.idempotency_key.as_deref() == Some(id)).count() >= 2)
+            ids.iter().all(|id| {
+                calls
+                    .iter()
+                    .filter(|c| c.idempotency_key.as_deref() == Some(id))
+                    .count()
+                    >= 2
+            })
         }),
         "not every result was tried twice: {:?}",
         webhook.calls().len()
@@ -210,7 +419,11 @@ pub fn forwards_through_a_webhook_outage(backend: &dyn Backend) {
     all_ids.push("evt-fwd-5".to_owned());
     assert!(
         wait_until(Duration::from_secs(20), || {
-            count(backend, &db, "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL") == 6
+            count(
+                backend,
+                &db,
+                "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL",
+            ) == 6
         }),
         "not everything delivered: {}",
         server.logs()
@@ -219,16 +432,33 @@ pub fn forwards_through_a_webhook_outage(backend: &dyn Backend) {
     std::thread::sleep(Duration::from_millis(1500));
     let calls = webhook.calls();
     for id in &all_ids {
-        let delivered: Vec<&WebhookCall> =
-            calls.iter().filter(|c| c.status == 200 && c.idempotency_key.as_deref() == Some(id.as_str())).collect();
-        assert_eq!(delivered.len(), 1, "{id} delivered {} times", delivered.len());
+        let delivered: Vec<&WebhookCall> = calls
+            .iter()
+            .filter(|c| c.status == 200 && c.idempotency_key.as_deref() == Some(id.as_str()))
+            .collect();
+        assert_eq!(
+            delivered.len(),
+            1,
+            "{id} delivered {} times",
+            delivered.len()
+        );
         assert_eq!(delivered[0].body["event_id"], id.as_str());
         assert_eq!(delivered[0].body["schema"], 1);
         assert!(delivered[0].body.get("url").is_none());
     }
-    assert_eq!(calls.iter().filter(|c| c.status == 200).count(), 6, "no delivery beyond the six results");
+    assert_eq!(
+        calls.iter().filter(|c| c.status == 200).count(),
+        6,
+        "no delivery beyond the six results"
+    );
     let forwarding = &server.summary()["forwarding"];
-    assert_eq!((forwarding["pending"].as_i64(), forwarding["delivered"].as_i64()), (Some(0), Some(6)));
+    assert_eq!(
+        (
+            forwarding["pending"].as_i64(),
+            forwarding["delivered"].as_i64()
+        ),
+        (Some(0), Some(6))
+    );
     assert_eq!(server.stop(), 0);
 }
 
@@ -238,7 +468,9 @@ pub fn finishes_requests_in_flight_on_sigterm(backend: &dyn Backend) {
     let body = result("evt-inflight", "visitor-inflight", "unqualified", "PQL").to_string();
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let head = format!(
         "POST /v1/tier HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         server.addr,
@@ -249,13 +481,20 @@ pub fn finishes_requests_in_flight_on_sigterm(backend: &dyn Backend) {
     // Wait until the server has the request, then ask it to stop while the body is half sent.
     std::thread::sleep(Duration::from_millis(300));
     let pid = server.pid().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     std::thread::sleep(Duration::from_millis(300));
     stream.write_all(rest).unwrap();
     let response = read_response(&mut stream);
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(server.stop(), 0);
-    assert_eq!(backend.query(&db, "SELECT event_id, tier FROM tier_results"), "evt-inflight|PQL");
+    assert_eq!(
+        backend.query(&db, "SELECT event_id, tier FROM tier_results"),
+        "evt-inflight|PQL"
+    );
 }
 
 pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
@@ -281,7 +520,15 @@ pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["tier"].as_str().unwrap().to_owned(), (t["results"].as_i64().unwrap(), t["current_visitors"].as_i64().unwrap())))
+        .map(|t| {
+            (
+                t["tier"].as_str().unwrap().to_owned(),
+                (
+                    t["results"].as_i64().unwrap(),
+                    t["current_visitors"].as_i64().unwrap(),
+                ),
+            )
+        })
         .collect();
     // Results per tier, and where each visitor is now (alice SQL, bob MQL, carol PQL, dave unqualified).
     assert_eq!(tiers["MQL"], (3, 1));
@@ -292,7 +539,12 @@ pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
     let days = summary["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
     let today = days.last().unwrap();
-    assert_eq!(today["day"].as_str(), result("x", "x", "x", "x")["at"].as_str().map(|at| &at[..10]));
+    assert_eq!(
+        today["day"].as_str(),
+        result("x", "x", "x", "x")["at"]
+            .as_str()
+            .map(|at| &at[..10])
+    );
     assert_eq!(today["total"], 6);
     assert_eq!(today["tiers"]["MQL"], 3);
     assert!(days[..29].iter().all(|d| d["total"] == 0));
@@ -300,18 +552,42 @@ pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
     let latest = summary["latest"].as_array().unwrap();
     assert_eq!(latest.len(), 6);
     assert_eq!(latest[0]["visitor_id"], "dave");
-    assert_eq!((latest[0]["previous_tier"].as_str(), latest[0]["tier"].as_str()), (Some("MQL"), Some("unqualified")));
+    assert_eq!(
+        (
+            latest[0]["previous_tier"].as_str(),
+            latest[0]["tier"].as_str()
+        ),
+        (Some("MQL"), Some("unqualified"))
+    );
 
     let versions = summary["model_versions"].as_array().unwrap();
     assert_eq!(versions.len(), 2);
-    let by_version: BTreeMap<&str, &Value> = versions.iter().map(|v| (v["model_version"].as_str().unwrap(), v)).collect();
+    let by_version: BTreeMap<&str, &Value> = versions
+        .iter()
+        .map(|v| (v["model_version"].as_str().unwrap(), v))
+        .collect();
     assert_eq!(by_version["2026-11-01"]["results"], 3);
     assert_eq!(by_version["2026-11-01"]["visitors"], 2);
-    assert_eq!(by_version["2026-11-01"]["tiers"], json!({"MQL": 2, "SQL": 1}));
-    assert_eq!(by_version["2026-11-15"]["tiers"], json!({"MQL": 1, "PQL": 1, "unqualified": 1}));
+    assert_eq!(
+        by_version["2026-11-01"]["tiers"],
+        json!({"MQL": 2, "SQL": 1})
+    );
+    assert_eq!(
+        by_version["2026-11-15"]["tiers"],
+        json!({"MQL": 1, "PQL": 1, "unqualified": 1})
+    );
 
-    assert_eq!(server.request("GET", "/v1/summary?days=7", &[], b"").json()["days"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        server.request("GET", "/v1/summary?days=7", &[], b"").json()["days"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
     let bad = server.request("GET", "/v1/summary?days=0", &[], b"");
-    assert_eq!((bad.status, bad.json()["field"].as_str()), (400, Some("days")));
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (400, Some("days"))
+    );
     assert_eq!(server.stop(), 0);
 }

@@ -35,13 +35,21 @@ pub fn now_ms() -> i64 {
 /// Delay before attempt number `attempts + 1` (after `attempts` failures, at least one).
 pub fn backoff(config: &ForwardConfig, failures: i64, jitter_source: u64) -> Duration {
     let exponent = u32::try_from(failures.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let base = config.first_backoff.saturating_mul(2u32.saturating_pow(exponent)).min(config.max_backoff);
+    let base = config
+        .first_backoff
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(config.max_backoff);
     // Up to +25% so that many collectors do not retry in lockstep.
     let jitter = base.mul_f64(f64::from(u32::try_from(jitter_source % 1000).unwrap_or(0)) / 4000.0);
     base + jitter
 }
 
-pub async fn run(store: Arc<Store>, config: ForwardConfig, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    store: Arc<Store>,
+    config: ForwardConfig,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(config.timeout))
         .http_status_as_error(false)

@@ -1,13 +1,13 @@
 //! The HTTP side: routes, the `POST /v1/tier` checks in order (origin, rate, type, size, schema),
 //! the summary, static files with their caching headers, and one log line per request.
 
+use super::ratelimit::RateLimiter;
 use super::store::{Store, Stored};
 use super::summary;
 use super::validate::{Rejection, Validator};
-use super::ratelimit::RateLimiter;
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,16 +46,26 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
     let api = Router::new()
         .route("/v1/tier", post(post_tier).options(preflight))
         .route("/v1/summary", get(get_summary))
-        .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
+        )
         .with_state(app)
-        .layer(middleware::map_response(|mut response: Response| async move {
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }));
+        .layer(middleware::map_response(
+            |mut response: Response| async move {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            },
+        ));
     let files = Router::new()
         // The embed snippet: `<script async src="/leadscore/leadscore.js" data-model="/leadscore/model.json">`;
         // the shim loads the wasm-bindgen files that sit next to it.
-        .route_service("/leadscore/leadscore.js", ServeFile::new(dirs.www.join("leadscore.js")))
+        .route_service(
+            "/leadscore/leadscore.js",
+            ServeFile::new(dirs.www.join("leadscore.js")),
+        )
         .route_service("/leadscore/model.json", ServeFile::new(&dirs.embed_model))
         .nest_service("/leadscore", ServeDir::new(&dirs.pkg))
         .nest_service("/pkg", ServeDir::new(&dirs.pkg))
@@ -72,7 +82,10 @@ async fn static_headers(mut response: Response) -> Response {
     if cacheable {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -100,7 +113,10 @@ pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
 
 fn rejection(r: &Rejection) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    json(status, &serde_json::json!({ "error": r.code, "field": r.field, "message": r.message }))
+    json(
+        status,
+        &serde_json::json!({ "error": r.code, "field": r.field, "message": r.message }),
+    )
 }
 
 enum OriginCheck {
@@ -121,13 +137,21 @@ fn check_origin(app: &App, headers: &HeaderMap) -> OriginCheck {
         return OriginCheck::Refused("(not text)".into());
     };
     // The page's own origin: the host the browser connected to, or the listening address.
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     let same = !host.is_empty()
-        && (text.strip_prefix("http://") == Some(host) || text.strip_prefix("https://") == Some(host));
+        && (text.strip_prefix("http://") == Some(host)
+            || text.strip_prefix("https://") == Some(host));
     if same || app.own_origins.iter().any(|o| o == text) {
         return OriginCheck::Same;
     }
-    if app.allow_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == text) {
+    if app
+        .allow_origins
+        .iter()
+        .any(|o| o == "*" || o.trim_end_matches('/') == text)
+    {
         return OriginCheck::Allowed(origin.clone());
     }
     OriginCheck::Refused(text.to_owned())
@@ -157,9 +181,18 @@ async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
         check => {
             let mut response = StatusCode::NO_CONTENT.into_response();
             let h = response.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("content-type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
             with_cors(response, &check)
         }
     }
@@ -180,18 +213,23 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return true;
     };
-    let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || essence == "text/plain"
 }
 
 async fn post_tier(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    debug_assert_eq!(method, Method::POST);
     let origin = check_origin(&app, &headers);
     if let OriginCheck::Refused(origin) = &origin {
         tracing::warn!(%origin, "refused a result from a foreign origin");
@@ -208,7 +246,10 @@ async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) ->
             429,
             "rate_limited",
             None,
-            format!("too many results from {client}; retry in {} ms", wait.as_millis()),
+            format!(
+                "too many results from {client}; retry in {} ms",
+                wait.as_millis()
+            ),
         ));
         let seconds = wait.as_secs().saturating_add(1).to_string();
         if let Ok(value) = HeaderValue::from_str(&seconds) {
@@ -225,7 +266,12 @@ async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) ->
         ));
     }
     let too_large = || {
-        rejection(&Rejection::new(413, "body_too_large", None, format!("a tier result is at most {} bytes", app.max_body)))
+        rejection(&Rejection::new(
+            413,
+            "body_too_large",
+            None,
+            format!("a tier result is at most {} bytes", app.max_body),
+        ))
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -252,12 +298,24 @@ async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) ->
             if stored == Stored::New && app.forwarding {
                 app.forward_wake.notify_one();
             }
-            let status = if stored == Stored::New { "stored" } else { "duplicate" };
-            json(StatusCode::OK, &serde_json::json!({ "status": status, "event_id": event_id }))
+            let status = if stored == Stored::New {
+                "stored"
+            } else {
+                "duplicate"
+            };
+            json(
+                StatusCode::OK,
+                &serde_json::json!({ "status": status, "event_id": event_id }),
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, %event_id, "cannot store a result");
-            rejection(&Rejection::new(503, "storage_unavailable", None, "the result was not stored; retry later"))
+            rejection(&Rejection::new(
+                503,
+                "storage_unavailable",
+                None,
+                "the result was not stored; retry later",
+            ))
         }
     }
 }
@@ -274,14 +332,24 @@ async fn get_summary(State(app): State<Arc<App>>, request: Request) -> Response 
         None => summary::DEFAULT_DAYS,
         Some(Ok(days)) if (1..=366).contains(&days) => days,
         Some(_) => {
-            return rejection(&Rejection::new(400, "invalid_query", Some("days"), "days must be a number from 1 to 366"))
+            return rejection(&Rejection::new(
+                400,
+                "invalid_query",
+                Some("days"),
+                "days must be a number from 1 to 366",
+            ))
         }
     };
     match summary::build(&app.store, days, app.forwarding).await {
         Ok(summary) => json(StatusCode::OK, &summary),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the summary");
-            rejection(&Rejection::new(503, "storage_unavailable", None, "the summary cannot be read now"))
+            rejection(&Rejection::new(
+                503,
+                "storage_unavailable",
+                None,
+                "the summary cannot be read now",
+            ))
         }
     }
 }

@@ -121,7 +121,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     init_logs(args.log_format, args.log_level);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(serve(args))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -154,7 +157,9 @@ fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
         for file in files {
             match load_model(&file) {
                 Ok(model) => models.push((file, model)),
-                Err(e) => tracing::debug!(file = %file.display(), error = %e, "not a model, skipped"),
+                Err(e) => {
+                    tracing::debug!(file = %file.display(), error = %e, "not a model, skipped")
+                }
             }
         }
     } else {
@@ -169,14 +174,19 @@ fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
         tiers.extend(names);
     }
     if models.is_empty() {
-        tracing::warn!("no model given and none found in {}/models: only \"unqualified\" is a known tier", args.www.display());
+        tracing::warn!(
+            "no model given and none found in {}/models: only \"unqualified\" is a known tier",
+            args.www.display()
+        );
     }
     Ok(tiers)
 }
 
 fn load_model(file: &Path) -> Result<leadscore::model::Model, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let valid = leadscore::model::ValidModel::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let valid = leadscore::model::ValidModel::from_json(&text)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(valid.model().clone())
 }
 
@@ -204,7 +214,12 @@ async fn serve(args: Args) -> Result<(), String> {
             max_backoff: Duration::from_secs(args.forward_max_backoff.max(1)),
             timeout: Duration::from_secs(args.forward_timeout.max(1)),
         };
-        tokio::spawn(forward::run(Arc::clone(&store), config, Arc::clone(&forward_wake), stop_rx.clone()))
+        tokio::spawn(forward::run(
+            Arc::clone(&store),
+            config,
+            Arc::clone(&forward_wake),
+            stop_rx.clone(),
+        ))
     });
 
     let app = Arc::new(http::App {
@@ -218,16 +233,23 @@ async fn serve(args: Args) -> Result<(), String> {
         forwarding,
         forward_wake,
     });
-    let dirs = http::StaticDirs { www: args.www.clone(), pkg: args.pkg.clone(), embed_model: args.embed_model.clone() };
+    let dirs = http::StaticDirs {
+        www: args.www.clone(),
+        pkg: args.pkg.clone(),
+        embed_model: args.embed_model.clone(),
+    };
     let router = http::router(app, &dirs);
 
     tokio::spawn(wait_for_stop_signal(stop_tx));
     let mut graceful_stop = stop_rx.clone();
     let mut forced_stop = stop_rx.clone();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = graceful_stop.wait_for(|stop| *stop).await;
-        });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful_stop.wait_for(|stop| *stop).await;
+    });
     tracing::info!(url = %format!("http://{local}/"), dashboard = %format!("http://{local}/dashboard/"), "listening");
     let shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
     tokio::select! {
@@ -252,15 +274,16 @@ async fn wait_for_stop_signal(stop: watch::Sender<bool>) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                let _ = stop.send(true);
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    let _ = stop.send(true);
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => tracing::info!("SIGINT: stopping, letting requests in flight finish"),
             _ = term.recv() => tracing::info!("SIGTERM: stopping, letting requests in flight finish"),

@@ -27,7 +27,11 @@ struct Bucket {
 impl RateLimiter {
     /// `per_second` tokens are added per second up to `burst`; `per_second <= 0` turns it off.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        RateLimiter { per_second, burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token for `client`; `Err(wait)` tells how long until one is available.
@@ -40,9 +44,14 @@ impl RateLimiter {
         };
         if buckets.len() > PRUNE_ABOVE {
             let (per_second, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < burst);
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < burst
+            });
         }
-        let bucket = buckets.entry(client).or_insert(Bucket { tokens: self.burst, updated: now });
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: self.burst,
+            updated: now,
+        });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
         bucket.updated = now;
@@ -50,7 +59,9 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second))
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
         }
     }
 }
@@ -70,9 +81,17 @@ mod tests {
             assert!(limiter.check(a, start).is_ok());
         }
         assert!(limiter.check(a, start).is_err(), "burst used up");
-        assert!(limiter.check(b, start).is_ok(), "other clients are not affected");
-        assert!(limiter.check(a, start + Duration::from_millis(500)).is_ok(), "one token after 1/rate");
-        assert!(limiter.check(a, start + Duration::from_millis(500)).is_err());
+        assert!(
+            limiter.check(b, start).is_ok(),
+            "other clients are not affected"
+        );
+        assert!(
+            limiter.check(a, start + Duration::from_millis(500)).is_ok(),
+            "one token after 1/rate"
+        );
+        assert!(limiter
+            .check(a, start + Duration::from_millis(500))
+            .is_err());
     }
 
     #[test]

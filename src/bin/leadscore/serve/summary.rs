@@ -18,41 +18,64 @@ pub async fn build(store: &Store, days: u16, forwarding: bool) -> Result<Summary
     let mut day = first;
     while day <= today {
         let name = day.to_string();
-        day_counts.insert(name.clone(), DayCount { day: name, ..DayCount::default() });
+        day_counts.insert(
+            name.clone(),
+            DayCount {
+                day: name,
+                ..DayCount::default()
+            },
+        );
         day = day.next_day().ok_or("date out of range")?;
     }
     for (day, tier, count) in rows.per_day {
         // Results dated up to a day ahead (browser clocks) get their own column.
-        let entry = day_counts.entry(day.clone()).or_insert_with(|| DayCount { day, ..DayCount::default() });
+        let entry = day_counts.entry(day.clone()).or_insert_with(|| DayCount {
+            day,
+            ..DayCount::default()
+        });
         entry.total += count;
         *entry.tiers.entry(tier).or_default() += count;
     }
 
     let mut tiers: BTreeMap<String, TierCount> = BTreeMap::new();
     for (tier, results) in rows.per_tier {
-        tiers.entry(tier.clone()).or_insert_with(|| TierCount { tier, ..TierCount::default() }).results = results;
+        tiers
+            .entry(tier.clone())
+            .or_insert_with(|| TierCount {
+                tier,
+                ..TierCount::default()
+            })
+            .results = results;
     }
     for (tier, visitors) in rows.current_per_tier {
-        tiers.entry(tier.clone()).or_insert_with(|| TierCount { tier, ..TierCount::default() }).current_visitors =
-            visitors;
+        tiers
+            .entry(tier.clone())
+            .or_insert_with(|| TierCount {
+                tier,
+                ..TierCount::default()
+            })
+            .current_visitors = visitors;
     }
 
     let mut model_versions: Vec<ModelVersionCount> = rows
         .versions
         .into_iter()
-        .map(|(model_id, model_version, results, visitors, first_at, last_at)| ModelVersionCount {
-            model_id,
-            model_version,
-            results,
-            visitors,
-            first_at,
-            last_at,
-            tiers: BTreeMap::new(),
-        })
+        .map(
+            |(model_id, model_version, results, visitors, first_at, last_at)| ModelVersionCount {
+                model_id,
+                model_version,
+                results,
+                visitors,
+                first_at,
+                last_at,
+                tiers: BTreeMap::new(),
+            },
+        )
         .collect();
     for (model_id, model_version, tier, count) in rows.version_tiers {
-        if let Some(version) =
-            model_versions.iter_mut().find(|v| v.model_id == model_id && v.model_version == model_version)
+        if let Some(version) = model_versions
+            .iter_mut()
+            .find(|v| v.model_id == model_id && v.model_version == model_version)
         {
             version.tiers.insert(tier, count);
         }

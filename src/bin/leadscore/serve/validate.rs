@@ -39,8 +39,18 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    pub fn new(status: u16, code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
-        Rejection { status, code, field: field.map(str::to_owned), message: message.into() }
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Rejection {
+            status,
+            code,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
     }
 
     fn field(field: &str, message: impl Into<String>) -> Self {
@@ -73,7 +83,10 @@ impl Validator {
         if result.schema != PAYLOAD_SCHEMA {
             return Err(Rejection::field(
                 "schema",
-                format!("unsupported payload schema {}; this server reads {PAYLOAD_SCHEMA}", result.schema),
+                format!(
+                    "unsupported payload schema {}; this server reads {PAYLOAD_SCHEMA}",
+                    result.schema
+                ),
             ));
         }
         check_id("model_id", &result.model_id)?;
@@ -88,7 +101,10 @@ impl Validator {
         if result.tier == result.previous_tier {
             return Err(Rejection::field(
                 "previous_tier",
-                format!("a tier result records a change, but tier and previous_tier are both {:?}", result.tier),
+                format!(
+                    "a tier result records a change, but tier and previous_tier are both {:?}",
+                    result.tier
+                ),
             ));
         }
         let at = parse_at(&result.at, now)?;
@@ -99,7 +115,12 @@ impl Validator {
             None => None,
         };
         let payload = serde_json::to_string(&result).map_err(internal)?;
-        Ok(Accepted { result, day, scores_json, payload })
+        Ok(Accepted {
+            result,
+            day,
+            scores_json,
+            payload,
+        })
     }
 
     fn check_tier(&self, field: &str, tier: &str) -> Result<(), Rejection> {
@@ -107,7 +128,13 @@ impl Validator {
             return Ok(());
         }
         let known: Vec<&str> = self.tiers().collect();
-        Err(Rejection::field(field, format!("unknown tier {tier:?}; expected one of {}", known.join(", "))))
+        Err(Rejection::field(
+            field,
+            format!(
+                "unknown tier {tier:?}; expected one of {}",
+                known.join(", ")
+            ),
+        ))
     }
 }
 
@@ -116,9 +143,21 @@ fn parse(body: &[u8]) -> Result<TierResult, Rejection> {
     // serde would also read a struct from a JSON array (`[1, "MQL", ...]`); only an object is a result.
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
-        None => return Err(Rejection::new(400, "invalid_json", None, "the body is empty")),
+        None => {
+            return Err(Rejection::new(
+                400,
+                "invalid_json",
+                None,
+                "the body is empty",
+            ))
+        }
         Some(_) => {
-            return Err(Rejection::new(422, "invalid_json", None, "the body must be one JSON object (a tier result)"))
+            return Err(Rejection::new(
+                422,
+                "invalid_json",
+                None,
+                "the body must be one JSON object (a tier result)",
+            ))
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -137,10 +176,18 @@ fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rej
     let inner = error.inner();
     let message = inner.to_string();
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return Rejection::new(400, "invalid_json", None, format!("invalid JSON: {message}"));
+        return Rejection::new(
+            400,
+            "invalid_json",
+            None,
+            format!("invalid JSON: {message}"),
+        );
     }
     // serde reports a missing or unknown field at the object that holds it; name the field itself.
-    for (marker, code) in [("unknown field `", "unknown_field"), ("missing field `", "missing_field")] {
+    for (marker, code) in [
+        ("unknown field `", "unknown_field"),
+        ("missing field `", "missing_field"),
+    ] {
         if let Some(rest) = message.strip_prefix(marker) {
             let name = rest.split('`').next().unwrap_or_default();
             // An unknown field's path already ends with it; a missing field's path is its parent.
@@ -153,7 +200,9 @@ fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rej
                 format!("{path}.{name}")
             };
             let message = match code {
-                "unknown_field" => format!("unknown field {field:?}; a tier result has only the documented fields"),
+                "unknown_field" => {
+                    format!("unknown field {field:?}; a tier result has only the documented fields")
+                }
                 _ => format!("missing field {field:?}"),
             };
             return Rejection::new(422, code, Some(&field), message);
@@ -161,7 +210,12 @@ fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rej
     }
     let path = error.path().to_string();
     if path == "." || path.is_empty() {
-        return Rejection::new(422, "invalid_json", None, format!("the body must be a tier result object: {message}"));
+        return Rejection::new(
+            422,
+            "invalid_json",
+            None,
+            format!("the body must be a tier result object: {message}"),
+        );
     }
     Rejection::field(&path, message)
 }
@@ -171,23 +225,38 @@ fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
         return Err(Rejection::field(field, "must not be empty"));
     }
     if value.len() > MAX_ID_LEN {
-        return Err(Rejection::field(field, format!("{} bytes long; at most {MAX_ID_LEN} allowed", value.len())));
+        return Err(Rejection::field(
+            field,
+            format!("{} bytes long; at most {MAX_ID_LEN} allowed", value.len()),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(Rejection::field(field, "must not contain control characters"));
+        return Err(Rejection::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
     let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
-        Rejection::field("at", format!("{text:?} is not an RFC 3339 timestamp like 2026-11-24T10:00:00.000Z: {e}"))
+        Rejection::field(
+            "at",
+            format!("{text:?} is not an RFC 3339 timestamp like 2026-11-24T10:00:00.000Z: {e}"),
+        )
     })?;
     if at.year() < 2000 {
-        return Err(Rejection::field("at", format!("{text:?} is before the year 2000")));
+        return Err(Rejection::field(
+            "at",
+            format!("{text:?} is before the year 2000"),
+        ));
     }
     if at > now + MAX_CLOCK_AHEAD {
-        return Err(Rejection::field("at", format!("{text:?} is more than a day in the future")));
+        return Err(Rejection::field(
+            "at",
+            format!("{text:?} is more than a day in the future"),
+        ));
     }
     Ok(at)
 }
@@ -195,7 +264,9 @@ fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection
 /// `2026-11-24T10:00:00.000Z`: fixed width, so text order is time order in both databases.
 pub fn format_at(at: OffsetDateTime) -> Result<String, Rejection> {
     at.to_offset(UtcOffset::UTC)
-        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"))
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
         .map_err(internal)
 }
 
@@ -236,32 +307,92 @@ mod tests {
             .unwrap_or_else(|m| unreachable!("{m}"));
         assert_eq!(accepted.result.at, "2026-11-24T10:30:00.000Z");
         assert_eq!(accepted.day, "2026-11-24");
-        assert!(accepted.payload.contains("\"at\":\"2026-11-24T10:30:00.000Z\""));
+        assert!(accepted
+            .payload
+            .contains("\"at\":\"2026-11-24T10:30:00.000Z\""));
     }
 
     #[test]
     fn names_the_field_of_each_problem() {
-        assert_eq!(field_of(&body(|v| v["extra"] = 1.into())).as_deref(), Some("extra"));
-        assert_eq!(field_of(&body(|v| v["scores"] = serde_json::json!({"fit": 1, "x": 2}))).as_deref(), Some("scores.x"));
-        assert_eq!(field_of(&body(|v| { v.as_object_mut().map(|o| o.remove("tier")); })).as_deref(), Some("tier"));
-        assert_eq!(field_of(&body(|v| v["tier"] = "VIP".into())).as_deref(), Some("tier"));
-        assert_eq!(field_of(&body(|v| v["previous_tier"] = 3.into())).as_deref(), Some("previous_tier"));
-        assert_eq!(field_of(&body(|v| v["at"] = "yesterday".into())).as_deref(), Some("at"));
-        assert_eq!(field_of(&body(|v| v["at"] = "2030-01-01T00:00:00Z".into())).as_deref(), Some("at"));
-        assert_eq!(field_of(&body(|v| v["event_id"] = "x".repeat(MAX_ID_LEN + 1).into())).as_deref(), Some("event_id"));
-        assert_eq!(field_of(&body(|v| v["lead_id"] = "".into())).as_deref(), Some("lead_id"));
-        assert_eq!(field_of(&body(|v| v["visitor_id"] = "a\nb".into())).as_deref(), Some("visitor_id"));
-        assert_eq!(field_of(&body(|v| v["schema"] = 2.into())).as_deref(), Some("schema"));
-        assert_eq!(field_of(&body(|v| v["tier"] = "unqualified".into())).as_deref(), Some("previous_tier"));
+        assert_eq!(
+            field_of(&body(|v| v["extra"] = 1.into())).as_deref(),
+            Some("extra")
+        );
+        assert_eq!(
+            field_of(&body(
+                |v| v["scores"] = serde_json::json!({"fit": 1, "x": 2})
+            ))
+            .as_deref(),
+            Some("scores.x")
+        );
+        assert_eq!(
+            field_of(&body(|v| {
+                v.as_object_mut().map(|o| o.remove("tier"));
+            }))
+            .as_deref(),
+            Some("tier")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["tier"] = "VIP".into())).as_deref(),
+            Some("tier")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["previous_tier"] = 3.into())).as_deref(),
+            Some("previous_tier")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["at"] = "yesterday".into())).as_deref(),
+            Some("at")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["at"] = "2030-01-01T00:00:00Z".into())).as_deref(),
+            Some("at")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["event_id"] = "x".repeat(MAX_ID_LEN + 1).into())).as_deref(),
+            Some("event_id")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["lead_id"] = "".into())).as_deref(),
+            Some("lead_id")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["visitor_id"] = "a\nb".into())).as_deref(),
+            Some("visitor_id")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["schema"] = 2.into())).as_deref(),
+            Some("schema")
+        );
+        assert_eq!(
+            field_of(&body(|v| v["tier"] = "unqualified".into())).as_deref(),
+            Some("previous_tier")
+        );
     }
 
     #[test]
     fn malformed_json_is_a_400_without_field() {
-        for bad in [&b"{"[..], b"[]", b"null", b"{} {}", b"\xff", b"", b"[1, \"MQL\"]"] {
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"{} {}",
+            b"\xff",
+            b"",
+            b"[1, \"MQL\"]",
+        ] {
             let rejection = validator().check(bad, NOW).err();
-            assert!(rejection.as_ref().is_some_and(|r| r.status == 400 || r.status == 422), "{bad:?}: {rejection:?}");
+            assert!(
+                rejection
+                    .as_ref()
+                    .is_some_and(|r| r.status == 400 || r.status == 422),
+                "{bad:?}: {rejection:?}"
+            );
         }
         let trailing = [body(|_| {}), b" {}".to_vec()].concat();
-        assert_eq!(validator().check(&trailing, NOW).err().map(|r| r.code), Some("invalid_json"));
+        assert_eq!(
+            validator().check(&trailing, NOW).err().map(|r| r.code),
+            Some("invalid_json")
+        );
     }
 }

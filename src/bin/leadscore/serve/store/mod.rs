@@ -117,15 +117,18 @@ pub mod sql {
     pub const TOTAL: &str = "SELECT COUNT(*) FROM tier_results";
     pub const PER_DAY: &str =
         "SELECT day, tier, COUNT(*) FROM tier_results WHERE day >= {since} GROUP BY day, tier ORDER BY day, tier";
-    pub const PER_TIER: &str = "SELECT tier, COUNT(*) FROM tier_results GROUP BY tier ORDER BY tier";
+    pub const PER_TIER: &str =
+        "SELECT tier, COUNT(*) FROM tier_results GROUP BY tier ORDER BY tier";
     pub const CURRENT_PER_TIER: &str = "SELECT tier, COUNT(*) FROM (SELECT tier, ROW_NUMBER() OVER \
         (PARTITION BY model_id, visitor_id ORDER BY at DESC, id DESC) AS rn FROM tier_results) AS latest \
         WHERE rn = 1 GROUP BY tier ORDER BY tier";
-    pub const LATEST: &str = "SELECT at, previous_tier, tier, visitor_id, lead_id, model_id, model_version \
+    pub const LATEST: &str =
+        "SELECT at, previous_tier, tier, visitor_id, lead_id, model_id, model_version \
         FROM tier_results ORDER BY at DESC, id DESC LIMIT 20";
     pub const VERSIONS: &str = "SELECT model_id, model_version, COUNT(*), COUNT(DISTINCT visitor_id), MIN(at), MAX(at) \
         FROM tier_results GROUP BY model_id, model_version ORDER BY MAX(at) DESC, model_id, model_version LIMIT 50";
-    pub const VERSION_TIERS: &str = "SELECT model_id, model_version, tier, COUNT(*) FROM tier_results \
+    pub const VERSION_TIERS: &str =
+        "SELECT model_id, model_version, tier, COUNT(*) FROM tier_results \
         GROUP BY model_id, model_version, tier";
     pub const PENDING: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NULL";
     pub const DELIVERED: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL";
@@ -144,7 +147,9 @@ impl Store {
     /// `postgresql://` URL, or else a SQLite file path.
     pub async fn open(db: &str, forwarding: bool) -> Result<Store, String> {
         if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            Ok(Store::Postgres(postgres::PgStore::open(db, forwarding).await?))
+            Ok(Store::Postgres(
+                postgres::PgStore::open(db, forwarding).await?,
+            ))
         } else {
             Ok(Store::Sqlite(sqlite::SqliteStore::open(db, forwarding)?))
         }
@@ -175,7 +180,12 @@ impl Store {
 
     /// Takes up to `limit` deliveries that are due at `now_ms`, leasing them until `lease_until_ms`
     /// so that another collector on the same database does not post them at the same time.
-    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
+    pub async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, String> {
         match self {
             Store::Sqlite(s) => s.claim_deliveries(now_ms, lease_until_ms, limit).await,
             Store::Postgres(p) => p.claim_deliveries(now_ms, lease_until_ms, limit).await,
@@ -189,7 +199,12 @@ impl Store {
         }
     }
 
-    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
+    pub async fn mark_failed(
+        &self,
+        result_id: i64,
+        next_attempt_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
         match self {
             Store::Sqlite(s) => s.mark_failed(result_id, next_attempt_ms, error).await,
             Store::Postgres(p) => p.mark_failed(result_id, next_attempt_ms, error).await,

@@ -70,8 +70,9 @@ fn pg_err(e: tokio_postgres::Error) -> String {
 }
 
 async fn connect(url: &str) -> Result<Client, String> {
-    let (client, connection) =
-        tokio_postgres::connect(url, NoTls).await.map_err(|e| format!("cannot connect to PostgreSQL: {}", pg_err(e)))?;
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL: {}", pg_err(e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "PostgreSQL connection closed");
@@ -84,16 +85,25 @@ impl PgStore {
     pub async fn open(url: &str, forwarding: bool) -> Result<PgStore, String> {
         let mut client = connect(url).await?;
         migrate(&mut client).await?;
-        let mut slots: Vec<Mutex<Option<Arc<Client>>>> = (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
+        let mut slots: Vec<Mutex<Option<Arc<Client>>>> =
+            (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
         if let Some(first) = slots.first_mut() {
             *first = Mutex::new(Some(Arc::new(client)));
         }
-        Ok(PgStore { url: url.to_owned(), slots, next: AtomicUsize::new(0), forwarding })
+        Ok(PgStore {
+            url: url.to_owned(),
+            slots,
+            next: AtomicUsize::new(0),
+            forwarding,
+        })
     }
 
     /// `postgres://host:port/db` without user and password.
     pub fn describe(&self) -> String {
-        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
         let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
         format!("postgres://{rest}")
     }
@@ -145,10 +155,19 @@ impl PgStore {
             .await
             .map_err(pg_err)?;
         let inserted: i64 = row.try_get(0).map_err(pg_err)?;
-        Ok(if inserted > 0 { Stored::New } else { Stored::Duplicate })
+        Ok(if inserted > 0 {
+            Stored::New
+        } else {
+            Stored::Duplicate
+        })
     }
 
-    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
+    pub async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, String> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -189,7 +208,12 @@ impl PgStore {
         Ok(())
     }
 
-    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
+    pub async fn mark_failed(
+        &self,
+        result_id: i64,
+        next_attempt_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
         let client = self.client().await?;
         client
             .execute(
@@ -220,11 +244,23 @@ impl PgStore {
                     .collect::<Result<Vec<(String, i64)>, String>>()
             }
         };
-        let mut rows = SummaryRows { total: count(sql::TOTAL).await?, ..SummaryRows::default() };
-        let per_day = client.query(&sql::PER_DAY.replace("{since}", "$1"), &[&since_day]).await.map_err(pg_err)?;
+        let mut rows = SummaryRows {
+            total: count(sql::TOTAL).await?,
+            ..SummaryRows::default()
+        };
+        let per_day = client
+            .query(&sql::PER_DAY.replace("{since}", "$1"), &[&since_day])
+            .await
+            .map_err(pg_err)?;
         rows.per_day = per_day
             .iter()
-            .map(|r| Ok((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?, r.try_get(2).map_err(pg_err)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(pg_err)?,
+                    r.try_get(1).map_err(pg_err)?,
+                    r.try_get(2).map_err(pg_err)?,
+                ))
+            })
             .collect::<Result<_, String>>()?;
         rows.per_tier = pairs(sql::PER_TIER).await?;
         rows.current_per_tier = pairs(sql::CURRENT_PER_TIER).await?;
@@ -277,7 +313,11 @@ impl PgStore {
             .collect::<Result<_, String>>()?;
         rows.pending = count(sql::PENDING).await?;
         rows.delivered = count(sql::DELIVERED).await?;
-        rows.last_error = match client.query_opt(sql::LAST_ERROR, &[]).await.map_err(pg_err)? {
+        rows.last_error = match client
+            .query_opt(sql::LAST_ERROR, &[])
+            .await
+            .map_err(pg_err)?
+        {
             Some(row) => row.try_get(0).map_err(pg_err)?,
             None => None,
         };
@@ -287,20 +327,41 @@ impl PgStore {
 
 async fn migrate(client: &mut Client) -> Result<(), String> {
     let tx = client.transaction().await.map_err(pg_err)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_err)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS leadscore_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
         .await
         .map_err(pg_err)?;
-    let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM leadscore_migrations", &[]).await.map_err(pg_err)?;
+    let row = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM leadscore_migrations",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
     let version: i32 = row.try_get(0).map_err(pg_err)?;
     let known = i32::try_from(MIGRATIONS.len()).map_err(err)?;
     if version > known {
-        return Err(format!("the database has schema version {version}, newer than this build ({known})"));
+        return Err(format!(
+            "the database has schema version {version}, newer than this build ({known})"
+        ));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).map_err(err)?) {
-        tx.batch_execute(migration).await.map_err(|e| format!("migration {}: {}", index + 1, pg_err(e)))?;
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).map_err(err)?)
+    {
+        tx.batch_execute(migration)
+            .await
+            .map_err(|e| format!("migration {}: {}", index + 1, pg_err(e)))?;
         let number = i32::try_from(index + 1).map_err(err)?;
-        tx.execute("INSERT INTO leadscore_migrations (version) VALUES ($1)", &[&number]).await.map_err(pg_err)?;
+        tx.execute(
+            "INSERT INTO leadscore_migrations (version) VALUES ($1)",
+            &[&number],
+        )
+        .await
+        .map_err(pg_err)?;
     }
     tx.commit().await.map_err(pg_err)
 }

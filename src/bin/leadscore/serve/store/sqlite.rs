@@ -51,10 +51,28 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 enum Command {
-    Insert { accepted: Box<Accepted>, received_at: String, reply: oneshot::Sender<Result<Stored, String>> },
-    Claim { now_ms: i64, lease_until_ms: i64, limit: i64, reply: oneshot::Sender<Result<Vec<Delivery>, String>> },
-    Delivered { result_id: i64, now_ms: i64, reply: oneshot::Sender<Result<(), String>> },
-    Failed { result_id: i64, next_attempt_ms: i64, error: String, reply: oneshot::Sender<Result<(), String>> },
+    Insert {
+        accepted: Box<Accepted>,
+        received_at: String,
+        reply: oneshot::Sender<Result<Stored, String>>,
+    },
+    Claim {
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+        reply: oneshot::Sender<Result<Vec<Delivery>, String>>,
+    },
+    Delivered {
+        result_id: i64,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Failed {
+        result_id: i64,
+        next_attempt_ms: i64,
+        error: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 pub struct SqliteStore {
@@ -69,23 +87,39 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 fn connect(path: &Path) -> Result<Connection, String> {
-    let conn = Connection::open(path).map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+    let conn = Connection::open(path)
+        .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
     Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), String> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
     let known = i64::try_from(MIGRATIONS.len()).map_err(err)?;
     if version > known {
-        return Err(format!("the database has schema version {version}, newer than this build ({known})"));
+        return Err(format!(
+            "the database has schema version {version}, newer than this build ({known})"
+        ));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).map_err(err)?) {
-        tx.execute_batch(migration).map_err(|e| format!("migration {}: {e}", index + 1))?;
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).map_err(err)?)
+    {
+        tx.execute_batch(migration)
+            .map_err(|e| format!("migration {}: {e}", index + 1))?;
     }
     tx.pragma_update(None, "user_version", known).map_err(err)?;
     tx.commit().map_err(err)
@@ -102,39 +136,86 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer_conn, rx, forwarding))
             .map_err(err)?;
-        Ok(SqliteStore { path, writer: tx, thread: Some(thread), reader: Arc::new(Mutex::new(reader)) })
+        Ok(SqliteStore {
+            path,
+            writer: tx,
+            thread: Some(thread),
+            reader: Arc::new(Mutex::new(reader)),
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command) -> Result<T, String> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
-        self.writer.send(make(reply)).await.map_err(|_| "the database writer has stopped".to_owned())?;
-        answer.await.map_err(|_| "the database writer has stopped".to_owned())?
+        self.writer
+            .send(make(reply))
+            .await
+            .map_err(|_| "the database writer has stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the database writer has stopped".to_owned())?
     }
 
     pub async fn insert(&self, accepted: Accepted, received_at: String) -> Result<Stored, String> {
-        self.ask(|reply| Command::Insert { accepted: Box::new(accepted), received_at, reply }).await
+        self.ask(|reply| Command::Insert {
+            accepted: Box::new(accepted),
+            received_at,
+            reply,
+        })
+        .await
     }
 
-    pub async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Delivery>, String> {
-        self.ask(|reply| Command::Claim { now_ms, lease_until_ms, limit, reply }).await
+    pub async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, String> {
+        self.ask(|reply| Command::Claim {
+            now_ms,
+            lease_until_ms,
+            limit,
+            reply,
+        })
+        .await
     }
 
     pub async fn mark_delivered(&self, result_id: i64, now_ms: i64) -> Result<(), String> {
-        self.ask(|reply| Command::Delivered { result_id, now_ms, reply }).await
+        self.ask(|reply| Command::Delivered {
+            result_id,
+            now_ms,
+            reply,
+        })
+        .await
     }
 
-    pub async fn mark_failed(&self, result_id: i64, next_attempt_ms: i64, error: String) -> Result<(), String> {
-        self.ask(|reply| Command::Failed { result_id, next_attempt_ms, error, reply }).await
+    pub async fn mark_failed(
+        &self,
+        result_id: i64,
+        next_attempt_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
+        self.ask(|reply| Command::Failed {
+            result_id,
+            next_attempt_ms,
+            error,
+            reply,
+        })
+        .await
     }
 
     pub async fn summary_rows(&self, since_day: String) -> Result<SummaryRows, String> {
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| "summary connection poisoned".to_owned())?;
+            let conn = reader
+                .lock()
+                .map_err(|_| "summary connection poisoned".to_owned())?;
             summary(&conn, &since_day).map_err(err)
         })
         .await
@@ -158,10 +239,18 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>, forwarding
         let mut next = Some(first);
         while let Some(command) = next {
             match command {
-                Command::Insert { accepted, received_at, reply } => inserts.push((accepted, received_at, reply)),
+                Command::Insert {
+                    accepted,
+                    received_at,
+                    reply,
+                } => inserts.push((accepted, received_at, reply)),
                 other => others.push(other),
             }
-            next = if inserts.len() + others.len() < MAX_GROUP { rx.try_recv().ok() } else { None };
+            next = if inserts.len() + others.len() < MAX_GROUP {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         if !inserts.is_empty() {
             write_group(&mut conn, inserts, forwarding);
@@ -174,71 +263,85 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>, forwarding
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
 }
 
-type PendingInsert = (Box<Accepted>, String, oneshot::Sender<Result<Stored, String>>);
+type Reply = oneshot::Sender<Result<Stored, String>>;
+type PendingInsert = (Box<Accepted>, String, Reply);
 
+/// Writes a group of inserts in one transaction; every caller is answered after the commit (or
+/// hears the error when the transaction failed and nothing of the group was stored).
 fn write_group(conn: &mut Connection, inserts: Vec<PendingInsert>, forwarding: bool) {
-    let outcome = (|| -> Result<Vec<(Result<Stored, String>, oneshot::Sender<Result<Stored, String>>)>, String> {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-        let mut answers = Vec::with_capacity(inserts.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
-                        visitor_id, lead_id, at, day, scores, payload, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                     ON CONFLICT (event_id) DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut queue = tx
-                .prepare_cached("INSERT INTO forward_queue (result_id, next_attempt_ms) VALUES (?1, 0)")
-                .map_err(err)?;
-            for (accepted, received_at, reply) in inserts {
-                let r = &accepted.result;
-                let stored = insert
-                    .execute(params![
-                        r.event_id,
-                        r.schema,
-                        r.tier,
-                        r.previous_tier,
-                        r.model_id,
-                        r.model_version,
-                        r.visitor_id,
-                        r.lead_id,
-                        r.at,
-                        accepted.day,
-                        accepted.scores_json,
-                        accepted.payload,
-                        received_at
-                    ])
-                    .map_err(err)
-                    .and_then(|changed| {
-                        if changed == 0 {
-                            return Ok(Stored::Duplicate);
-                        }
-                        if forwarding {
-                            queue.execute(params![tx.last_insert_rowid()]).map_err(err)?;
-                        }
-                        Ok(Stored::New)
-                    });
-                answers.push((stored, reply));
-            }
-        }
-        tx.commit().map_err(err)?;
-        Ok(answers)
-    })();
-    match outcome {
-        Ok(answers) => {
-            for (stored, reply) in answers {
-                let _ = reply.send(stored);
+    let (rows, replies): (Vec<(Box<Accepted>, String)>, Vec<Reply>) = inserts
+        .into_iter()
+        .map(|(accepted, received_at, reply)| ((accepted, received_at), reply))
+        .unzip();
+    match insert_all(conn, &rows, forwarding) {
+        Ok(outcomes) => {
+            for (outcome, reply) in outcomes.into_iter().zip(replies) {
+                let _ = reply.send(outcome);
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, "SQLite write failed");
-            // The transaction rolled back: nothing of this group was stored; every caller hears so.
-            // (The replies were moved into the closure's answers; they are dropped with it, which
-            // the callers see as an error.)
+            tracing::error!(error = %e, results = rows.len(), "SQLite write failed; nothing of this group was stored");
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
         }
     }
+}
+
+fn insert_all(
+    conn: &mut Connection,
+    rows: &[(Box<Accepted>, String)],
+    forwarding: bool,
+) -> Result<Vec<Result<Stored, String>>, String> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
+                    visitor_id, lead_id, at, day, scores, payload, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .map_err(err)?;
+        let mut queue = tx
+            .prepare_cached("INSERT INTO forward_queue (result_id, next_attempt_ms) VALUES (?1, 0)")
+            .map_err(err)?;
+        for (accepted, received_at) in rows {
+            let r = &accepted.result;
+            let changed = insert
+                .execute(params![
+                    r.event_id,
+                    r.schema,
+                    r.tier,
+                    r.previous_tier,
+                    r.model_id,
+                    r.model_version,
+                    r.visitor_id,
+                    r.lead_id,
+                    r.at,
+                    accepted.day,
+                    accepted.scores_json,
+                    accepted.payload,
+                    received_at
+                ])
+                .map_err(err)?;
+            if changed == 0 {
+                outcomes.push(Ok(Stored::Duplicate));
+                continue;
+            }
+            if forwarding {
+                queue
+                    .execute(params![tx.last_insert_rowid()])
+                    .map_err(err)?;
+            }
+            outcomes.push(Ok(Stored::New));
+        }
+    }
+    tx.commit().map_err(err)?;
+    Ok(outcomes)
 }
 
 fn run_queue_command(conn: &mut Connection, command: Command) {
@@ -246,10 +349,19 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
         Command::Insert { reply, .. } => {
             let _ = reply.send(Err("unexpected insert".into()));
         }
-        Command::Claim { now_ms, lease_until_ms, limit, reply } => {
+        Command::Claim {
+            now_ms,
+            lease_until_ms,
+            limit,
+            reply,
+        } => {
             let _ = reply.send(claim(conn, now_ms, lease_until_ms, limit).map_err(err));
         }
-        Command::Delivered { result_id, now_ms, reply } => {
+        Command::Delivered {
+            result_id,
+            now_ms,
+            reply,
+        } => {
             let _ = reply.send(
                 conn.execute(
                     "UPDATE forward_queue SET delivered_ms = ?2, attempts = attempts + 1, last_error = NULL
@@ -260,7 +372,12 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
                 .map_err(err),
             );
         }
-        Command::Failed { result_id, next_attempt_ms, error, reply } => {
+        Command::Failed {
+            result_id,
+            next_attempt_ms,
+            error,
+            reply,
+        } => {
             let _ = reply.send(
                 conn.execute(
                     "UPDATE forward_queue SET next_attempt_ms = ?2, attempts = attempts + 1, last_error = ?3
@@ -274,7 +391,12 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
     }
 }
 
-fn claim(conn: &mut Connection, now_ms: i64, lease_until_ms: i64, limit: i64) -> rusqlite::Result<Vec<Delivery>> {
+fn claim(
+    conn: &mut Connection,
+    now_ms: i64,
+    lease_until_ms: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<Delivery>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let deliveries = {
         let mut select = tx.prepare_cached(
@@ -283,12 +405,18 @@ fn claim(conn: &mut Connection, now_ms: i64, lease_until_ms: i64, limit: i64) ->
              WHERE q.delivered_ms IS NULL AND q.next_attempt_ms <= ?1 ORDER BY q.result_id LIMIT ?2",
         )?;
         let rows = select.query_map(params![now_ms, limit], |row| {
-            Ok(Delivery { result_id: row.get(0)?, event_id: row.get(1)?, attempts: row.get(2)?, payload: row.get(3)? })
+            Ok(Delivery {
+                result_id: row.get(0)?,
+                event_id: row.get(1)?,
+                attempts: row.get(2)?,
+                payload: row.get(3)?,
+            })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     {
-        let mut lease = tx.prepare_cached("UPDATE forward_queue SET next_attempt_ms = ?2 WHERE result_id = ?1")?;
+        let mut lease = tx
+            .prepare_cached("UPDATE forward_queue SET next_attempt_ms = ?2 WHERE result_id = ?1")?;
         for delivery in &deliveries {
             lease.execute(params![delivery.result_id, lease_until_ms])?;
         }
@@ -304,7 +432,10 @@ fn summary(conn: &Connection, since_day: &str) -> rusqlite::Result<SummaryRows> 
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     };
-    let mut rows = SummaryRows { total: count(sql::TOTAL)?, ..SummaryRows::default() };
+    let mut rows = SummaryRows {
+        total: count(sql::TOTAL)?,
+        ..SummaryRows::default()
+    };
     {
         let mut stmt = conn.prepare_cached(&sql::PER_DAY.replace("{since}", "?1"))?;
         let found = stmt.query_map([since_day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -329,7 +460,16 @@ fn summary(conn: &Connection, since_day: &str) -> rusqlite::Result<SummaryRows> 
     }
     {
         let mut stmt = conn.prepare_cached(sql::VERSIONS)?;
-        let found = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        let found = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
         rows.versions = found.collect::<rusqlite::Result<_>>()?;
     }
     {
@@ -339,6 +479,8 @@ fn summary(conn: &Connection, since_day: &str) -> rusqlite::Result<SummaryRows> 
     }
     rows.pending = count(sql::PENDING)?;
     rows.delivered = count(sql::DELIVERED)?;
-    rows.last_error = conn.query_row(sql::LAST_ERROR, [], |r| r.get(0)).optional()?;
+    rows.last_error = conn
+        .query_row(sql::LAST_ERROR, [], |r| r.get(0))
+        .optional()?;
     Ok(rows)
 }
