@@ -8,7 +8,7 @@ CARGO ?= cargo
 
 .PHONY: help
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: setup
 setup: ## Install what the build and tests need (wasm target, wasm-bindgen, wasm-opt, Chromium, npm packages)
@@ -26,7 +26,7 @@ serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: test
-test: test-native test-serve ## Run every test suite
+test: test-native test-serve test-browser test-e2e ## Run every test suite
 
 .PHONY: test-native
 test-native: ## Native unit, property and integration tests
@@ -35,6 +35,22 @@ test-native: ## Native unit, property and integration tests
 .PHONY: test-serve
 test-serve: ## Collector integration tests against SQLite and a throwaway PostgreSQL (Debian's postgresql)
 	$(CARGO) test --features cli --test serve_sqlite --test serve_postgres
+
+.PHONY: test-browser
+test-browser: ## Browser boundary tests: wasm-bindgen-test in headless Chromium
+	CHROMEDRIVER=$${CHROMEDRIVER:-/usr/bin/chromedriver} $(CARGO) test --target wasm32-unknown-unknown --no-default-features --test web
+
+.PHONY: test-e2e
+test-e2e: wasm ## End-to-end tests of the demo site and the embed contract (Playwright, headless Chromium)
+	npm run --silent test:e2e
+
+.PHONY: wasm
+wasm: ## Build the widget into pkg/: shim, wasm (wasm-opt -Oz), ES module glue, TypeScript types, package.json
+	./scripts/build-wasm.sh
+
+.PHONY: size
+size: wasm ## Bytes a page downloads for the widget (shim + glue + wasm): raw / gzip -9 / brotli
+	./scripts/size.sh
 
 .PHONY: loadtest
 loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk: results/s, p50/p99, stored == accepted

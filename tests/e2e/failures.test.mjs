@@ -93,6 +93,7 @@ test('an invalid model prints every problem with its path, once, and stays inert
     assert.match(warnings[0], /rules\[0\]\.when\.page\.path: .*\/pricing\[/);
     assert.match(warnings[0], /rules\[1\]\.id: /);
     assert.match(warnings[0], /tiers\[0\]\.requires/);
+    assert.match(warnings[0], /rules\[0\]\.wieght: unknown field/);
     assert.equal(await page.evaluate(() => leadscore('explain')), undefined);
     assert.equal(server.tierPosts.length, 0);
   }));
