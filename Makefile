@@ -64,6 +64,7 @@ bench: ## Benchmarks (criterion): engine apply+score per event
 lint: ## rustfmt and clippy (library code denies unwrap/expect/panic/indexing)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --features cli --all-targets -- -D warnings
+	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --lib --test web -- -D warnings
 
 .PHONY: schema
 schema: ## Regenerate schema/model.schema.json from the model types

@@ -52,7 +52,9 @@ fn by_id(root: &Element, id: &str) -> Element {
 }
 
 fn eval(code: &str) -> JsValue {
-    js_sys::Function::new_no_args(code).call0(&JsValue::NULL).unwrap()
+    js_sys::Function::new_no_args(code)
+        .call0(&JsValue::NULL)
+        .unwrap()
 }
 
 fn keys_of(json: &str) -> Vec<String> {
@@ -78,8 +80,14 @@ fn state_round_trips_through_local_storage() {
     let mut record = Record::fresh(&model);
     record.lead = Some("crm-7".into());
     for event in [
-        Event::Answer { question: "role".into(), value: Value::Text("cto".into()) },
-        Event::PageView { path: "/pricing".into(), query: BTreeMap::new() },
+        Event::Answer {
+            question: "role".into(),
+            value: Value::Text("cto".into()),
+        },
+        Event::PageView {
+            path: "/pricing".into(),
+            query: BTreeMap::new(),
+        },
         Event::Engagement { seconds: 12.5 },
     ] {
         engine::apply(&mut record.state, &model, &event, 1_700_000_000_000).unwrap();
@@ -88,7 +96,10 @@ fn state_round_trips_through_local_storage() {
 
     let text = local_storage().get_item(STORAGE_KEY).unwrap().unwrap();
     assert_eq!(keys_of(&text), ["lead", "state", "v", "visitor"]);
-    assert!(!text.contains("cto"), "answers are not stored, only rule state: {text}");
+    assert!(
+        !text.contains("cto"),
+        "answers are not stored, only rule state: {text}"
+    );
 
     let loaded = Store::open().load(&model);
     assert_eq!(loaded, record);
@@ -104,7 +115,11 @@ fn corrupt_or_foreign_state_starts_fresh() {
     let fresh_visitor = |text: &str| {
         local_storage().set_item(STORAGE_KEY, text).unwrap();
         let record = Store::open().load(&model);
-        assert_eq!(record.state, engine::State::new(&model), "not fresh for {text}");
+        assert_eq!(
+            record.state,
+            engine::State::new(&model),
+            "not fresh for {text}"
+        );
         record.visitor
     };
     let a = fresh_visitor("{not json");
@@ -114,7 +129,10 @@ fn corrupt_or_foreign_state_starts_fresh() {
     fresh_visitor(r#"{"v":1,"visitor":"","state":{"v":1}}"#);
     // Far more pages than the engine ever keeps: foreign or tampered.
     let pages: Vec<String> = (0..500).map(|i| i.to_string()).collect();
-    fresh_visitor(&format!(r#"{{"v":1,"visitor":"abc","state":{{"v":1,"pages":[{}]}}}}"#, pages.join(",")));
+    fresh_visitor(&format!(
+        r#"{{"v":1,"visitor":"abc","state":{{"v":1,"pages":[{}]}}}}"#,
+        pages.join(",")
+    ));
     assert_ne!(a, b, "each fresh visitor gets a new random id");
     assert_eq!(a.len(), 32);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
@@ -149,7 +167,10 @@ fn storage_that_throws_falls_back_to_memory() {
     let mut record = Record::fresh(&model);
     record.lead = Some("kept".into());
     store.save(&record);
-    assert!(!store.is_persistent(), "the first failure switches to memory");
+    assert!(
+        !store.is_persistent(),
+        "the first failure switches to memory"
+    );
     assert_eq!(store.load(&model), record, "the record lives on in memory");
     store.clear();
     assert_ne!(store.load(&model).visitor, record.visitor);
@@ -187,19 +208,34 @@ fn only_fields_the_model_references_are_read() {
     assert_eq!(
         answers,
         [
-            Event::Answer { question: "role".into(), value: Value::Text("cto".into()) },
-            Event::Answer { question: "company_size".into(), value: Value::Text("200".into()) },
-            Event::Answer { question: "timeline".into(), value: Value::Text("this-quarter".into()) },
+            Event::Answer {
+                question: "role".into(),
+                value: Value::Text("cto".into())
+            },
+            Event::Answer {
+                question: "company_size".into(),
+                value: Value::Text("200".into())
+            },
+            Event::Answer {
+                question: "timeline".into(),
+                value: Value::Text("this-quarter".into())
+            },
         ]
     );
     assert_eq!(watch.answer(&by_id(&form, "email")), None);
     assert_eq!(
         watch.answer(&by_id(&form, "size")),
-        Some(Event::Answer { question: "company_size".into(), value: Value::Text("200".into()) })
+        Some(Event::Answer {
+            question: "company_size".into(),
+            value: Value::Text("200".into())
+        })
     );
     assert_eq!(
         watch::form_submit(&form),
-        Some(Event::FormSubmit { id: Some("fit-quiz".into()), name: None })
+        Some(Event::FormSubmit {
+            id: Some("fit-quiz".into()),
+            name: None
+        })
     );
 }
 
@@ -210,10 +246,17 @@ fn radio_and_checkbox_changes() {
         r#"<input type="radio" name="timeline" value="now" id="off">
            <input type="checkbox" name="role" value="student" id="box">"#,
     );
-    assert_eq!(watch.answer(&by_id(&root, "off")), None, "an unchecked radio says nothing");
+    assert_eq!(
+        watch.answer(&by_id(&root, "off")),
+        None,
+        "an unchecked radio says nothing"
+    );
     assert_eq!(
         watch.answer(&by_id(&root, "box")),
-        Some(Event::Answer { question: "role".into(), value: Value::Text(String::new()) }),
+        Some(Event::Answer {
+            question: "role".into(),
+            value: Value::Text(String::new())
+        }),
         "an unchecked checkbox clears the answer"
     );
 }
@@ -221,11 +264,21 @@ fn radio_and_checkbox_changes() {
 #[wasm_bindgen_test]
 fn page_views_keep_only_the_query_parameters_rules_test() {
     let watch = Watch::new(&model());
-    let event = watch.page_view("/pricing", "?utm_source=linked%20in&email=jane%40example.com&x");
-    let Event::PageView { path, query } = event else { panic!("not a page view") };
+    let event = watch.page_view(
+        "/pricing",
+        "?utm_source=linked%20in&email=jane%40example.com&x",
+    );
+    let Event::PageView { path, query } = event else {
+        panic!("not a page view")
+    };
     assert_eq!(path, "/pricing");
-    assert_eq!(query.into_iter().collect::<Vec<_>>(), [("utm_source".to_string(), "linked in".to_string())]);
-    let Event::PageView { query, .. } = watch.page_view("/", "?utm_source=%E0%A4%A") else { panic!() };
+    assert_eq!(
+        query.into_iter().collect::<Vec<_>>(),
+        [("utm_source".to_string(), "linked in".to_string())]
+    );
+    let Event::PageView { query, .. } = watch.page_view("/", "?utm_source=%E0%A4%A") else {
+        panic!()
+    };
     assert!(query.is_empty(), "undecodable values are dropped");
 }
 
@@ -254,7 +307,9 @@ fn downloads_by_rule_or_by_marking() {
 fn custom_events_keep_scalar_properties() {
     let props = eval("return { feature: 'report', actions: 51, paid: true, nested: {a: 1}, nan: NaN, f: () => 1 };");
     let event = watch::custom(&JsValue::from_str(" feature_used "), &props).unwrap();
-    let Event::Custom { name, properties } = event else { panic!() };
+    let Event::Custom { name, properties } = event else {
+        panic!()
+    };
     assert_eq!(name, "feature_used");
     assert_eq!(
         properties.into_iter().collect::<Vec<_>>(),
@@ -264,8 +319,14 @@ fn custom_events_keep_scalar_properties() {
             ("paid".to_string(), Value::Bool(true)),
         ]
     );
-    assert_eq!(watch::custom(&JsValue::from_str("  "), &JsValue::UNDEFINED), None);
-    assert_eq!(watch::custom(&JsValue::from_f64(3.0), &JsValue::UNDEFINED), None);
+    assert_eq!(
+        watch::custom(&JsValue::from_str("  "), &JsValue::UNDEFINED),
+        None
+    );
+    assert_eq!(
+        watch::custom(&JsValue::from_f64(3.0), &JsValue::UNDEFINED),
+        None
+    );
     assert!(matches!(
         watch::custom(&JsValue::from_str("signup"), &JsValue::NULL),
         Some(Event::Custom { properties, .. }) if properties.is_empty()
@@ -287,12 +348,18 @@ fn sender(visitor: &str) -> Sender<'_> {
 fn pql_score(model: &ValidModel) -> engine::State {
     let mut state = engine::State::new(model);
     for name in ["signup", "teammate_invited"] {
-        let event = Event::Custom { name: name.into(), properties: BTreeMap::new() };
+        let event = Event::Custom {
+            name: name.into(),
+            properties: BTreeMap::new(),
+        };
         engine::apply(&mut state, model, &event, 1_000).unwrap();
     }
     for feature in ["report", "integration"] {
         let properties = BTreeMap::from([("feature".to_string(), Value::Text(feature.into()))]);
-        let event = Event::Custom { name: "feature_used".into(), properties };
+        let event = Event::Custom {
+            name: "feature_used".into(),
+            properties,
+        };
         engine::apply(&mut state, model, &event, 1_000).unwrap();
     }
     state
@@ -309,20 +376,35 @@ fn the_tier_payload_has_exactly_the_contract_fields() {
     let text = transport::payload_text(&result).unwrap();
     assert_eq!(
         keys_of(&text),
-        ["at", "event_id", "model_id", "model_version", "previous_tier", "schema", "tier", "visitor_id"]
+        [
+            "at",
+            "event_id",
+            "model_id",
+            "model_version",
+            "previous_tier",
+            "schema",
+            "tier",
+            "visitor_id"
+        ]
     );
     let value = js_sys::JSON::parse(&text).unwrap();
     assert_eq!(js::get(&value, "schema").as_f64(), Some(1.0));
     assert_eq!(js::get_str(&value, "tier").as_deref(), Some("PQL"));
     assert_eq!(js::get_str(&value, "previous_tier").as_deref(), Some("SQL"));
-    assert_eq!(js::get_str(&value, "at").as_deref(), Some("2026-11-18T11:06:40.123Z"));
+    assert_eq!(
+        js::get_str(&value, "at").as_deref(),
+        Some("2026-11-18T11:06:40.123Z")
+    );
     assert_eq!(result.event_id.len(), 32);
     // The collector's type reads it back unchanged.
     let back: TierResult = serde_wasm_bindgen::from_value(value).unwrap();
     assert_eq!(back, result);
 
     let other = transport::tier_result(&score, &sender("v"), at);
-    assert_ne!(other.event_id, result.event_id, "a fresh idempotency id per change");
+    assert_ne!(
+        other.event_id, result.event_id,
+        "a fresh idempotency id per change"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -330,7 +412,11 @@ fn lead_id_and_scores_only_when_asked() {
     let model = model();
     let state = pql_score(&model);
     let score = engine::score(&state, &model, 1_000);
-    let sender = Sender { lead_id: Some("crm-42"), send_scores: true, ..sender("v") };
+    let sender = Sender {
+        lead_id: Some("crm-42"),
+        send_scores: true,
+        ..sender("v")
+    };
     let text = transport::payload_text(&transport::tier_result(&score, &sender, 0)).unwrap();
     let keys = keys_of(&text);
     assert!(keys.contains(&"lead_id".to_string()) && keys.contains(&"scores".to_string()));
@@ -382,12 +468,24 @@ fn an_invalid_model_is_refused_with_every_path() {
     let err = web::parse_model(bad).unwrap_err();
     assert!(err.contains("rules[0].when.page.path: "), "{err}");
     assert!(err.contains("tiers[0].requires[0]: "), "{err}");
-    let typo = js_sys::JSON::parse(r#"{"version": 1, "id": "x", "model_version": "1", "rules": [], "tiers": [], "pionts": 1}"#).unwrap();
-    assert!(web::parse_model(typo).unwrap_err().contains("\n  pionts: unknown field"));
-    let nested = js_sys::JSON::parse(SAAS.replacen(r#""points": 20 }"#, r#""points": 20, "wieght": 2 }"#, 1).as_str()).unwrap();
+    let typo = js_sys::JSON::parse(
+        r#"{"version": 1, "id": "x", "model_version": "1", "rules": [], "tiers": [], "pionts": 1}"#,
+    )
+    .unwrap();
+    assert!(web::parse_model(typo)
+        .unwrap_err()
+        .contains("\n  pionts: unknown field"));
+    let nested = js_sys::JSON::parse(
+        SAAS.replacen(r#""points": 20 }"#, r#""points": 20, "wieght": 2 }"#, 1)
+            .as_str(),
+    )
+    .unwrap();
     let err = web::parse_model(nested).unwrap_err();
     assert!(err.ends_with("\n  rules[0].wieght: unknown field"), "{err}");
-    let with_empty_defaults = SAAS.replace(r#""path": "/blog/*" }"#, r#""path": "/blog/*", "query": {} }"#);
+    let with_empty_defaults = SAAS.replace(
+        r#""path": "/blog/*" }"#,
+        r#""path": "/blog/*", "query": {} }"#,
+    );
     assert!(with_empty_defaults.contains(r#""query": {}"#));
     assert!(web::parse_model(js_sys::JSON::parse(&with_empty_defaults).unwrap()).is_ok());
     assert!(web::start(JsValue::UNDEFINED, JsValue::from_str("not a model")).is_err());
@@ -401,23 +499,42 @@ fn the_entry_points_score_store_and_announce() {
     eval("window.dataLayer = []; window.tierDetails = []; document.addEventListener('leadscore:tier', e => tierDetails.push(e.detail));");
     let config = eval("return { field: 'ls_tier' };");
     web::start(config.clone(), js_sys::JSON::parse(SAAS).unwrap()).unwrap();
-    assert!(web::start(config, js_sys::JSON::parse(SAAS).unwrap()).is_err(), "one widget per page");
+    assert!(
+        web::start(config, js_sys::JSON::parse(SAAS).unwrap()).is_err(),
+        "one widget per page"
+    );
 
     let seen = eval("return window.seen = [];");
     let push = js_sys::Function::new_with_args("c", "window.seen.push(c.tier)");
     web::on(JsValue::from_str("tier"), push.into());
-    web::on(JsValue::from_str("other"), js_sys::Function::new_no_args("throw 1").into());
-    web::on(JsValue::from_str("tier"), js_sys::Function::new_no_args("throw new Error('host bug')").into());
+    web::on(
+        JsValue::from_str("other"),
+        js_sys::Function::new_no_args("throw 1").into(),
+    );
+    web::on(
+        JsValue::from_str("tier"),
+        js_sys::Function::new_no_args("throw new Error('host bug')").into(),
+    );
 
     let field = by_id(&page, "field");
     assert_eq!(js::get_str(&field, "value").as_deref(), Some("unqualified"));
     web::track(JsValue::from_str("signup"), JsValue::UNDEFINED);
     web::track(JsValue::from_str("teammate_invited"), JsValue::UNDEFINED);
-    web::track(JsValue::from_str("feature_used"), eval("return {feature: 'report'};"));
-    web::track(JsValue::from_str("feature_used"), eval("return {feature: 'automation'};"));
+    web::track(
+        JsValue::from_str("feature_used"),
+        eval("return {feature: 'report'};"),
+    );
+    web::track(
+        JsValue::from_str("feature_used"),
+        eval("return {feature: 'automation'};"),
+    );
 
     assert_eq!(js::get_str(&field, "value").as_deref(), Some("PQL"));
-    assert_eq!(js::stringify(&seen).as_deref(), Some(r#"["PQL"]"#), "callbacks run; a throwing one is contained");
+    assert_eq!(
+        js::stringify(&seen).as_deref(),
+        Some(r#"["PQL"]"#),
+        "callbacks run; a throwing one is contained"
+    );
     assert_eq!(
         js::stringify(&eval("return window.dataLayer;")).as_deref(),
         Some(r#"[{"event":"leadscore_tier","tier":"PQL","previous_tier":"unqualified"}]"#)
@@ -433,14 +550,29 @@ fn the_entry_points_score_store_and_announce() {
     assert!(!stored.contains("outbox"), "no endpoint: nothing queued");
 
     web::identify(JsValue::from_str("crm-1"));
-    assert!(local_storage().get_item(STORAGE_KEY).unwrap().unwrap().contains("crm-1"));
+    assert!(local_storage()
+        .get_item(STORAGE_KEY)
+        .unwrap()
+        .unwrap()
+        .contains("crm-1"));
     web::identify(JsValue::from_str(&"x".repeat(200)));
-    assert!(local_storage().get_item(STORAGE_KEY).unwrap().unwrap().contains("crm-1"), "oversized ids are refused");
+    assert!(
+        local_storage()
+            .get_item(STORAGE_KEY)
+            .unwrap()
+            .unwrap()
+            .contains("crm-1"),
+        "oversized ids are refused"
+    );
 
     web::forget();
     assert_eq!(local_storage().get_item(STORAGE_KEY).unwrap(), None);
     web::track(JsValue::from_str("signup"), JsValue::UNDEFINED);
-    assert_eq!(local_storage().get_item(STORAGE_KEY).unwrap(), None, "quiet after forget");
+    assert_eq!(
+        local_storage().get_item(STORAGE_KEY).unwrap(),
+        None,
+        "quiet after forget"
+    );
 
     web::stop();
     assert!(web::explain().is_undefined());

@@ -70,7 +70,8 @@ impl Config {
             endpoint: text("endpoint"),
             field: text("field"),
             consent_required: text("consent").is_some_and(|c| c.eq_ignore_ascii_case("required")),
-            ignore_privacy_signals: text("privacy_signals").is_some_and(|c| c.eq_ignore_ascii_case("ignore")),
+            ignore_privacy_signals: text("privacy_signals")
+                .is_some_and(|c| c.eq_ignore_ascii_case("ignore")),
             send_scores: js::get_flag(value, "send_scores"),
             debug: js::get_flag(value, "debug") || debug_in_url(),
         }
@@ -85,7 +86,9 @@ fn debug_in_url() -> bool {
 
 /// True when the browser sends Global Privacy Control or Do Not Track.
 pub fn privacy_signal() -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let navigator = js::get(&window, "navigator");
     js::get(&navigator, "globalPrivacyControl").as_bool() == Some(true)
         || js::get_str(&navigator, "doNotTrack").as_deref() == Some("1")
@@ -108,7 +111,12 @@ pub fn parse_model(model: JsValue) -> Result<ValidModel, String> {
     // serde-wasm-bindgen reads only the fields it knows: find the typos (`"pionts"`) by
     // comparing the document with the model read from it.
     let mut unknown = Vec::new();
-    unknown_fields(&model, &store::to_js(&parsed), &mut String::new(), &mut unknown);
+    unknown_fields(
+        &model,
+        &store::to_js(&parsed),
+        &mut String::new(),
+        &mut unknown,
+    );
     let errors = match ValidModel::new(parsed) {
         Ok(valid) if unknown.is_empty() => return Ok(valid),
         Ok(_) => Vec::new(),
@@ -121,7 +129,11 @@ pub fn parse_model(model: JsValue) -> Result<ValidModel, String> {
     }
     for e in &errors {
         text.push_str("\n  ");
-        text.push_str(if e.path.is_empty() { "(model)" } else { &e.path });
+        text.push_str(if e.path.is_empty() {
+            "(model)"
+        } else {
+            &e.path
+        });
         text.push_str(": ");
         text.push_str(&e.message);
     }
@@ -167,7 +179,8 @@ fn is_empty(value: &JsValue) -> bool {
     value.is_null()
         || value.is_undefined()
         || (js_sys::Array::is_array(value) && js_sys::Array::from(value).length() == 0)
-        || (value.is_object() && js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).length() == 0)
+        || (value.is_object()
+            && js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).length() == 0)
 }
 
 /// What to do in the page after the widget's state is released (so that callbacks may call
@@ -239,8 +252,16 @@ fn with_widget<R>(f: impl FnOnce(&mut Widget, &mut Effects) -> R) -> Option<R> {
 impl Widget {
     fn new(model: ValidModel, config: Config) -> Widget {
         let consented = !config.consent_required;
-        let mut store = if consented { Store::open() } else { Store::memory() };
-        let record = if consented { store.load(&model) } else { Record::fresh(&model) };
+        let mut store = if consented {
+            Store::open()
+        } else {
+            Store::memory()
+        };
+        let record = if consented {
+            store.load(&model)
+        } else {
+            Record::fresh(&model)
+        };
         Widget {
             watch: Watch::new(&model),
             privacy_signal: !config.ignore_privacy_signals && privacy_signal(),
@@ -268,7 +289,11 @@ impl Widget {
     }
 
     fn current_tier(&self) -> &str {
-        self.record.state.tier.as_deref().unwrap_or(engine::UNQUALIFIED)
+        self.record
+            .state
+            .tier
+            .as_deref()
+            .unwrap_or(engine::UNQUALIFIED)
     }
 
     /// Asks for the hidden fields to show the current tier (not before consent: the widget
@@ -327,7 +352,9 @@ impl Widget {
 
     /// A page view, unless the page (as the model sees it) did not change.
     fn page(&mut self, now: i64, fx: &mut Effects) {
-        let Some(location) = web_sys::window().map(|w| w.location()) else { return };
+        let Some(location) = web_sys::window().map(|w| w.location()) else {
+            return;
+        };
         let path = location.pathname().unwrap_or_default();
         let search = location.search().unwrap_or_default();
         let event = self.watch.page_view(&path, &search);
@@ -340,7 +367,9 @@ impl Widget {
 
     /// Reports the visible time since the last report.
     fn engage(&mut self, now: i64, fx: &mut Effects) {
-        let Some(since) = self.visible_since else { return };
+        let Some(since) = self.visible_since else {
+            return;
+        };
         let seconds = (now - since) as f64 / 1000.0;
         if seconds >= 1.0 {
             self.visible_since = Some(now);
@@ -355,13 +384,16 @@ impl Widget {
         if !self.may_send() || self.record.outbox.is_empty() {
             return;
         }
-        let Some(endpoint) = self.config.endpoint.clone() else { return };
+        let Some(endpoint) = self.config.endpoint.clone() else {
+            return;
+        };
         if page_hidden() {
             let in_flight = self.in_flight.clone();
             let before = self.record.outbox.len();
             self.record.outbox.retain(|r| {
                 in_flight.as_deref() == Some(r.event_id.as_str())
-                    || !transport::payload_text(r).is_some_and(|body| transport::beacon(&endpoint, &body))
+                    || !transport::payload_text(r)
+                        .is_some_and(|body| transport::beacon(&endpoint, &body))
             });
             if self.record.outbox.len() != before {
                 self.store.save(&self.record);
@@ -371,7 +403,9 @@ impl Widget {
         if self.in_flight.is_some() || (!force && (now as f64) < self.record.retry_at) {
             return;
         }
-        let Some(first) = self.record.outbox.first() else { return };
+        let Some(first) = self.record.outbox.first() else {
+            return;
+        };
         let event_id = first.event_id.clone();
         let Some(body) = transport::payload_text(first) else {
             self.record.outbox.remove(0);
@@ -479,7 +513,8 @@ fn target_element(event: &web_sys::Event) -> Option<Element> {
 }
 
 fn on_click(event: &web_sys::Event) {
-    let Some(link) = target_element(event).and_then(|el| el.closest("a[href]").ok().flatten()) else {
+    let Some(link) = target_element(event).and_then(|el| el.closest("a[href]").ok().flatten())
+    else {
         return;
     };
     with_widget(|w, fx| {
@@ -490,7 +525,9 @@ fn on_click(event: &web_sys::Event) {
 }
 
 fn on_change(event: &web_sys::Event) {
-    let Some(field) = target_element(event) else { return };
+    let Some(field) = target_element(event) else {
+        return;
+    };
     with_widget(|w, fx| {
         if let Some(answer) = w.watch.answer(&field) {
             w.apply(answer, js::now(), fx);
@@ -499,7 +536,9 @@ fn on_change(event: &web_sys::Event) {
 }
 
 fn on_submit(event: &web_sys::Event) {
-    let Some(form) = target_element(event) else { return };
+    let Some(form) = target_element(event) else {
+        return;
+    };
     with_widget(|w, fx| {
         let now = js::now();
         for answer in w.watch.form_answers(&form) {
@@ -549,7 +588,9 @@ fn listen(window: &web_sys::Window, document: &web_sys::Document) -> Vec<EventLi
 }
 
 /// Fills hidden fields in forms that builders insert after the page loaded.
-fn observe_fields(document: &web_sys::Document) -> Option<(MutationObserver, Closure<dyn FnMut()>)> {
+fn observe_fields(
+    document: &web_sys::Document,
+) -> Option<(MutationObserver, Closure<dyn FnMut()>)> {
     let callback: Closure<dyn FnMut()> = Closure::new(|| {
         with_widget(|w, fx| w.refresh_fields(fx));
     });
@@ -571,12 +612,17 @@ fn observe_fields(document: &web_sys::Document) -> Option<(MutationObserver, Clo
 #[wasm_bindgen]
 pub fn start(config: JsValue, model: JsValue) -> Result<(), JsValue> {
     let model = parse_model(model).map_err(|e| JsValue::from_str(&e))?;
-    let (Some(window), Some(document)) = (web_sys::window(), web_sys::window().and_then(|w| w.document())) else {
+    let (Some(window), Some(document)) = (
+        web_sys::window(),
+        web_sys::window().and_then(|w| w.document()),
+    ) else {
         return Err(JsValue::from_str("no document"));
     };
     let config = Config::from_js(&config);
     let installed = WIDGET.with(|cell| {
-        let Ok(mut guard) = cell.try_borrow_mut() else { return false };
+        let Ok(mut guard) = cell.try_borrow_mut() else {
+            return false;
+        };
         if guard.is_some() {
             return false;
         }
@@ -646,7 +692,9 @@ pub fn track(name: JsValue, properties: JsValue) {
 /// Attaches a lead id (e.g. the CRM contact id) to the tier results sent from now on.
 #[wasm_bindgen]
 pub fn identify(lead_id: JsValue) {
-    let Some(id) = lead_id.as_string().map(|s| s.trim().to_string()) else { return };
+    let Some(id) = lead_id.as_string().map(|s| s.trim().to_string()) else {
+        return;
+    };
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return;
     }

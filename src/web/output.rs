@@ -32,11 +32,15 @@ impl TierChange {
 /// so that framework-driven forms notice. Fields that already hold `tier` are left alone.
 /// Returns how many fields changed.
 pub fn fill_fields(name: &str, tier: &str) -> u32 {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return 0 };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return 0;
+    };
     let nodes = doc.get_elements_by_name(name);
     let mut changed = 0;
     for i in 0..nodes.length() {
-        let Some(field) = nodes.get(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(field) = nodes.get(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         if !matches!(field.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT") {
             continue;
         }
@@ -61,7 +65,9 @@ fn set_value(field: &Element, value: &str) {
     let value = JsValue::from_str(value);
     let setter = js_sys::Reflect::get_prototype_of(field)
         .ok()
-        .map(|proto| js_sys::Object::get_own_property_descriptor(&proto, &JsValue::from_str("value")))
+        .map(|proto| {
+            js_sys::Object::get_own_property_descriptor(&proto, &JsValue::from_str("value"))
+        })
         .map(|descriptor| js::get(&descriptor, "set"));
     let done = setter
         .as_ref()
@@ -74,7 +80,9 @@ fn set_value(field: &Element, value: &str) {
 
 /// Tells the page: `dataLayer.push`, the `leadscore:tier` event on `document`, and each callback.
 pub fn announce(change: &TierChange, callbacks: &[JsValue], data_layer: bool) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     if data_layer {
         let layer = js::get(&window, "dataLayer");
         let push = js::get(&layer, "push");

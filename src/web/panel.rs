@@ -24,7 +24,9 @@ impl Panel {
         let doc = web_sys::window()?.document()?;
         let host = doc.create_element("div").ok()?;
         host.set_id(PANEL_ID);
-        let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open)).ok()?;
+        let root = host
+            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
+            .ok()?;
         root.set_inner_html(TEMPLATE);
         let parent: web_sys::Node = match doc.body() {
             Some(body) => body.into(),

@@ -117,9 +117,15 @@ impl Store {
     /// A store over the given storage (`None`: memory only).
     pub fn with(local: Option<web_sys::Storage>) -> Store {
         if local.is_none() {
-            js::warn_once(Warning::Storage, "storage is unavailable; the score is kept for this page only");
+            js::warn_once(
+                Warning::Storage,
+                "storage is unavailable; the score is kept for this page only",
+            );
         }
-        Store { local, memory: None }
+        Store {
+            local,
+            memory: None,
+        }
     }
 
     /// A store that never touches the browser's storage (consent not given yet).
@@ -169,7 +175,10 @@ impl Store {
 
     fn fall_back(&mut self) {
         self.local = None;
-        js::warn_once(Warning::Storage, "storage failed; the score is kept for this page only");
+        js::warn_once(
+            Warning::Storage,
+            "storage failed; the score is kept for this page only",
+        );
     }
 
     /// Loads the record for `model`, or a fresh one.

@@ -58,21 +58,30 @@ pub fn backoff_ms(attempts: u32) -> f64 {
 /// Hands `body` to `navigator.sendBeacon` (page being hidden); true when the browser queued it.
 pub fn beacon(endpoint: &str, body: &str) -> bool {
     web_sys::window()
-        .and_then(|w| w.navigator().send_beacon_with_opt_str(endpoint, Some(body)).ok())
+        .and_then(|w| {
+            w.navigator()
+                .send_beacon_with_opt_str(endpoint, Some(body))
+                .ok()
+        })
         .unwrap_or(false)
 }
 
 /// Posts `body` with `fetch` (`keepalive`, no cookies, no referrer) and calls `done(true)` when
 /// the backend answered 2xx, `done(false)` on any failure. False when it could not even start.
 pub fn post(endpoint: &str, body: &str, done: impl FnOnce(bool) + 'static) -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let init = js::object(&[
         ("method", JsValue::from_str("POST")),
         ("body", JsValue::from_str(body)),
         ("keepalive", JsValue::TRUE),
         ("credentials", JsValue::from_str("omit")),
         ("referrerPolicy", JsValue::from_str("no-referrer")),
-        ("headers", js::object(&[("content-type", JsValue::from_str("application/json"))])),
+        (
+            "headers",
+            js::object(&[("content-type", JsValue::from_str("application/json"))]),
+        ),
     ]);
     let promise = window.fetch_with_str_and_init(endpoint, init.unchecked_ref());
     let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));

@@ -105,8 +105,12 @@ impl Watch {
             return answers;
         }
         for field in js_sys::Array::from(&elements).iter() {
-            let Some(field) = field.dyn_ref::<Element>() else { continue };
-            let Some(Event::Answer { question, value }) = self.answer(field) else { continue };
+            let Some(field) = field.dyn_ref::<Element>() else {
+                continue;
+            };
+            let Some(Event::Answer { question, value }) = self.answer(field) else {
+                continue;
+            };
             let empty = matches!(&value, Value::Text(t) if t.trim().is_empty());
             let seen = answers
                 .iter()
@@ -122,7 +126,8 @@ impl Watch {
     /// `data-leadscore-download` or `download`, or its path matches a download rule.
     pub fn download(&self, link: &Element) -> Option<Event> {
         let path = js::get_str(link, "pathname").filter(|p| p.starts_with('/'))?;
-        let marked = link.has_attribute("data-leadscore-download") || link.has_attribute("download");
+        let marked =
+            link.has_attribute("data-leadscore-download") || link.has_attribute("download");
         let ext = path
             .rsplit('/')
             .next()
@@ -151,7 +156,10 @@ pub fn form_submit(form: &Element) -> Option<Event> {
 /// A custom event from `leadscore('track', name, properties)`. Properties that are not text,
 /// finite numbers or booleans are dropped.
 pub fn custom(name: &JsValue, properties: &JsValue) -> Option<Event> {
-    let name = name.as_string().map(|n| n.trim().to_string()).filter(|n| !n.is_empty())?;
+    let name = name
+        .as_string()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())?;
     let mut props = BTreeMap::new();
     if properties.is_object() {
         for entry in js_sys::Object::entries(properties.unchecked_ref()).iter() {
@@ -159,7 +167,9 @@ pub fn custom(name: &JsValue, properties: &JsValue) -> Option<Event> {
                 break;
             }
             let pair: js_sys::Array = entry.unchecked_into();
-            let Some(key) = pair.get(0).as_string() else { continue };
+            let Some(key) = pair.get(0).as_string() else {
+                continue;
+            };
             let v = pair.get(1);
             let value = if let Some(b) = v.as_bool() {
                 Value::Bool(b)
