@@ -63,9 +63,8 @@ impl Value {
         }
     }
 
-    /// True when the value equals `text`, ignoring ASCII case and surrounding spaces.
+    /// True when the value, without surrounding spaces, equals `text`, ignoring ASCII case.
     pub fn equals_text(&self, text: &str) -> bool {
-        let text = text.trim();
         match self {
             Value::Text(t) => t.trim().eq_ignore_ascii_case(text),
             Value::Bool(b) => text.eq_ignore_ascii_case(if *b { "true" } else { "false" }),

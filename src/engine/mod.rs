@@ -12,7 +12,7 @@ pub use event::{Event, EventError, Value};
 pub use score::{score, Contribution, Score};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
-use crate::model::{pattern, Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
+use crate::model::{Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
 
 /// The tier of a visitor who qualifies for none of the model's tiers.
 pub const UNQUALIFIED: &str = "unqualified";
@@ -55,7 +55,7 @@ pub fn apply<'m>(
                 if let Some(Matcher::Page { path: p, query: q }) =
                     model.rules().get(i).map(|r| &r.when)
                 {
-                    if pattern::matches(p, path)
+                    if model.path_matches(i, p, path)
                         && q.iter().all(|(k, v)| {
                             query
                                 .get(k)
@@ -74,7 +74,7 @@ pub fn apply<'m>(
                 if let Some(Matcher::Download { url: p, extensions }) =
                     model.rules().get(i).map(|r| &r.when)
                 {
-                    let by_url = p.as_deref().is_some_and(|p| pattern::matches(p, path));
+                    let by_url = p.as_deref().is_some_and(|p| model.path_matches(i, p, path));
                     let by_ext =
                         ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)));
                     if by_url || by_ext {
@@ -84,6 +84,7 @@ pub fn apply<'m>(
             }
         }
         Event::Answer { question, value } => {
+            let question = question.trim();
             for &i in model.rules_for(RuleGroup::Answer) {
                 if let Some(Matcher::Answer {
                     question: q,
@@ -93,7 +94,7 @@ pub fn apply<'m>(
                     max,
                 }) = model.rules().get(i).map(|r| &r.when)
                 {
-                    if !q.trim().eq_ignore_ascii_case(question.trim()) {
+                    if !q.eq_ignore_ascii_case(question) {
                         continue;
                     }
                     let holds = condition_holds(value, equals, one_of, *min, *max);
@@ -116,7 +117,7 @@ pub fn apply<'m>(
                 }) = model.rules().get(i).map(|r| &r.when)
                 {
                     let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
-                        (Some(w), Some(g)) => w.trim().eq_ignore_ascii_case(g.trim()),
+                        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
                         _ => false,
                     };
                     if same(want_id, id) || same(want_name, name) {
@@ -126,13 +127,14 @@ pub fn apply<'m>(
             }
         }
         Event::Custom { name, properties } => {
+            let name = name.trim();
             for &i in model.rules_for(RuleGroup::Event) {
                 if let Some(Matcher::Event {
                     name: want,
                     properties: conds,
                 }) = model.rules().get(i).map(|r| &r.when)
                 {
-                    if want.trim().eq_ignore_ascii_case(name.trim())
+                    if want.eq_ignore_ascii_case(name)
                         && conds.iter().all(|(k, c)| {
                             properties.get(k).is_some_and(|v| {
                                 condition_holds(v, &c.equals, &c.one_of, c.min, c.max)
@@ -162,7 +164,7 @@ pub fn apply<'m>(
             Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
             Matcher::PageViews { path: p, at_least } => {
                 if let Event::PageView { path, .. } = event {
-                    if pattern::matches(p, path) {
+                    if model.path_matches(i, p, path) {
                         rs.progress = rs.progress.saturating_add(1);
                     }
                 }

@@ -24,7 +24,7 @@ pub struct Score<'m> {
     /// Conversion probability, when the model has a calibration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
-    /// Every rule that gives points now, highest points first.
+    /// Every rule that gives points now, highest points first (ties in model order).
     pub contributions: Vec<Contribution<'m>>,
 }
 
@@ -117,11 +117,8 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
             decayed: full - points,
         });
     }
-    contributions.sort_unstable_by(|a, b| {
-        b.points
-            .total_cmp(&a.points)
-            .then_with(|| a.rule.cmp(b.rule))
-    });
+    // Stable: equal points keep the model's rule order.
+    contributions.sort_by(|a, b| b.points.total_cmp(&a.points));
 
     let m = model.model();
     for d in Dimension::ALL {
@@ -173,14 +170,14 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
 }
 
 fn thresholds_hold(t: &Thresholds, s: &Score<'_>, at_least: bool) -> bool {
-    t.entries().all(|(_, dim, value)| {
-        let actual = dim.map_or(s.total, |d| s.dimension(d));
-        if at_least {
-            actual >= value
-        } else {
-            actual <= value
-        }
-    })
+    let holds = |limit: Option<f64>, value: f64| {
+        limit.is_none_or(|l| if at_least { value >= l } else { value <= l })
+    };
+    holds(t.fit, s.fit)
+        && holds(t.engagement, s.engagement)
+        && holds(t.intent, s.intent)
+        && holds(t.product, s.product)
+        && holds(t.total, s.total)
 }
 
 fn tier_holds(

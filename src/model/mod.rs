@@ -22,6 +22,8 @@ pub struct ValidModel {
     by_kind: [Vec<usize>; KINDS],
     /// Per tier, the indices of the rules it requires.
     requires: Vec<Vec<usize>>,
+    /// Per rule, the literal prefix length of its path pattern (see [`pattern::literal_prefix`]).
+    literals: Vec<usize>,
     session_timeout_ms: i64,
 }
 
@@ -53,8 +55,9 @@ impl RuleGroup {
 
 impl ValidModel {
     /// Validates `model`; on failure returns every problem with its path.
-    pub fn new(model: Model) -> Result<ValidModel, ModelErrors> {
+    pub fn new(mut model: Model) -> Result<ValidModel, ModelErrors> {
         validate(&model)?;
+        normalize(&mut model);
         let mut by_kind: [Vec<usize>; KINDS] = Default::default();
         for (i, rule) in model.rules.iter().enumerate() {
             if let Some(list) = by_kind.get_mut(RuleGroup::of(&rule.when) as usize) {
@@ -72,11 +75,23 @@ impl ValidModel {
                     .collect()
             })
             .collect();
+        let literals = model
+            .rules
+            .iter()
+            .map(|r| match &r.when {
+                Matcher::Page { path, .. } | Matcher::PageViews { path, .. } => {
+                    pattern::literal_prefix(path)
+                }
+                Matcher::Download { url: Some(url), .. } => pattern::literal_prefix(url),
+                _ => 0,
+            })
+            .collect();
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
         Ok(ValidModel {
             rule_key,
             by_kind,
             requires,
+            literals,
             session_timeout_ms: (minutes * 60_000.0) as i64,
             model,
         })
@@ -115,6 +130,11 @@ impl ValidModel {
         self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
     }
 
+    /// True when `path` matches the path pattern `pattern` of rule `rule`.
+    pub fn path_matches(&self, rule: usize, pattern: &str, path: &str) -> bool {
+        pattern::matches_after(pattern, self.literals.get(rule).copied().unwrap_or(0), path)
+    }
+
     /// Indices of the rules tier `tier` requires.
     pub fn tier_requires(&self, tier: usize) -> &[usize] {
         self.requires.get(tier).map_or(&[], Vec::as_slice)
@@ -128,6 +148,43 @@ impl ValidModel {
     /// Inactivity after which the next event starts a new visit.
     pub fn session_timeout_ms(&self) -> i64 {
         self.session_timeout_ms
+    }
+}
+
+/// Trims the names and values that matchers compare with, so the engine compares them as they are.
+fn normalize(model: &mut Model) {
+    fn trim(s: &mut String) {
+        if s.trim().len() != s.len() {
+            *s = s.trim().to_string();
+        }
+    }
+    fn trim_all(equals: &mut Option<String>, one_of: &mut Option<Vec<String>>) {
+        equals.iter_mut().for_each(trim);
+        one_of.iter_mut().flatten().for_each(trim);
+    }
+    for rule in &mut model.rules {
+        match &mut rule.when {
+            Matcher::Answer {
+                question,
+                equals,
+                one_of,
+                ..
+            } => {
+                trim(question);
+                trim_all(equals, one_of);
+            }
+            Matcher::Form { id, name } => {
+                id.iter_mut().for_each(trim);
+                name.iter_mut().for_each(trim);
+            }
+            Matcher::Event { name, properties } => {
+                trim(name);
+                for c in properties.values_mut() {
+                    trim_all(&mut c.equals, &mut c.one_of);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -47,7 +47,37 @@ pub fn check(pattern: &str) -> Result<(), String> {
 
 /// True when `path` matches `pattern` (a pattern that passed [`check`]).
 pub fn matches(pattern: &str, path: &str) -> bool {
-    glob(trim_slash(pattern).as_bytes(), trim_slash(path).as_bytes())
+    matches_after(pattern, literal_prefix(pattern), path)
+}
+
+/// The length of the part of `pattern` that [`matches_after`] may compare literally: up to the
+/// last `/` before the first wildcard, or all of it when it has no wildcard.
+pub fn literal_prefix(pattern: &str) -> usize {
+    let p = trim_slash(pattern);
+    match p.find(['*', '?']) {
+        None => p.len(),
+        Some(wild) => p.get(..wild).and_then(|s| s.rfind('/')).unwrap_or(0),
+    }
+}
+
+/// [`matches`] with the pattern's [`literal_prefix`] computed ahead: the literal part is compared
+/// directly, so most paths that do not match are rejected without backtracking.
+pub fn matches_after(pattern: &str, literal: usize, path: &str) -> bool {
+    let (p, t) = (trim_slash(pattern), trim_slash(path));
+    if literal >= p.len() {
+        return p.eq_ignore_ascii_case(t);
+    }
+    match (
+        p.get(..literal),
+        t.get(..literal),
+        p.get(literal..),
+        t.get(literal..),
+    ) {
+        (Some(a), Some(b), Some(p_rest), Some(t_rest)) if a.eq_ignore_ascii_case(b) => {
+            glob(p_rest.as_bytes(), t_rest.as_bytes())
+        }
+        _ => false,
+    }
 }
 
 fn trim_slash(s: &str) -> &str {
