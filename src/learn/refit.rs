@@ -1,1 +1,270 @@
 //! Refitting an existing model: new points for its rules, new thresholds for its tiers.
+//!
+//! This is how a team retunes a hand-written model as conversion data accumulates: the rules
+//! (what counts, frequencies, decay, dimensions, tier requirements) stay as written; only the
+//! numbers change.
+//!
+//! 1. Each training lead is replayed through the engine with the existing model; the number of
+//!    times each rule fired is that lead's feature vector (so rules of every kind — page
+//!    patterns, frequencies, aggregates — are measured exactly as the widget counts them).
+//! 2. A penalised logistic regression on those counts gives a weight per rule; points per firing
+//!    are `round(weight × pdo / ln 2)`. Rules that never fired on the training leads keep
+//!    their points (there is no evidence to refit them) and are listed as warnings.
+//! 3. Every tier threshold is moved so that the tier keeps the share of training leads it had
+//!    under the old points (quantile matching per sub-score); with an explicit
+//!    `--sql-…` / `--mql-…` target, the `SQL` / `MQL` tier's `min.total` is set by the target.
+//! 4. Limits written for the old points are dropped (they would clip the new scale), with a
+//!    warning; the calibration is refitted on the new totals.
+
+use super::data::Table;
+use super::logistic::SparseRows;
+use super::mapping::Layout;
+use super::metrics::roc_auc;
+use super::replay;
+use super::scorecard::{
+    calibrate, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport, TrainOptions,
+    TrainReport, Trained,
+};
+use super::tiers::{self, Target};
+use crate::engine::{self, State};
+use crate::model::{reachable_max, Dimension, Evidence, Limits, Thresholds, ValidModel};
+use std::collections::HashMap;
+
+/// Rule firing counts per lead, stored row by row.
+struct Counts {
+    offsets: Vec<usize>,
+    entries: Vec<(u32, f64)>,
+    labels: Vec<bool>,
+    features: usize,
+}
+
+impl SparseRows for Counts {
+    fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
+    fn n_features(&self) -> usize {
+        self.features
+    }
+    fn row(&self, i: usize, out: &mut Vec<(u32, f64)>) {
+        if let (Some(&a), Some(&b)) = (self.offsets.get(i), self.offsets.get(i + 1)) {
+            if let Some(slice) = self.entries.get(a..b) {
+                out.extend_from_slice(slice);
+            }
+        }
+    }
+    fn label(&self, i: usize) -> bool {
+        self.labels.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// Sub-scores and total of one lead: fit, engagement, intent, product, total.
+type Scores = [f64; 5];
+
+fn slot(name: Option<Dimension>) -> usize {
+    name.map_or(4, Dimension::index)
+}
+
+/// The threshold on `new` values that keeps the share of leads that `old` values had
+/// at or above (`at_least`) or at or below `threshold`; `None` when no lead reached it.
+fn matched_threshold(old: &[f64], new: &[f64], threshold: f64, at_least: bool) -> Option<f64> {
+    let n = old.len();
+    let hits = old
+        .iter()
+        .filter(|&&v| if at_least { v >= threshold } else { v <= threshold })
+        .count();
+    if hits == 0 || n == 0 {
+        return None;
+    }
+    let share = hits as f64 / n as f64;
+    let sign = if at_least { 1.0 } else { -1.0 };
+    // Scores are whole points (sums of integer points), so they fit in i64 exactly.
+    let values: Vec<i64> = new.iter().map(|&v| (sign * v).round() as i64).collect();
+    let labels = vec![false; values.len()];
+    tiers::choose(&values, &labels, Target::Share(share), 1).map(|c| sign * c.threshold as f64)
+}
+
+/// Refits `base` on the training `rows`.
+pub fn refit(
+    base: &ValidModel,
+    table: &Table,
+    layout: &Layout,
+    labels: &[bool],
+    rows: &[u32],
+    options: &TrainOptions,
+) -> Result<Trained, LearnError> {
+    let rules = base.rules();
+    let index: HashMap<&str, u32> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i as u32)).collect();
+    let mut counts = Counts {
+        offsets: vec![0],
+        entries: Vec::new(),
+        labels: Vec::with_capacity(rows.len()),
+        features: rules.len(),
+    };
+    let mut old_scores: Vec<Scores> = Vec::with_capacity(rows.len());
+    for &r in rows {
+        let mut state = State::new(base);
+        let mut last = replay::START_MS;
+        for (t, event) in replay::events(layout, table, r as usize, base.session_timeout_ms()) {
+            let _ = engine::apply(&mut state, base, &event, t);
+            last = t;
+        }
+        let score = engine::score(&state, base, last);
+        for c in &score.contributions {
+            if let Some(&j) = index.get(c.rule) {
+                counts.entries.push((j, f64::from(c.times)));
+            }
+        }
+        counts.offsets.push(counts.entries.len());
+        counts.labels.push(labels.get(r as usize).copied().unwrap_or(false));
+        old_scores.push([score.fit, score.engagement, score.intent, score.product, score.total]);
+    }
+    let converted = counts.labels.iter().filter(|y| **y).count();
+    if rows.is_empty() || converted == 0 || converted == rows.len() {
+        return Err(LearnError(format!(
+            "the {} training leads need both converted and unconverted leads ({converted} converted)",
+            rows.len()
+        )));
+    }
+
+    let (fit, l2, cross_validation) = fit_penalised(&counts, &options.penalty, options.seed)?;
+    let mut warnings = Vec::new();
+    let mut covered = vec![(0u64, 0u64); rules.len()];
+    for i in 0..counts.n_rows() {
+        let mut row = Vec::new();
+        counts.row(i, &mut row);
+        let y = counts.label(i);
+        for (j, _) in row {
+            if let Some(c) = covered.get_mut(j as usize) {
+                c.0 += 1;
+                c.1 += u64::from(y);
+            }
+        }
+    }
+    let mut model = base.model().clone();
+    let mut reports = Vec::new();
+    for ((rule, &w), &(leads, conv)) in model.rules.iter_mut().zip(&fit.weights).zip(&covered) {
+        if leads == 0 {
+            warnings.push(format!(
+                "rule {:?} never fired on the training leads; it keeps its {} points",
+                rule.id, rule.points
+            ));
+        } else {
+            rule.points = points(w, options.pdo);
+        }
+        rule.evidence = Some(Evidence {
+            leads,
+            conversion_rate: if leads > 0 { conv as f64 / leads as f64 } else { 0.0 },
+        });
+        reports.push(ColumnReport {
+            column: rule.id.clone(),
+            signal: rule.when.kind(),
+            candidates: 1,
+            rules: usize::from(rule.points != 0),
+            cuts: Vec::new(),
+        });
+    }
+    if !model.limits.is_empty() {
+        warnings.push("the base model's limits were written for its old points and are dropped".into());
+        model.limits = Limits::default();
+    }
+
+    // New sub-scores of every training lead.
+    let mut new_scores: Vec<Scores> = Vec::with_capacity(rows.len());
+    for i in 0..counts.n_rows() {
+        let mut row = Vec::new();
+        counts.row(i, &mut row);
+        let mut s = [0.0; 5];
+        for (j, times) in row {
+            if let Some(rule) = model.rules.get(j as usize) {
+                let p = f64::from(rule.points) * times;
+                if let Some(d) = s.get_mut(rule.dimension.index()) {
+                    *d += p;
+                }
+                if let Some(t) = s.get_mut(4) {
+                    *t += p;
+                }
+            }
+        }
+        new_scores.push(s);
+    }
+    let column = |scores: &[Scores], k: usize| -> Vec<f64> { scores.iter().map(|s| s.get(k).copied().unwrap_or(0.0)).collect() };
+    let (dims_max, total_max) = reachable_max(&model);
+    let reach = |k: usize| if k == 4 { total_max } else { dims_max.get(k).copied().unwrap_or(0.0) };
+    for (i, tier) in model.tiers.iter_mut().enumerate() {
+        for (at_least, thresholds) in [(true, &mut tier.min), (false, &mut tier.max)] {
+            let mut moved = Thresholds::default();
+            for (name, dim, value) in thresholds.entries() {
+                let k = slot(dim);
+                let new_value = matched_threshold(&column(&old_scores, k), &column(&new_scores, k), value, at_least)
+                    .unwrap_or_else(|| {
+                        warnings.push(format!(
+                            "tiers[{i}] ({}): no training lead reached {} {name} {value}; the new threshold is the most the rules can give",
+                            tier.name,
+                            if at_least { "min" } else { "max" }
+                        ));
+                        reach(k)
+                    });
+                let new_value = if at_least { new_value.min(reach(k)) } else { new_value };
+                match dim {
+                    Some(Dimension::Fit) => moved.fit = Some(new_value),
+                    Some(Dimension::Engagement) => moved.engagement = Some(new_value),
+                    Some(Dimension::Intent) => moved.intent = Some(new_value),
+                    Some(Dimension::Product) => moved.product = Some(new_value),
+                    None => moved.total = Some(new_value),
+                }
+            }
+            *thresholds = moved;
+        }
+    }
+    let totals: Vec<i64> = new_scores.iter().map(|s| s.get(4).copied().unwrap_or(0.0).round() as i64).collect();
+    let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
+    let mut tier_reports: Vec<TierReport> = Vec::new();
+    for (name, target) in [("SQL", options.sql), ("MQL", options.mql)] {
+        let Some(target) = target else { continue };
+        let Some(tier) = model.tiers.iter_mut().find(|t| t.name.eq_ignore_ascii_case(name)) else {
+            warnings.push(format!("the base model has no {name} tier; its target is ignored"));
+            continue;
+        };
+        let chosen = choose_tiers(&totals, &counts.labels, Some(target), None, min_leads, &mut warnings);
+        if let Some(c) = chosen.first() {
+            tier.min.total = Some(c.choice.threshold as f64);
+            tier_reports.push(TierReport { tier: tier.name.clone(), choice: c.choice });
+        }
+    }
+    model.calibration = Some(calibrate(&totals, &counts.labels)?);
+    model.model_version = options.model_version.clone();
+    let valid = ValidModel::new(model.clone()).map_err(|e| LearnError(format!("the refitted model is invalid: {e}")))?;
+    let _ = valid;
+    let scores: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
+    Ok(Trained {
+        model,
+        report: TrainReport {
+            leads: rows.len(),
+            converted,
+            l2,
+            cross_validation,
+            iterations: fit.iterations,
+            columns: reports,
+            tiers: tier_reports,
+            train_auc: roc_auc(&scores, &counts.labels).unwrap_or(0.5),
+            warnings,
+        },
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_keep_their_share() {
+        let old = [0.0, 10.0, 20.0, 30.0, 40.0];
+        let new = [0.0, 5.0, 7.0, 9.0, 100.0];
+        // 2 of 5 had old ≥ 25: the new threshold keeps the top 2.
+        assert_eq!(matched_threshold(&old, &new, 25.0, true), Some(9.0));
+        // 2 of 5 had old ≤ 10.
+        assert_eq!(matched_threshold(&old, &new, 10.0, false), Some(5.0));
+        assert_eq!(matched_threshold(&old, &new, 99.0, true), None);
+    }
+}
