@@ -603,6 +603,34 @@ fn observe_fields(
     Some((observer, callback))
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Settings: the script tag's data-* attributes, or the object given to `leadscore('init', ...)`. */
+export interface Settings {
+  /** Where tier results are posted (nothing is sent without it). */
+  endpoint?: string;
+  /** Name of the hidden form fields that receive the tier. */
+  field?: string;
+  /** "required": nothing is stored or sent before `consent(true)`. */
+  consent?: "required";
+  /** "ignore": send even with Global Privacy Control or Do Not Track. */
+  privacy_signals?: "ignore";
+  /** Include the sub-scores in tier results. */
+  send_scores?: boolean;
+  /** Show the debug panel (also `?leadscore_debug=1`). */
+  debug?: boolean;
+}
+/** A tier change, as callbacks and the `leadscore:tier` DOM event see it. */
+export interface TierChange { tier: string; previous_tier: string; }
+/** One rule's part in the score. */
+export interface Contribution { rule: string; dimension: "fit" | "engagement" | "intent" | "product"; points: number; times: number; decayed: number; }
+/** The visitor's score and what explains it. */
+export interface Explanation {
+  fit: number; engagement: number; intent: number; product: number; total: number;
+  tier: string; previous_tier: string; probability?: number; contributions: Contribution[];
+}
+"#;
+
 /// Starts the widget with `config` (see [`Config::from_js`]) and a model given as a JS object
 /// (what `JSON.parse` or `fetch().json()` returns). Counts the current page view, installs the
 /// page listeners and delivers results left over from earlier pages.
@@ -610,7 +638,10 @@ fn observe_fields(
 /// Errors (as a string) when the model is invalid, listing every problem with its path, or
 /// when a widget already runs.
 #[wasm_bindgen]
-pub fn start(config: JsValue, model: JsValue) -> Result<(), JsValue> {
+pub fn start(
+    #[wasm_bindgen(unchecked_param_type = "Settings")] config: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "object")] model: JsValue,
+) -> Result<(), JsValue> {
     let model = parse_model(model).map_err(|e| JsValue::from_str(&e))?;
     let (Some(window), Some(document)) = (
         web_sys::window(),
@@ -683,7 +714,11 @@ pub fn page() {
 
 /// A custom event from the host page or app: `track('feature_used', {feature: 'report'})`.
 #[wasm_bindgen]
-pub fn track(name: JsValue, properties: JsValue) {
+pub fn track(
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Record<string, string | number | boolean>")]
+    properties: JsValue,
+) {
     if let Some(event) = watch::custom(&name, &properties) {
         with_widget(|w, fx| w.apply(event, js::now(), fx));
     }
@@ -691,7 +726,7 @@ pub fn track(name: JsValue, properties: JsValue) {
 
 /// Attaches a lead id (e.g. the CRM contact id) to the tier results sent from now on.
 #[wasm_bindgen]
-pub fn identify(lead_id: JsValue) {
+pub fn identify(#[wasm_bindgen(unchecked_param_type = "string")] lead_id: JsValue) {
     let Some(id) = lead_id.as_string().map(|s| s.trim().to_string()) else {
         return;
     };
@@ -711,7 +746,7 @@ pub fn identify(lead_id: JsValue) {
 
 /// Gives (`true`) or withdraws (`false`) consent. Withdrawing erases what was stored.
 #[wasm_bindgen]
-pub fn consent(granted: JsValue) {
+pub fn consent(#[wasm_bindgen(unchecked_param_type = "boolean")] granted: JsValue) {
     let granted = granted.as_bool().unwrap_or(false);
     with_widget(|w, fx| w.consent(granted, js::now(), fx));
 }
@@ -724,7 +759,10 @@ pub fn forget() {
 
 /// Registers a callback: `on('tier', ({tier, previous_tier}) => ...)`.
 #[wasm_bindgen]
-pub fn on(event: JsValue, callback: JsValue) {
+pub fn on(
+    #[wasm_bindgen(unchecked_param_type = "\"tier\"")] event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "(change: TierChange) => void")] callback: JsValue,
+) {
     if event.as_string().as_deref() != Some("tier") || !callback.is_function() {
         return;
     }
@@ -736,7 +774,7 @@ pub fn on(event: JsValue, callback: JsValue) {
 }
 
 /// The visitor's score now: sub-scores, total, tier and the contributions that explain them.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Explanation | undefined")]
 pub fn explain() -> JsValue {
     with_widget(|w, _| w.explain(js::now())).unwrap_or(JsValue::UNDEFINED)
 }

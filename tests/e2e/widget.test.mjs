@@ -214,3 +214,50 @@ test('debug panel: a shadow root shows the tier live, untouched by the host CSS'
     assert.match(text, /trial-signup product \+20/);
     assert.equal(fontSize, '12px');
   }));
+
+test('the npm ES module (pkg/) works without the shim', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/esm.html');
+    await page.waitForFunction(() => window.esm);
+    await page.evaluate(() => {
+      esm.track('signup');
+      esm.track('teammate_invited');
+      esm.track('feature_used', { feature: 'report' });
+      esm.track('feature_used', { feature: 'integration' });
+    });
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    assert.deepEqual(await page.evaluate(() => window.changes), [{ tier: 'PQL', previous_tier: 'unqualified' }]);
+    assert.equal(await page.inputValue('#tier'), 'PQL');
+    assert.equal(await page.evaluate(() => esm.explain().tier), 'PQL');
+  }));
+
+test('when the page is hidden: visible time becomes engagement, waiting results go by sendBeacon', () =>
+  withPage({}, async (page) => {
+    server.options.tierStatus = 503;
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await until(() => server.tierPosts.length >= 1, 'the failed attempt');
+    await sleep(1200);
+    server.options.tierStatus = 200;
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await until(() => server.accepted.length === 1, 'the beacon');
+    const beacon = server.requests.filter((r) => r.path === '/v1/tier').at(-1);
+    assert.match(beacon.headers['content-type'], /^text\/plain/, 'sendBeacon sends a string as text/plain');
+    assert.equal(server.accepted[0].event_id, server.tierPosts[0].event_id);
+    const record = JSON.parse(await stored(page));
+    assert.equal(record.outbox, undefined);
+    assert.ok(record.state.seconds >= 1, `visible seconds: ${record.state.seconds}`);
+  }));
+
+test('?leadscore_debug=1 shows the panel on any page', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/pricing/?leadscore_debug=1');
+    await widgetReady(page);
+    const text = await page.evaluate(() => document.getElementById('leadscore-debug').shadowRoot.textContent);
+    assert.match(text, /pricing-page intent \+10/);
+  }));
