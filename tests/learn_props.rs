@@ -1,0 +1,141 @@
+//! Properties of the learning code: AUC, points, binning, tier thresholds, determinism.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use leadscore::learn::binning::{self, BinOptions, Tally};
+use leadscore::learn::data::read_csv;
+use leadscore::learn::mapping::{self, Mapping};
+use leadscore::learn::metrics::roc_auc;
+use leadscore::learn::scorecard::{self, points, Penalty, TrainOptions};
+use leadscore::learn::synthetic;
+use leadscore::learn::tiers::{choose, Target};
+use leadscore::model::ValidModel;
+use proptest::prelude::*;
+
+/// AUC by counting every (converted, unconverted) pair.
+fn brute_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
+    let mut wins = 0.0;
+    let mut pairs = 0.0;
+    for (i, &a) in scores.iter().enumerate() {
+        for (j, &b) in scores.iter().enumerate() {
+            if labels[i] && !labels[j] {
+                pairs += 1.0;
+                wins += if a > b { 1.0 } else if a == b { 0.5 } else { 0.0 };
+            }
+        }
+    }
+    (pairs > 0.0).then(|| wins / pairs)
+}
+
+proptest! {
+    #[test]
+    fn auc_equals_pair_counting(data in prop::collection::vec((0i32..20, any::<bool>()), 1..60)) {
+        let scores: Vec<f64> = data.iter().map(|d| f64::from(d.0)).collect();
+        let labels: Vec<bool> = data.iter().map(|d| d.1).collect();
+        let fast = roc_auc(&scores, &labels);
+        let slow = brute_auc(&scores, &labels);
+        prop_assert_eq!(fast.is_some(), slow.is_some());
+        if let (Some(a), Some(b)) = (fast, slow) {
+            prop_assert!((a - b).abs() < 1e-12);
+            // Reversing the scores mirrors the AUC; a monotone transform keeps it.
+            let reversed: Vec<f64> = scores.iter().map(|s| -s).collect();
+            prop_assert!((roc_auc(&reversed, &labels).unwrap() - (1.0 - a)).abs() < 1e-12);
+            let squashed: Vec<f64> = scores.iter().map(|s| (s / 7.0).tanh()).collect();
+            prop_assert!((roc_auc(&squashed, &labels).unwrap() - a).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn points_are_monotone_in_the_coefficients(a in -20.0f64..20.0, b in -20.0f64..20.0, pdo in 1.0f64..100.0) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(points(lo, pdo) <= points(hi, pdo));
+        // Rounding error at most half a point on the stated scale.
+        let exact = a * pdo / std::f64::consts::LN_2;
+        prop_assert!((f64::from(points(a, pdo)) - exact).abs() <= 0.5 + 1e-9);
+        // Opposite coefficients give opposite points.
+        prop_assert_eq!(points(-a, pdo), -points(a, pdo));
+    }
+
+    #[test]
+    fn cut_points_are_sorted_inside_the_range_and_bins_are_large_enough(
+        raw in prop::collection::vec((0u32..500, 1u64..200, 0u64..200), 1..80),
+        max_bins in 2usize..12,
+    ) {
+        let tallies = binning::collect(raw.iter().map(|&(v, n, c)| Tally { value: f64::from(v), leads: n, converted: c.min(n) }).collect());
+        let opts = BinOptions { max_bins, ..BinOptions::default() };
+        let cuts = binning::cut_points(&tallies, &opts);
+        prop_assert!(cuts.len() < max_bins);
+        prop_assert!(cuts.windows(2).all(|w| w[0] < w[1]));
+        let lo = tallies.first().unwrap().value;
+        let hi = tallies.last().unwrap().value;
+        prop_assert!(cuts.iter().all(|&c| c > lo && c <= hi));
+        // Every cut is an observed value, and every bin holds at least `min_leads` leads.
+        prop_assert!(cuts.iter().all(|c| tallies.iter().any(|t| t.value == *c)));
+        let mut edges = vec![f64::NEG_INFINITY];
+        edges.extend(&cuts);
+        edges.push(f64::INFINITY);
+        for w in edges.windows(2) {
+            let n: u64 = tallies.iter().filter(|t| t.value >= w[0] && t.value < w[1]).map(|t| t.leads).sum();
+            prop_assert!(n >= opts.min_leads || cuts.is_empty(), "bin [{}, {}) has {} leads", w[0], w[1], n);
+        }
+    }
+
+    #[test]
+    fn precision_thresholds_meet_the_target_and_are_the_lowest_that_do(
+        data in prop::collection::vec((0i64..30, any::<bool>()), 1..80),
+        target in 0.3f64..0.95,
+    ) {
+        let totals: Vec<i64> = data.iter().map(|d| d.0).collect();
+        let labels: Vec<bool> = data.iter().map(|d| d.1).collect();
+        let at_or_above = |t: i64| {
+            let n = totals.iter().filter(|&&x| x >= t).count();
+            let c = totals.iter().zip(&labels).filter(|(&x, &y)| x >= t && y).count();
+            (n, if n > 0 { c as f64 / n as f64 } else { 0.0 })
+        };
+        let meets = |t: i64| { let (n, p) = at_or_above(t); n >= 3 && p >= target };
+        match choose(&totals, &labels, Target::Precision(target), 3) {
+            Some(c) => {
+                prop_assert!(meets(c.threshold));
+                prop_assert!(!totals.iter().any(|&t| t < c.threshold && meets(t)));
+            }
+            None => prop_assert!(!totals.iter().any(|&t| meets(t))),
+        }
+    }
+}
+
+fn train_generated(rows: usize, data_seed: u64, options: &TrainOptions) -> leadscore::learn::scorecard::Trained {
+    let text = synthetic::csv(rows, data_seed);
+    let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
+    let skip = mapping::ignored(&m, &[]);
+    let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
+    let layout = mapping::resolve(&m, &table, None, &[]).unwrap();
+    let labels = scorecard::labels(&table, &layout).unwrap();
+    let rows: Vec<u32> = (0..table.rows as u32).collect();
+    scorecard::train(&table, &layout, &labels, &rows, options).unwrap()
+}
+
+#[test]
+fn training_is_deterministic_for_a_fixed_seed() {
+    let options = TrainOptions { seed: 42, ..TrainOptions::default() };
+    let a = train_generated(3000, 1, &options);
+    let b = train_generated(3000, 1, &options);
+    assert_eq!(a.model, b.model);
+    assert_eq!(a.report, b.report);
+    assert!(ValidModel::new(a.model.clone()).is_ok());
+    // The cross-validation really ran over the whole grid.
+    assert_eq!(a.report.cross_validation.len(), 5);
+}
+
+#[test]
+fn a_larger_pdo_scales_the_points() {
+    let base = TrainOptions { penalty: Penalty::Fixed(1.0), ..TrainOptions::default() };
+    let a = train_generated(3000, 2, &TrainOptions { pdo: 20.0, ..base.clone() });
+    let b = train_generated(3000, 2, &TrainOptions { pdo: 40.0, ..base });
+    for rule in &a.model.rules {
+        let twin = b.model.rules.iter().find(|r| r.id == rule.id).unwrap();
+        // Same weights, twice the scale: within the two roundings.
+        assert!((f64::from(twin.points) - 2.0 * f64::from(rule.points)).abs() <= 1.5, "{}", rule.id);
+    }
+    let (ca, cb) = (a.model.calibration.unwrap(), b.model.calibration.unwrap());
+    assert!((ca.slope / cb.slope - 2.0).abs() < 0.1, "{ca:?} {cb:?}");
+}
