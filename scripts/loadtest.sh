@@ -33,8 +33,9 @@ work=$(mktemp -d /tmp/leadscore-load.XXXXXX)
 server_pid=""
 pg_dir=""
 cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [[ -n "$pg_dir" ]] && scripts/postgres.sh stop "$pg_dir"
+  set +e
+  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  if [[ -n "$pg_dir" ]]; then scripts/postgres.sh stop "$pg_dir"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,11 +45,12 @@ run() {
   case "$kind" in
     sqlite) db="$work/load.db" ;;
     postgres)
-      pg_dir="$work/pg"
+      pg_dir=$(mktemp -d /tmp/leadscore-pg.XXXXXX)
       db=$(scripts/postgres.sh start "$pg_dir")
       ;;
     *) echo "unknown database: $kind (sqlite or postgres)" >&2; exit 2 ;;
   esac
+  : >"$work/server-$kind.log"
   "$bin" serve --listen 127.0.0.1:0 --db "$db" --rate-limit 0 --log-level info --log-format json \
     2>"$work/server-$kind.log" &
   server_pid=$!

@@ -228,6 +228,7 @@ fn help_explains_every_option() {
     for option in [
         "--listen",
         "--db",
+        "--db-connections",
         "--model",
         "--allow-origin",
         "--rate-limit",

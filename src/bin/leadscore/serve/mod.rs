@@ -45,6 +45,11 @@ pub struct Args {
     #[arg(long, default_value = "leadscore.db", value_name = "PATH|URL")]
     db: String,
 
+    /// PostgreSQL connections kept open. Each commits one result at a time, so this bounds the
+    /// commits in flight; PostgreSQL groups their disk flushes. (SQLite: one writer, group commit.)
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    db_connections: usize,
+
     /// A model whose tiers are accepted (repeatable). A result whose tier or previous_tier is not a
     /// tier of one of these models (or "unqualified") is refused. Default: every www/models/*.json
     /// that is a valid model.
@@ -193,7 +198,7 @@ fn load_model(file: &Path) -> Result<leadscore::model::Model, String> {
 async fn serve(args: Args) -> Result<(), String> {
     let tiers = load_tiers(&args)?;
     let forwarding = args.forward.is_some();
-    let store = Arc::new(store::Store::open(&args.db, forwarding).await?);
+    let store = Arc::new(store::Store::open(&args.db, forwarding, args.db_connections).await?);
     tracing::info!(db = %store.describe(), "database ready");
 
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -145,10 +145,12 @@ pub enum Store {
 impl Store {
     /// Opens (creating and migrating) the database named by `--db`: a `postgres://` or
     /// `postgresql://` URL, or else a SQLite file path.
-    pub async fn open(db: &str, forwarding: bool) -> Result<Store, String> {
+    /// `pg_connections` is the number of PostgreSQL connections kept open (each commits one
+    /// result at a time, so it bounds how many commits run at once).
+    pub async fn open(db: &str, forwarding: bool, pg_connections: usize) -> Result<Store, String> {
         if db.starts_with("postgres://") || db.starts_with("postgresql://") {
             Ok(Store::Postgres(
-                postgres::PgStore::open(db, forwarding).await?,
+                postgres::PgStore::open(db, forwarding, pg_connections).await?,
             ))
         } else {
             Ok(Store::Sqlite(sqlite::SqliteStore::open(db, forwarding)?))

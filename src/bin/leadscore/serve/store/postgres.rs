@@ -14,8 +14,6 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-/// Connections kept open; each one pipelines many concurrent queries.
-const CONNECTIONS: usize = 4;
 /// Any fixed number that identifies this schema's migration lock.
 const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72;
 
@@ -82,11 +80,11 @@ async fn connect(url: &str) -> Result<Client, String> {
 }
 
 impl PgStore {
-    pub async fn open(url: &str, forwarding: bool) -> Result<PgStore, String> {
+    pub async fn open(url: &str, forwarding: bool, connections: usize) -> Result<PgStore, String> {
         let mut client = connect(url).await?;
         migrate(&mut client).await?;
         let mut slots: Vec<Mutex<Option<Arc<Client>>>> =
-            (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
+            (0..connections.max(1)).map(|_| Mutex::new(None)).collect();
         if let Some(first) = slots.first_mut() {
             *first = Mutex::new(Some(Arc::new(client)));
         }
@@ -109,7 +107,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Arc<Client>, String> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % CONNECTIONS;
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1);
         let slot = self.slots.get(index).ok_or("no connection slot")?;
         let mut slot = slot.lock().await;
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {

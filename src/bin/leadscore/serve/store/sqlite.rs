@@ -5,15 +5,23 @@
 //! fsync at checkpoints and may lose the last commits on power loss, which breaks the promise.)
 //! To keep that affordable, the writer thread takes every insert that is waiting, writes them in
 //! one transaction and answers them all after the one fsync of its commit (group commit).
-//! Reads (summary) use their own connection, which WAL lets run beside the writer.
+//! Reads (summary) use their own connection, which WAL lets run beside the writer, and so does
+//! checkpointing: a background thread copies the WAL into the database file every
+//! [`CHECKPOINT_EVERY`] (`PASSIVE`, never blocking the writer), instead of the writer stopping for
+//! it every 1000 pages.
 
 use super::{sql, Delivery, Stored, SummaryRows, Transition};
 use crate::serve::validate::Accepted;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Most inserts written in one transaction.
 const MAX_GROUP: usize = 512;
@@ -80,6 +88,7 @@ pub struct SqliteStore {
     writer: mpsc::Sender<Command>,
     thread: Option<JoinHandle<()>>,
     reader: Arc<Mutex<Connection>>,
+    checkpoints: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -130,7 +139,26 @@ impl SqliteStore {
         let path = PathBuf::from(path);
         let mut writer_conn = connect(&path)?;
         migrate(&mut writer_conn)?;
+        writer_conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err)?;
         let reader = connect(&path)?;
+        let checkpointer = connect(&path)?;
+        let stop_checkpoints = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&stop_checkpoints);
+        let checkpoints = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) =
+                        checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    }
+                }
+            })
+            .map_err(err)?;
         let (tx, rx) = mpsc::channel(4096);
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -141,6 +169,7 @@ impl SqliteStore {
             writer: tx,
             thread: Some(thread),
             reader: Arc::new(Mutex::new(reader)),
+            checkpoints: Some((checkpoints, stop_checkpoints)),
         })
     }
 
@@ -224,6 +253,10 @@ impl SqliteStore {
 
     /// Stops the writer after it has written everything already sent to it.
     pub async fn close(mut self) {
+        if let Some((checkpoints, stop)) = self.checkpoints.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = tokio::task::spawn_blocking(move || checkpoints.join()).await;
+        }
         let thread = self.thread.take();
         drop(self.writer);
         if let Some(thread) = thread {
