@@ -4,6 +4,7 @@
 #   scripts/postgres.sh start [DIR]   create and start a cluster in DIR (default: a new temp dir) on a
 #                                     free port; prints its URL (postgres://leadscore@127.0.0.1:PORT/postgres)
 #   scripts/postgres.sh stop DIR      stop it and delete DIR
+#   scripts/postgres.sh install       install Debian's postgresql package if initdb is missing
 #
 # Environment:
 #   PG_BIN        directory of initdb/pg_ctl (default: the newest /usr/lib/postgresql/*/bin)
@@ -70,7 +71,19 @@ stop() {
   rm -rf "$dir"
 }
 
+install() {
+  if find_bin >/dev/null 2>&1 && command -v psql >/dev/null; then return; fi
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # The package would also create and start a system cluster; tests only need the binaries.
+  $sudo apt-get install -y -qq postgresql >/dev/null
+  find_bin >/dev/null
+}
+
 case "${1:-}" in
+  install) install ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
   *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
