@@ -568,6 +568,8 @@ fn listen(window: &web_sys::Window, document: &web_sys::Document) -> Vec<EventLi
     let capture = EventListenerOptions::run_in_capture_phase();
     vec![
         EventListener::new_with_options(document, "click", capture, on_click),
+        // A middle click opens the link in a new tab without a `click` event.
+        EventListener::new_with_options(document, "auxclick", capture, on_click),
         EventListener::new_with_options(document, "change", capture, on_change),
         EventListener::new_with_options(document, "submit", capture, on_submit),
         EventListener::new(document, "visibilitychange", |_| on_hidden_or_visible()),
@@ -576,6 +578,7 @@ fn listen(window: &web_sys::Window, document: &web_sys::Document) -> Vec<EventLi
                 let now = js::now();
                 w.engage(now, fx);
                 w.visible_since = None;
+                w.flush(now, true);
             });
         }),
         EventListener::new(window, "popstate", |_| {
