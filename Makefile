@@ -15,7 +15,16 @@ setup: ## Install what the build and tests need (wasm target, wasm-bindgen, wasm
 	./scripts/setup.sh
 
 .PHONY: demo
-demo: ## Score the example event logs with the CLI
+demo: ## Install what is missing, build the widget, run demo site + collector + dashboard on 127.0.0.1:8080
+	./scripts/setup.sh
+	$(MAKE) --no-print-directory wasm
+	$(CARGO) build -q --features cli
+	@printf '\n  Demo site:  http://127.0.0.1:8080/\n  Dashboard:  http://127.0.0.1:8080/dashboard/\n'
+	@printf '  Tier results go to leadscore.db (SQLite). Ctrl-C stops the server.\n\n'
+	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
+
+.PHONY: examples
+examples: ## Check the example models and score their event logs with the CLI
 	$(CARGO) run -q --features cli -- check www/models/saas.json
 	$(CARGO) run -q --features cli -- score www/models/saas.json www/models/saas.events.jsonl
 	$(CARGO) run -q --features cli -- check www/models/wholesale.json
@@ -26,14 +35,15 @@ serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: test
-test: test-native test-serve test-browser test-e2e ## Run every test suite
+test: test-serve test-native test-browser test-e2e ## Run every test suite
 
 .PHONY: test-native
 test-native: ## Native unit, property and integration tests
 	$(CARGO) test --features cli
 
 .PHONY: test-serve
-test-serve: ## Collector integration tests against SQLite and a throwaway PostgreSQL (Debian's postgresql)
+test-serve: ## Collector integration tests against SQLite and a throwaway PostgreSQL (installs Debian's postgresql)
+	./scripts/postgres.sh install
 	$(CARGO) test --features cli --test serve_sqlite --test serve_postgres
 
 .PHONY: test-browser
