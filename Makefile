@@ -66,9 +66,25 @@ size: wasm ## Bytes a page downloads for the widget (shim + glue + wasm): raw / 
 loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk: results/s, p50/p99, stored == accepted
 	./scripts/loadtest.sh sqlite
 
+DATA ?= ../shared/data
+LEARN_MAPPING := www/models/xeducation.mapping.json
+
+.PHONY: learn-demo
+learn-demo: ## Learn a scorecard from the X Education data in $(DATA) (if present), check it, evaluate it on the test split
+	@if [ ! -f $(DATA)/leads_xeducation.csv ]; then echo "no $(DATA)/leads_xeducation.csv: set DATA=folder"; exit 0; fi; \
+	set -e; mkdir -p target/learn-demo; \
+	$(CARGO) build -q --release --features cli; \
+	bin=$$($(CARGO) metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/leadscore; \
+	$$bin train $(DATA)/leads_xeducation.csv --mapping $(LEARN_MAPPING) --split $(DATA)/leads_xeducation.split.csv \
+		--out target/learn-demo/xeducation.json --id xeducation; \
+	$$bin check target/learn-demo/xeducation.json; \
+	$$bin eval target/learn-demo/xeducation.json $(DATA)/leads_xeducation.csv --mapping $(LEARN_MAPPING) \
+		--split $(DATA)/leads_xeducation.split.csv
+
 .PHONY: bench
-bench: ## Benchmarks (criterion): engine apply+score per event
+bench: ## Benchmarks: engine apply+score per event; scorecard training time and peak memory (X Education, 1M leads)
 	$(CARGO) bench --bench engine
+	$(CARGO) bench --features learn --bench learn
 
 .PHONY: lint
 lint: ## rustfmt and clippy (library code denies unwrap/expect/panic/indexing)

@@ -37,6 +37,8 @@ use std::fmt;
 
 /// Most rules a model may hold (the validator's limit).
 const MAX_RULES: usize = 1000;
+/// Most leads used to cross-validate the penalty.
+pub const CV_MAX_ROWS: usize = 100_000;
 
 /// How the L2 penalty is chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -540,8 +542,18 @@ pub(crate) fn fit_penalised(
         Penalty::CrossValidated { grid, folds } => {
             let k = (*folds).max(2);
             let mut rng = SplitMix64::new(seed);
-            let fold: Vec<u8> = (0..rows.n_rows()).map(|_| rng.below(u64::from(k)) as u8).collect();
-            let cv = logistic::cross_validate(rows, &fold, k, grid, &base)?;
+            // On large files the penalty is chosen on a random subsample: the penalty acts as a
+            // prior on the weights (it does not grow with the number of leads), and the
+            // full-size fit below still uses every lead.
+            let n = rows.n_rows();
+            let sample: Vec<usize> = if n > CV_MAX_ROWS {
+                (0..n).filter(|_| rng.below(n as u64) < CV_MAX_ROWS as u64).collect()
+            } else {
+                (0..n).collect()
+            };
+            let subset = logistic::Subset { rows, index: &sample };
+            let fold: Vec<u8> = (0..sample.len()).map(|_| rng.below(u64::from(k)) as u8).collect();
+            let cv = logistic::cross_validate(&subset, &fold, k, grid, &base)?;
             let best = cv
                 .iter()
                 .min_by(|a, b| a.1.total_cmp(&b.1))
