@@ -7,11 +7,10 @@ use web_sys::{ShadowRoot, ShadowRootInit, ShadowRootMode};
 /// `id` of the element that hosts the panel's shadow root.
 pub const PANEL_ID: &str = "leadscore-debug";
 
-const TEMPLATE: &str = "<style>:host{all:initial}div{position:fixed;right:8px;bottom:8px;z-index:2147483647;\
+const STYLE: &str = ":host{all:initial}div{position:fixed;right:8px;bottom:8px;z-index:2147483647;\
 max-width:340px;max-height:60vh;overflow:auto;background:#111827;color:#f9fafb;font:12px/1.4 ui-monospace,\
 monospace;padding:8px 10px;border-radius:6px;box-shadow:0 4px 12px #0005;opacity:.95}b{color:#fbbf24}\
-pre{margin:4px 0 0;white-space:pre-wrap}</style><div role=status aria-live=polite>leadscore <b id=tier></b>\
-<pre id=scores></pre></div>";
+pre{margin:4px 0 0;white-space:pre-wrap}";
 
 /// The panel, once attached to the page.
 pub struct Panel {
@@ -27,7 +26,21 @@ impl Panel {
         let root = host
             .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
             .ok()?;
-        root.set_inner_html(TEMPLATE);
+        // Built node by node (no innerHTML, so Trusted Types policies do not object).
+        let node = |tag: &str, parent: &web_sys::Node, id: &str, text: &str| {
+            let el = doc.create_element(tag).ok()?;
+            if !id.is_empty() {
+                el.set_id(id);
+            }
+            el.set_text_content(Some(text));
+            parent.append_child(&el).ok()?;
+            Some(el)
+        };
+        node("style", &root, "", STYLE)?;
+        let panel = node("div", &root, "", "leadscore ")?;
+        panel.set_attribute("role", "status").ok()?;
+        node("b", &panel, "tier", "")?;
+        node("pre", &panel, "scores", "")?;
         let parent: web_sys::Node = match doc.body() {
             Some(body) => body.into(),
             None => doc.document_element()?.into(),

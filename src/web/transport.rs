@@ -83,7 +83,15 @@ pub fn post(endpoint: &str, body: &str, done: impl FnOnce(bool) + 'static) -> bo
             js::object(&[("content-type", JsValue::from_str("application/json"))]),
         ),
     ]);
-    let promise = window.fetch_with_str_and_init(endpoint, init.unchecked_ref());
+    // Called through `Function.call`, which reports a synchronous throw (a host page's broken
+    // fetch wrapper) as an error instead of unwinding through the widget.
+    let fetch = js::get(&window, "fetch");
+    let Some(promise) = fetch
+        .dyn_ref::<js_sys::Function>()
+        .and_then(|f| f.call2(&window, &JsValue::from_str(endpoint), &init).ok())
+    else {
+        return false;
+    };
     let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
     let on_ok = {
         let done = done.clone();

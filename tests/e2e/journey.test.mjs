@@ -27,6 +27,11 @@ beforeEach(() => server.reset());
 /** Walks the demo site like a prospect; returns what the test needs to check along the way. */
 async function walk(page) {
   const seen = {};
+  // The page confirms a delivery when the backend answers; wait for that before leaving, as a
+  // visitor reading the page would (an unconfirmed result is sent again, with the same id).
+  const delivered = (n) =>
+    until(async () => server.accepted.length >= n &&
+      (await page.evaluate(() => !JSON.parse(localStorage.getItem('leadscore:v1')).outbox)), `result ${n}`);
   const go = async (path) => {
     await page.goto(server.url + path);
     await widgetReady(page);
@@ -51,7 +56,7 @@ async function walk(page) {
   const download = page.waitForEvent('download');
   await page.click('#download-buyers-guide');
   await download;
-  await until(() => server.accepted.length >= 1, 'the MQL result');
+  await delivered(1);
   seen.dataLayer = await page.evaluate(() => window.dataLayer.filter((e) => e.event === 'leadscore_tier'));
   seen.webinarField = await page.inputValue('#webinar input[name=leadscore_tier]');
 
@@ -63,7 +68,7 @@ async function walk(page) {
   await page.click('#demo-request button[type=submit]');
   await page.waitForSelector('#demo-thanks:not([hidden])');
   seen.demoRequest = await page.evaluate(() => window.lastDemoRequest);
-  await until(() => server.accepted.length >= 2, 'the SQL result');
+  await delivered(2);
 
   await go('/app/');
   await page.evaluate(() => {
@@ -71,7 +76,7 @@ async function walk(page) {
     document.addEventListener('leadscore:tier', (e) => window.tierEvents.push(e.detail));
   });
   for (const id of ['#signup', '#invite', '#report', '#integration']) await page.click(id);
-  await until(() => server.accepted.length >= 3, 'the PQL result');
+  await delivered(3);
   await page.waitForSelector('#toast:not([hidden])');
   seen.toast = await page.textContent('#toast');
   seen.tierEvents = await page.evaluate(() => window.tierEvents);
