@@ -7,7 +7,12 @@
 //! memory (`VmHWM` in `/proc/self/status`) is its own. Generated files are written once to the
 //! temporary directory and reused. Run with `make bench`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use leadscore::learn::data::{read_csv, read_split, Part};
 use leadscore::learn::mapping::{self, Mapping};
@@ -40,8 +45,10 @@ fn child(spec: &str) {
     let mapping_path = parts.next().unwrap();
     let split_path = parts.next().filter(|s| !s.is_empty());
     let started = Instant::now();
-    let mut m: Mapping = serde_json::from_str(&std::fs::read_to_string(mapping_path).unwrap()).unwrap();
-    let split = split_path.map(|p| read_split(BufReader::new(std::fs::File::open(p).unwrap())).unwrap());
+    let mut m: Mapping =
+        serde_json::from_str(&std::fs::read_to_string(mapping_path).unwrap()).unwrap();
+    let split =
+        split_path.map(|p| read_split(BufReader::new(std::fs::File::open(p).unwrap())).unwrap());
     if m.id.is_none() {
         m.id = split.as_ref().map(|s| s.id_column.clone());
     }
@@ -60,9 +67,15 @@ fn child(spec: &str) {
         _ => (0..table.rows as u32).collect(),
     };
     let read = started.elapsed().as_secs_f64();
-    let trained = scorecard::train(&table, &layout, &labels, &rows, &TrainOptions::default()).unwrap();
+    let trained =
+        scorecard::train(&table, &layout, &labels, &rows, &TrainOptions::default()).unwrap();
     let learn = started.elapsed().as_secs_f64() - read;
-    println!("{} {read} {learn} {} {}", rows.len(), peak_kib(), trained.report.train_auc);
+    println!(
+        "{} {read} {learn} {} {}",
+        rows.len(),
+        peak_kib(),
+        trained.report.train_auc
+    );
 }
 
 struct Measure {
@@ -80,8 +93,15 @@ fn measure(data: &Path, mapping: &Path, split: Option<&Path>) -> Measure {
         mapping.display(),
         split.map(|p| p.display().to_string()).unwrap_or_default()
     );
-    let out = Command::new(std::env::current_exe().unwrap()).env(CHILD, spec).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let f: Vec<&str> = text.split_whitespace().collect();
     Measure {
@@ -114,7 +134,11 @@ fn generated(rows: usize, dir: &Path) -> PathBuf {
         out.flush().unwrap();
         drop(out);
         std::fs::rename(&tmp, &path).unwrap();
-        eprintln!("generated {} ({rows} leads) in {:.1} s", path.display(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {} ({rows} leads) in {:.1} s",
+            path.display(),
+            started.elapsed().as_secs_f64()
+        );
     }
     path
 }
@@ -143,7 +167,10 @@ fn main() {
         );
         results.push(("X Education (train split)".into(), m));
     } else {
-        eprintln!("X Education data not found in {}; skipped", xed_dir.display());
+        eprintln!(
+            "X Education data not found in {}; skipped",
+            xed_dir.display()
+        );
     }
     for rows in [100_000usize, 1_000_000] {
         let data = generated(rows, &tmp);
@@ -151,7 +178,10 @@ fn main() {
         results.push((format!("generated, {rows} leads"), m));
     }
 
-    let base = results.first().map(|(_, m)| (m.read + m.learn) / m.rows as f64).unwrap_or(1.0);
+    let base = results
+        .first()
+        .map(|(_, m)| (m.read + m.learn) / m.rows as f64)
+        .unwrap_or(1.0);
     println!();
     println!(
         "{:<28} {:>9} {:>8} {:>8} {:>8} {:>9} {:>10} {:>7}",
@@ -172,6 +202,13 @@ fn main() {
             per / base
         );
     }
-    println!("(training AUC: {})", results.iter().map(|(n, m)| format!("{n} {:.3}", m.auc)).collect::<Vec<_>>().join(", "));
+    println!(
+        "(training AUC: {})",
+        results
+            .iter()
+            .map(|(n, m)| format!("{n} {:.3}", m.auc))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("targets: X Education under 1 s; 1,000,000 leads under 60 s");
 }

@@ -1,6 +1,11 @@
 //! `leadscore train` and `leadscore eval` end to end, on generated lead histories.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use leadscore::learn::synthetic;
 use serde_json::Value;
@@ -22,7 +27,10 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 struct Fixture {
@@ -41,7 +49,12 @@ fn fixture(name: &str, rows: usize, seed: u64) -> Fixture {
     std::fs::write(&split, synthetic::split_csv(rows)).unwrap();
     std::fs::write(&mapping, synthetic::MAPPING).unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    Fixture { data: s(&data), split: s(&split), mapping: s(&mapping), dir }
+    Fixture {
+        data: s(&data),
+        split: s(&split),
+        mapping: s(&mapping),
+        dir,
+    }
 }
 
 impl Fixture {
@@ -51,15 +64,32 @@ impl Fixture {
 
     fn train(&self, out: &str, extra: &[&str]) -> Output {
         let mut args = vec![
-            "train", &self.data, "--mapping", &self.mapping, "--split", &self.split, "--out", out,
-            "--model-version", "test",
+            "train",
+            &self.data,
+            "--mapping",
+            &self.mapping,
+            "--split",
+            &self.split,
+            "--out",
+            out,
+            "--model-version",
+            "test",
         ];
         args.extend_from_slice(extra);
         run(&args)
     }
 
     fn eval_json(&self, model: &str, extra: &[&str]) -> Value {
-        let mut args = vec!["eval", model, &self.data, "--mapping", &self.mapping, "--split", &self.split, "--json"];
+        let mut args = vec![
+            "eval",
+            model,
+            &self.data,
+            "--mapping",
+            &self.mapping,
+            "--split",
+            &self.split,
+            "--json",
+        ];
         args.extend_from_slice(extra);
         let o = run(&args);
         let (out, err) = text(&o);
@@ -99,10 +129,18 @@ fn trains_a_valid_model_that_ranks_held_out_leads() {
     assert!(!text_model.contains("Sales Stage") && !text_model.contains("Closed"));
     assert!(!text_model.contains("affiliate-"));
     // Known effects come out with the right sign.
-    let points = |id: &str| rules.iter().find(|r| r["id"] == id).map(|r| r["points"].as_i64().unwrap());
+    let points = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["points"].as_i64().unwrap())
+    };
     assert!(points("role:student").unwrap() < 0);
     assert!(points("role:founder").unwrap() > 0);
-    assert!(points("demo-request").unwrap() > 20, "a demo request more than doubles the odds");
+    assert!(
+        points("demo-request").unwrap() > 20,
+        "a demo request more than doubles the odds"
+    );
     assert!(m["calibration"]["slope"].as_f64().unwrap() > 0.0);
     assert_eq!(m["tiers"][0]["name"], "SQL");
 
@@ -112,12 +150,25 @@ fn trains_a_valid_model_that_ranks_held_out_leads() {
     assert!(report["roc_auc"].as_f64().unwrap() > 0.75, "{report}");
     assert!(report["log_loss"].as_f64().unwrap() < 0.6);
     let tiers = report["tiers"].as_array().unwrap();
-    let rate = |name: &str| tiers.iter().find(|t| t["tier"] == name).unwrap()["conversion_rate"].as_f64().unwrap();
-    assert!(rate("SQL") > rate("MQL") && rate("MQL") > rate("unqualified"), "{report}");
+    let rate = |name: &str| {
+        tiers.iter().find(|t| t["tier"] == name).unwrap()["conversion_rate"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        rate("SQL") > rate("MQL") && rate("MQL") > rate("unqualified"),
+        "{report}"
+    );
     let shares: f64 = tiers.iter().map(|t| t["share"].as_f64().unwrap()).sum();
     assert!((shares - 1.0).abs() < 1e-9);
     let calibration = report["calibration"].as_array().unwrap();
-    assert_eq!(calibration.iter().map(|b| b["leads"].as_u64().unwrap()).sum::<u64>(), 1200);
+    assert_eq!(
+        calibration
+            .iter()
+            .map(|b| b["leads"].as_u64().unwrap())
+            .sum::<u64>(),
+        1200
+    );
 }
 
 /// What a visitor does, in terms the test can match against rules by hand.
@@ -136,7 +187,8 @@ impl Visitor {
     fn events(&self) -> Vec<Value> {
         let mut out = Vec::new();
         let mut t: i64 = 1_780_000_000_000;
-        let mut page = serde_json::json!({"visitor": self.name, "ts": t, "type": "page_view", "path": "/"});
+        let mut page =
+            serde_json::json!({"visitor": self.name, "ts": t, "type": "page_view", "path": "/"});
         if let Some(s) = self.source {
             page["query"] = serde_json::json!({ "utm_source": s });
         }
@@ -147,11 +199,15 @@ impl Visitor {
         }
         for d in &self.downloads {
             t += 1000;
-            out.push(serde_json::json!({"visitor": self.name, "ts": t, "type": "download", "url": d}));
+            out.push(
+                serde_json::json!({"visitor": self.name, "ts": t, "type": "download", "url": d}),
+            );
         }
         for id in &self.forms {
             t += 1000;
-            out.push(serde_json::json!({"visitor": self.name, "ts": t, "type": "form_submit", "id": id}));
+            out.push(
+                serde_json::json!({"visitor": self.name, "ts": t, "type": "form_submit", "id": id}),
+            );
         }
         if self.seconds > 0.0 {
             t += 1000;
@@ -175,9 +231,11 @@ impl Visitor {
                     same(q, a["question"].as_str().unwrap())
                         && match (a.get("equals"), a.get("one_of"), v) {
                             (Some(e), _, Value::String(s)) => same(s, e.as_str().unwrap()),
-                            (_, Some(list), Value::String(s)) => {
-                                list.as_array().unwrap().iter().any(|e| same(s, e.as_str().unwrap()))
-                            }
+                            (_, Some(list), Value::String(s)) => list
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|e| same(s, e.as_str().unwrap())),
                             (None, None, Value::Number(n)) => {
                                 let x = n.as_f64().unwrap();
                                 a.get("min").is_none_or(|m| x >= m.as_f64().unwrap())
@@ -190,7 +248,9 @@ impl Visitor {
                 let want = &p["query"]["utm_source"];
                 self.source.is_some_and(|s| same(s, want.as_str().unwrap()))
             } else if let Some(d) = when.get("download") {
-                self.downloads.iter().any(|u| *u == d["url"].as_str().unwrap())
+                self.downloads
+                    .iter()
+                    .any(|u| *u == d["url"].as_str().unwrap())
             } else if let Some(f) = when.get("form") {
                 self.forms.iter().any(|id| *id == f["id"].as_str().unwrap())
             } else if let Some(v) = when.get("visits") {
@@ -214,21 +274,33 @@ fn scorecard_tier(model: &Value, total: i64) -> String {
         .unwrap()
         .iter()
         .find(|t| total as f64 >= t["min"]["total"].as_f64().unwrap())
-        .map_or("unqualified".to_string(), |t| t["name"].as_str().unwrap().to_string())
+        .map_or("unqualified".to_string(), |t| {
+            t["name"].as_str().unwrap().to_string()
+        })
 }
 
 #[test]
 fn leadscore_score_gives_synthetic_visitors_the_tier_the_scorecard_predicts() {
     let f = fixture("visitors", 5000, 21);
     let model_path = f.path("model.json");
-    assert!(f.train(&model_path, &["--sql-precision", "0.75", "--mql-share", "0.5"]).status.success());
+    assert!(f
+        .train(
+            &model_path,
+            &["--sql-precision", "0.75", "--mql-share", "0.5"]
+        )
+        .status
+        .success());
     let model = read_json(&model_path);
 
     let visitors = [
         Visitor {
             name: "keen-founder",
             source: Some("newsletter"),
-            answers: vec![("role", "Founder".into()), ("country", "India".into()), ("pages_per_visit", 3.0.into())],
+            answers: vec![
+                ("role", "Founder".into()),
+                ("country", "India".into()),
+                ("pages_per_visit", 3.0.into()),
+            ],
             downloads: vec!["/resources/guide.pdf"],
             forms: vec!["demo-request"],
             visits: 6,
@@ -246,7 +318,11 @@ fn leadscore_score_gives_synthetic_visitors_the_tier_the_scorecard_predicts() {
         Visitor {
             name: "manager-reading",
             source: Some("Google"),
-            answers: vec![("role", "Manager".into()), ("country", "United States".into()), ("pages_per_visit", 2.5.into())],
+            answers: vec![
+                ("role", "Manager".into()),
+                ("country", "United States".into()),
+                ("pages_per_visit", 2.5.into()),
+            ],
             downloads: vec![],
             forms: vec![],
             visits: 3,
@@ -254,7 +330,11 @@ fn leadscore_score_gives_synthetic_visitors_the_tier_the_scorecard_predicts() {
         },
     ];
     let log = f.path("events.jsonl");
-    let lines: Vec<String> = visitors.iter().flat_map(Visitor::events).map(|v| v.to_string()).collect();
+    let lines: Vec<String> = visitors
+        .iter()
+        .flat_map(Visitor::events)
+        .map(|v| v.to_string())
+        .collect();
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
 
     let o = run(&["score", &model_path, &log, "--json"]);
@@ -268,7 +348,12 @@ fn leadscore_score_gives_synthetic_visitors_the_tier_the_scorecard_predicts() {
         let expected_total = v.scorecard_total(&model);
         let expected_tier = scorecard_tier(&model, expected_total);
         let got = reports.iter().find(|r| r["visitor"] == v.name).unwrap();
-        assert_eq!(got["total"].as_f64().unwrap(), expected_total as f64, "{}: {got}", v.name);
+        assert_eq!(
+            got["total"].as_f64().unwrap(),
+            expected_total as f64,
+            "{}: {got}",
+            v.name
+        );
         assert_eq!(got["tier"].as_str().unwrap(), expected_tier, "{}", v.name);
         tiers.push(expected_tier);
     }
@@ -301,8 +386,14 @@ fn same_seed_same_model_and_ignore_drops_columns() {
     let f = fixture("deterministic", 2000, 3);
     let a = f.path("a.json");
     let b = f.path("b.json");
-    assert!(f.train(&a, &["--seed", "7", "--id", "same"]).status.success());
-    assert!(f.train(&b, &["--seed", "7", "--id", "same"]).status.success());
+    assert!(f
+        .train(&a, &["--seed", "7", "--id", "same"])
+        .status
+        .success());
+    assert!(f
+        .train(&b, &["--seed", "7", "--id", "same"])
+        .status
+        .success());
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 
     let c = f.path("c.json");
@@ -346,10 +437,21 @@ fn base_model_keeps_its_rules_and_gets_new_points_and_thresholds() {
     assert!(run(&["check", &out]).status.success());
 
     let m = read_json(&out);
-    let ids: Vec<&str> = m["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["founder", "student", "demo", "three-visits", "webinar"]);
+    let ids: Vec<&str> = m["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["founder", "student", "demo", "three-visits", "webinar"]
+    );
     let points = |i: usize| m["rules"][i]["points"].as_i64().unwrap();
-    assert!(points(0) > 0 && points(1) < 0, "the data say students convert less");
+    assert!(
+        points(0) > 0 && points(1) < 0,
+        "the data say students convert less"
+    );
     assert_eq!(points(4), 7, "a rule without evidence keeps its points");
     assert_eq!(m["rules"][4]["evidence"]["leads"], 0);
     assert!(m["rules"][2]["evidence"]["leads"].as_u64().unwrap() > 100);
@@ -362,7 +464,12 @@ fn train_error(dir: &Path, csv: &str, args: &[&str]) -> String {
     let data = dir.join("bad.csv");
     std::fs::write(&data, csv).unwrap();
     let out = dir.join("bad-model.json");
-    let mut all = vec!["train", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut all = vec![
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     all.extend_from_slice(args);
     let o = run(&all);
     assert_eq!(o.status.code(), Some(2), "expected an error for {args:?}");
@@ -376,29 +483,72 @@ fn clear_errors_for_bad_input() {
     let good = "won,role,visits\n1,cto,3\n0,student,1\n1,cto,4\n0,dev,1\n";
 
     let e = train_error(&dir, good, &["--label", "Won"]);
-    assert!(e.contains("label column \"Won\" is not in the file (did you mean \"won\"?)"), "{e}");
+    assert!(
+        e.contains("label column \"Won\" is not in the file (did you mean \"won\"?)"),
+        "{e}"
+    );
 
     let e = train_error(&dir, good, &[]);
     assert!(e.contains("no label column: pass --label"), "{e}");
 
-    let e = train_error(&dir, "won,role\n1,cto\nmaybe,dev\n0,cto\n", &["--label", "won"]);
+    let e = train_error(
+        &dir,
+        "won,role\n1,cto\nmaybe,dev\n0,cto\n",
+        &["--label", "won"],
+    );
     assert!(e.contains("not binary: line 3 has \"maybe\""), "{e}");
 
     let e = train_error(&dir, "won,role\n1,cto\n1,dev\n1,cto\n", &["--label", "won"]);
     assert!(e.contains("same label (converted)"), "{e}");
 
-    let e = train_error(&dir, "won,role,visits\n1,cto,3\n0,dev\n", &["--label", "won"]);
-    assert!(e.contains("line 3 has 2 fields but the header has 3"), "{e}");
+    let e = train_error(
+        &dir,
+        "won,role,visits\n1,cto,3\n0,dev\n",
+        &["--label", "won"],
+    );
+    assert!(
+        e.contains("line 3 has 2 fields but the header has 3"),
+        "{e}"
+    );
 
     let mapping = dir.join("mapping.json");
-    std::fs::write(&mapping, r#"{"columns": {"Visits": {"kind": "visits"}, "role": {"kind": "answer"}}}"#).unwrap();
-    let e = train_error(&dir, good, &["--label", "won", "--mapping", mapping.to_str().unwrap(), "--ignore", "age"]);
+    std::fs::write(
+        &mapping,
+        r#"{"columns": {"Visits": {"kind": "visits"}, "role": {"kind": "answer"}}}"#,
+    )
+    .unwrap();
+    let e = train_error(
+        &dir,
+        good,
+        &[
+            "--label",
+            "won",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--ignore",
+            "age",
+        ],
+    );
     assert!(e.contains("2 problems"), "{e}");
-    assert!(e.contains("columns.\"Visits\" names no column of the file (did you mean \"visits\"?)"), "{e}");
-    assert!(e.contains("ignored column \"age\" is not in the file"), "{e}");
+    assert!(
+        e.contains("columns.\"Visits\" names no column of the file (did you mean \"visits\"?)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("ignored column \"age\" is not in the file"),
+        "{e}"
+    );
 
-    std::fs::write(&mapping, r#"{"columns": {"visits": {"kind": "visits", "at_least": 2}}}"#).unwrap();
-    let e = train_error(&dir, good, &["--label", "won", "--mapping", mapping.to_str().unwrap()]);
+    std::fs::write(
+        &mapping,
+        r#"{"columns": {"visits": {"kind": "visits", "at_least": 2}}}"#,
+    )
+    .unwrap();
+    let e = train_error(
+        &dir,
+        good,
+        &["--label", "won", "--mapping", mapping.to_str().unwrap()],
+    );
     assert!(e.contains("columns.visits"), "{e}");
 
     let e = train_error(&dir, good, &["--label", "won", "--sql-precision", "1.5"]);
@@ -412,7 +562,15 @@ fn eval_rejects_a_split_without_matching_ids() {
     assert!(f.train(&model, &["--min-leads", "10"]).status.success());
     let split = f.path("other-split.csv");
     std::fs::write(&split, "Lead ID,split\nnobody,test\n").unwrap();
-    let o = run(&["eval", &model, &f.data, "--mapping", &f.mapping, "--split", &split]);
+    let o = run(&[
+        "eval",
+        &model,
+        &f.data,
+        "--mapping",
+        &f.mapping,
+        "--split",
+        &split,
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no row of"), "{}", text(&o).1);
 }

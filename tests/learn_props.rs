@@ -1,6 +1,11 @@
 //! Properties of the learning code: AUC, points, binning, tier thresholds, determinism.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use leadscore::learn::binning::{self, BinOptions, Tally};
 use leadscore::learn::data::read_csv;
@@ -20,7 +25,13 @@ fn brute_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
         for (j, &b) in scores.iter().enumerate() {
             if labels[i] && !labels[j] {
                 pairs += 1.0;
-                wins += if a > b { 1.0 } else if a == b { 0.5 } else { 0.0 };
+                wins += if a > b {
+                    1.0
+                } else if a == b {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
     }
@@ -103,7 +114,11 @@ proptest! {
     }
 }
 
-fn train_generated(rows: usize, data_seed: u64, options: &TrainOptions) -> leadscore::learn::scorecard::Trained {
+fn train_generated(
+    rows: usize,
+    data_seed: u64,
+    options: &TrainOptions,
+) -> leadscore::learn::scorecard::Trained {
     let text = synthetic::csv(rows, data_seed);
     let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
     let skip = mapping::ignored(&m, &[]);
@@ -116,7 +131,10 @@ fn train_generated(rows: usize, data_seed: u64, options: &TrainOptions) -> leads
 
 #[test]
 fn training_is_deterministic_for_a_fixed_seed() {
-    let options = TrainOptions { seed: 42, ..TrainOptions::default() };
+    let options = TrainOptions {
+        seed: 42,
+        ..TrainOptions::default()
+    };
     let a = train_generated(3000, 1, &options);
     let b = train_generated(3000, 1, &options);
     assert_eq!(a.model, b.model);
@@ -128,13 +146,27 @@ fn training_is_deterministic_for_a_fixed_seed() {
 
 #[test]
 fn a_larger_pdo_scales_the_points() {
-    let base = TrainOptions { penalty: Penalty::Fixed(1.0), ..TrainOptions::default() };
-    let a = train_generated(3000, 2, &TrainOptions { pdo: 20.0, ..base.clone() });
+    let base = TrainOptions {
+        penalty: Penalty::Fixed(1.0),
+        ..TrainOptions::default()
+    };
+    let a = train_generated(
+        3000,
+        2,
+        &TrainOptions {
+            pdo: 20.0,
+            ..base.clone()
+        },
+    );
     let b = train_generated(3000, 2, &TrainOptions { pdo: 40.0, ..base });
     for rule in &a.model.rules {
         let twin = b.model.rules.iter().find(|r| r.id == rule.id).unwrap();
         // Same weights, twice the scale: within the two roundings.
-        assert!((f64::from(twin.points) - 2.0 * f64::from(rule.points)).abs() <= 1.5, "{}", rule.id);
+        assert!(
+            (f64::from(twin.points) - 2.0 * f64::from(rule.points)).abs() <= 1.5,
+            "{}",
+            rule.id
+        );
     }
     let (ca, cb) = (a.model.calibration.unwrap(), b.model.calibration.unwrap());
     assert!((ca.slope / cb.slope - 2.0).abs() < 0.1, "{ca:?} {cb:?}");

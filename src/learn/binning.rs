@@ -63,8 +63,14 @@ pub fn collect(mut tallies: Vec<Tally>) -> Vec<Tally> {
 
 /// Pearson chi-square statistic of two bins' 2×2 table (0 when a margin is empty).
 pub fn chi2(a: &Tally, b: &Tally) -> f64 {
-    let (a1, a0) = (a.converted as f64, (a.leads - a.converted.min(a.leads)) as f64);
-    let (b1, b0) = (b.converted as f64, (b.leads - b.converted.min(b.leads)) as f64);
+    let (a1, a0) = (
+        a.converted as f64,
+        (a.leads - a.converted.min(a.leads)) as f64,
+    );
+    let (b1, b0) = (
+        b.converted as f64,
+        (b.leads - b.converted.min(b.leads)) as f64,
+    );
     let n = a1 + a0 + b1 + b0;
     let margins = (a1 + a0) * (b1 + b0) * (a1 + b1) * (a0 + b0);
     if margins <= 0.0 {
@@ -85,7 +91,11 @@ pub fn cut_points(values: &[Tally], options: &BinOptions) -> Vec<f64> {
     let mut bins: Vec<Tally> = Vec::new();
     let mut current: Option<Tally> = None;
     for t in values {
-        let bin = current.get_or_insert(Tally { value: t.value, leads: 0, converted: 0 });
+        let bin = current.get_or_insert(Tally {
+            value: t.value,
+            leads: 0,
+            converted: 0,
+        });
         bin.leads += t.leads;
         bin.converted += t.converted;
         if bin.leads as f64 >= target {
@@ -108,10 +118,13 @@ pub fn cut_points(values: &[Tally], options: &BinOptions) -> Vec<f64> {
         if bins.len() < 2 {
             break;
         }
-        let stats: Vec<f64> = bins.windows(2).map(|w| match w {
-            [a, b] => chi2(a, b),
-            _ => f64::INFINITY,
-        }).collect();
+        let stats: Vec<f64> = bins
+            .windows(2)
+            .map(|w| match w {
+                [a, b] => chi2(a, b),
+                _ => f64::INFINITY,
+            })
+            .collect();
         // A bin that is too small merges with the neighbour it differs from least.
         let small = bins.iter().position(|b| b.leads < options.min_leads);
         let pair = match small {
@@ -135,7 +148,9 @@ pub fn cut_points(values: &[Tally], options: &BinOptions) -> Vec<f64> {
             }
         };
         let Some(j) = pair else { break };
-        let Some(next) = bins.get(j + 1).copied() else { break };
+        let Some(next) = bins.get(j + 1).copied() else {
+            break;
+        };
         if let Some(b) = bins.get_mut(j) {
             b.leads += next.leads;
             b.converted += next.converted;
@@ -151,7 +166,11 @@ mod tests {
     use super::*;
 
     fn t(value: f64, leads: u64, converted: u64) -> Tally {
-        Tally { value, leads, converted }
+        Tally {
+            value,
+            leads,
+            converted,
+        }
     }
 
     #[test]
@@ -164,7 +183,12 @@ mod tests {
 
     #[test]
     fn collect_adds_equal_values() {
-        let c = collect(vec![t(2.0, 1, 1), t(1.0, 2, 0), t(2.0, 3, 1), t(f64::NAN, 5, 5)]);
+        let c = collect(vec![
+            t(2.0, 1, 1),
+            t(1.0, 2, 0),
+            t(2.0, 3, 1),
+            t(f64::NAN, 5, 5),
+        ]);
         assert_eq!(c, vec![t(1.0, 2, 0), t(2.0, 4, 2)]);
     }
 
@@ -190,7 +214,10 @@ mod tests {
     #[test]
     fn limits_hold() {
         let values: Vec<Tally> = (0..1000u64).map(|v| t(v as f64, 1000, v)).collect();
-        let opts = BinOptions { max_bins: 4, ..BinOptions::default() };
+        let opts = BinOptions {
+            max_bins: 4,
+            ..BinOptions::default()
+        };
         let cuts = cut_points(&values, &opts);
         assert_eq!(cuts.len(), 3);
         assert!(cuts.windows(2).all(|w| w[0] < w[1]));

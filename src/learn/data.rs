@@ -129,7 +129,11 @@ pub enum DataError {
     /// The CSV itself is malformed (bad quoting, invalid UTF-8 in the header, I/O error).
     Csv { line: u64, message: String },
     /// A row has a different number of fields than the header.
-    Ragged { line: u64, fields: usize, expected: usize },
+    Ragged {
+        line: u64,
+        fields: usize,
+        expected: usize,
+    },
     /// The file has no header line.
     NoHeader,
     /// Two header columns share a name.
@@ -183,7 +187,11 @@ pub fn read_csv<R: Read>(
         .enumerate()
         .map(|(i, h)| {
             let text = String::from_utf8_lossy(h);
-            let text = if i == 0 { text.trim_start_matches('\u{feff}') } else { &text };
+            let text = if i == 0 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                &text
+            };
             text.trim().to_string()
         })
         .collect();
@@ -286,7 +294,11 @@ pub fn read_split<R: Read>(reader: R) -> Result<Split, DataError> {
         let record = record.map_err(|e| csv_error(&e))?;
         let line = record.position().map_or(0, csv::Position::line);
         let id = record.get(0).unwrap_or("").to_string();
-        let part = match record.get(1).map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        let part = match record
+            .get(1)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref()
+        {
             Some("train") => Part::Train,
             Some("test") => Part::Test,
             other => {
@@ -353,14 +365,26 @@ mod tests {
     #[test]
     fn ragged_rows_name_the_line() {
         let e = read("a,b\n1,2\n3\n").unwrap_err();
-        assert_eq!(e, DataError::Ragged { line: 3, fields: 1, expected: 2 });
-        assert!(e.to_string().contains("line 3 has 1 fields but the header has 2"));
+        assert_eq!(
+            e,
+            DataError::Ragged {
+                line: 3,
+                fields: 1,
+                expected: 2
+            }
+        );
+        assert!(e
+            .to_string()
+            .contains("line 3 has 1 fields but the header has 2"));
     }
 
     #[test]
     fn empty_and_duplicate_headers() {
         assert_eq!(read("").unwrap_err(), DataError::NoHeader);
-        assert_eq!(read("a,a\n1,2\n").unwrap_err(), DataError::DuplicateColumn("a".into()));
+        assert_eq!(
+            read("a,a\n1,2\n").unwrap_err(),
+            DataError::DuplicateColumn("a".into())
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ impl Fit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FitError {
     NoRows,
-    OneClass { converted: bool },
+    OneClass {
+        converted: bool,
+    },
     /// A parameter became infinite or NaN (should not happen with `l2 > 0`).
     Diverged,
 }
@@ -83,7 +85,11 @@ impl fmt::Display for FitError {
             FitError::OneClass { converted } => write!(
                 f,
                 "every lead {}: a model needs both converted and unconverted leads",
-                if *converted { "converted" } else { "did not convert" }
+                if *converted {
+                    "converted"
+                } else {
+                    "did not convert"
+                }
             ),
             FitError::Diverged => write!(f, "the fit diverged"),
         }
@@ -118,7 +124,12 @@ struct Pass {
 }
 
 /// Reads row `i` with the intercept as column 0, sorted, duplicates added up.
-fn full_row(rows: &dyn SparseRows, i: usize, raw: &mut Vec<(u32, f64)>, out: &mut Vec<(usize, f64)>) {
+fn full_row(
+    rows: &dyn SparseRows,
+    i: usize,
+    raw: &mut Vec<(u32, f64)>,
+    out: &mut Vec<(usize, f64)>,
+) {
     raw.clear();
     rows.row(i, raw);
     out.clear();
@@ -236,14 +247,20 @@ pub fn cholesky_solve(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
 }
 
 /// Fits the model, optionally starting from an earlier fit of the same design.
-pub fn fit(rows: &dyn SparseRows, options: &FitOptions, start: Option<&Fit>) -> Result<Fit, FitError> {
+pub fn fit(
+    rows: &dyn SparseRows,
+    options: &FitOptions,
+    start: Option<&Fit>,
+) -> Result<Fit, FitError> {
     let n = rows.n_rows();
     if n == 0 {
         return Err(FitError::NoRows);
     }
     let positives = (0..n).filter(|&i| rows.label(i)).count();
     if positives == 0 || positives == n {
-        return Err(FitError::OneClass { converted: positives == n });
+        return Err(FitError::OneClass {
+            converted: positives == n,
+        });
     }
     let p = rows.n_features() + 1;
     let mut theta = vec![0.0; p];
@@ -286,9 +303,15 @@ pub fn fit(rows: &dyn SparseRows, options: &FitOptions, start: Option<&Fit>) -> 
         };
         let mut scale = 1.0;
         let accepted = loop {
-            let trial: Vec<f64> = theta.iter().zip(&step).map(|(t, d)| t - scale * d).collect();
+            let trial: Vec<f64> = theta
+                .iter()
+                .zip(&step)
+                .map(|(t, d)| t - scale * d)
+                .collect();
             let next = evaluate(rows, &trial, l2);
-            if next.objective.is_finite() && next.objective <= current.objective + 1e-12 * current.objective.abs() {
+            if next.objective.is_finite()
+                && next.objective <= current.objective + 1e-12 * current.objective.abs()
+            {
                 break Some((trial, next));
             }
             scale *= 0.5;
@@ -380,7 +403,11 @@ pub fn mean_log_loss(fit: &Fit, rows: &dyn SparseRows) -> f64 {
         raw.clear();
         rows.row(i, &mut raw);
         let eta = fit.logit(&raw);
-        total += if rows.label(i) { softplus(-eta) } else { softplus(eta) };
+        total += if rows.label(i) {
+            softplus(-eta)
+        } else {
+            softplus(eta)
+        };
     }
     total / n.max(1) as f64
 }
@@ -400,11 +427,22 @@ pub fn cross_validate(
         let mut loss = 0.0;
         let mut count = 0usize;
         for f in 0..k {
-            let train: Vec<usize> = (0..rows.n_rows()).filter(|&i| fold.get(i) != Some(&f)).collect();
-            let held: Vec<usize> = (0..rows.n_rows()).filter(|&i| fold.get(i) == Some(&f)).collect();
+            let train: Vec<usize> = (0..rows.n_rows())
+                .filter(|&i| fold.get(i) != Some(&f))
+                .collect();
+            let held: Vec<usize> = (0..rows.n_rows())
+                .filter(|&i| fold.get(i) == Some(&f))
+                .collect();
             let opts = FitOptions { l2, ..*options };
             let start = warm.get(usize::from(f)).and_then(Option::as_ref);
-            let fitted = fit(&Subset { rows, index: &train }, &opts, start)?;
+            let fitted = fit(
+                &Subset {
+                    rows,
+                    index: &train,
+                },
+                &opts,
+                start,
+            )?;
             let held_rows = Subset { rows, index: &held };
             loss += mean_log_loss(&fitted, &held_rows) * held.len() as f64;
             count += held.len();
@@ -435,7 +473,13 @@ mod tests {
             self.x.first().map_or(0, Vec::len)
         }
         fn row(&self, i: usize, out: &mut Vec<(u32, f64)>) {
-            out.extend(self.x[i].iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, v)| (j as u32, *v)));
+            out.extend(
+                self.x[i]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(j, v)| (j as u32, *v)),
+            );
         }
         fn label(&self, i: usize) -> bool {
             self.y[i]
@@ -461,10 +505,22 @@ mod tests {
             x.push(vec![1.0]);
             y.push(i < 60);
         }
-        let f = fit(&Dense { x, y }, &FitOptions { l2: 0.0, ..FitOptions::default() }, None).unwrap();
+        let f = fit(
+            &Dense { x, y },
+            &FitOptions {
+                l2: 0.0,
+                ..FitOptions::default()
+            },
+            None,
+        )
+        .unwrap();
         assert!(f.converged);
         assert!((f.intercept - 0.25f64.ln()).abs() < 1e-6, "{}", f.intercept);
-        assert!((f.weights[0] - (1.5f64.ln() - 0.25f64.ln())).abs() < 1e-6, "{:?}", f.weights);
+        assert!(
+            (f.weights[0] - (1.5f64.ln() - 0.25f64.ln())).abs() < 1e-6,
+            "{:?}",
+            f.weights
+        );
     }
 
     #[test]
@@ -473,20 +529,44 @@ mod tests {
         let mut x = Vec::new();
         let mut y = Vec::new();
         for _ in 0..500 {
-            let row: Vec<f64> = (0..4).map(|_| if rng.next_f64() < 0.4 { 1.0 } else { 0.0 }).collect();
+            let row: Vec<f64> = (0..4)
+                .map(|_| if rng.next_f64() < 0.4 { 1.0 } else { 0.0 })
+                .collect();
             let eta = -0.5 + row[0] * 1.5 - row[1] + 0.3 * row[2];
             y.push(rng.next_f64() < sigmoid(eta));
             x.push(row);
         }
         let rows = Dense { x, y };
         let l2 = 2.0;
-        let f = fit(&rows, &FitOptions { l2, ..FitOptions::default() }, None).unwrap();
-        let theta: Vec<f64> = std::iter::once(f.intercept).chain(f.weights.iter().copied()).collect();
+        let f = fit(
+            &rows,
+            &FitOptions {
+                l2,
+                ..FitOptions::default()
+            },
+            None,
+        )
+        .unwrap();
+        let theta: Vec<f64> = std::iter::once(f.intercept)
+            .chain(f.weights.iter().copied())
+            .collect();
         let pass = evaluate(&rows, &theta, l2);
-        assert!(pass.gradient.iter().all(|g| g.abs() < 1e-6), "{:?}", pass.gradient);
+        assert!(
+            pass.gradient.iter().all(|g| g.abs() < 1e-6),
+            "{:?}",
+            pass.gradient
+        );
         assert!(f.weights[0] > 0.8 && f.weights[1] < -0.4);
         // A stronger penalty shrinks every weight.
-        let g = fit(&rows, &FitOptions { l2: 200.0, ..FitOptions::default() }, None).unwrap();
+        let g = fit(
+            &rows,
+            &FitOptions {
+                l2: 200.0,
+                ..FitOptions::default()
+            },
+            None,
+        )
+        .unwrap();
         for (a, b) in f.weights.iter().zip(&g.weights) {
             assert!(b.abs() < a.abs());
         }
@@ -494,8 +574,14 @@ mod tests {
 
     #[test]
     fn one_class_is_an_error() {
-        let rows = Dense { x: vec![vec![1.0], vec![0.0]], y: vec![true, true] };
-        assert_eq!(fit(&rows, &FitOptions::default(), None), Err(FitError::OneClass { converted: true }));
+        let rows = Dense {
+            x: vec![vec![1.0], vec![0.0]],
+            y: vec![true, true],
+        };
+        assert_eq!(
+            fit(&rows, &FitOptions::default(), None),
+            Err(FitError::OneClass { converted: true })
+        );
     }
 
     #[test]
@@ -504,7 +590,11 @@ mod tests {
         let mut x = Vec::new();
         let mut y = Vec::new();
         for _ in 0..200 {
-            x.push((0..30).map(|_| if rng.next_f64() < 0.2 { 1.0 } else { 0.0 }).collect());
+            x.push(
+                (0..30)
+                    .map(|_| if rng.next_f64() < 0.2 { 1.0 } else { 0.0 })
+                    .collect(),
+            );
             y.push(rng.next_f64() < 0.3);
         }
         let rows = Dense { x, y };

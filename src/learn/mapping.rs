@@ -136,15 +136,38 @@ pub enum Signal {
 /// A column's signal with every default filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolved {
-    Answer { question: String },
-    Number { question: String, max_bins: Option<usize> },
-    Visits { max_bins: Option<usize> },
-    TimeOnSite { max_bins: Option<usize> },
-    DistinctPages { max_bins: Option<usize> },
-    Source { parameter: String, path: String },
-    Download { url: String, yes: BTreeSet<String> },
-    Form { id: String, yes: BTreeSet<String> },
-    Event { name: String, yes: BTreeSet<String> },
+    Answer {
+        question: String,
+    },
+    Number {
+        question: String,
+        max_bins: Option<usize>,
+    },
+    Visits {
+        max_bins: Option<usize>,
+    },
+    TimeOnSite {
+        max_bins: Option<usize>,
+    },
+    DistinctPages {
+        max_bins: Option<usize>,
+    },
+    Source {
+        parameter: String,
+        path: String,
+    },
+    Download {
+        url: String,
+        yes: BTreeSet<String>,
+    },
+    Form {
+        id: String,
+        yes: BTreeSet<String>,
+    },
+    Event {
+        name: String,
+        yes: BTreeSet<String>,
+    },
 }
 
 impl Resolved {
@@ -242,7 +265,9 @@ pub fn resolve(
     let label_name = label.map(str::to_string).or_else(|| mapping.label.clone());
     let label_index = match &label_name {
         None => {
-            errors.push("no label column: pass --label COLUMN (or give `label` in the mapping)".to_string());
+            errors.push(
+                "no label column: pass --label COLUMN (or give `label` in the mapping)".to_string(),
+            );
             None
         }
         Some(name) if !has(name) => {
@@ -279,7 +304,10 @@ pub fn resolve(
     }
     if let Some(id) = &mapping.id {
         if !has(id) {
-            errors.push(format!("id column {id:?} is not in the file{}", suggest(header, id)));
+            errors.push(format!(
+                "id column {id:?} is not in the file{}",
+                suggest(header, id)
+            ));
         }
     }
     if label_name.is_some() && label_name == mapping.id {
@@ -305,56 +333,108 @@ pub fn resolve(
         }
         let (signal, dimension) = match mapping.columns.get(name) {
             Some(Signal::Ignore) => continue,
-            Some(Signal::Answer { question, dimension }) => (
+            Some(Signal::Answer {
+                question,
+                dimension,
+            }) => (
                 Resolved::Answer {
                     question: question.clone().unwrap_or_else(|| name.clone()),
                 },
                 dimension.unwrap_or(Dimension::Fit),
             ),
-            Some(Signal::Number { question, dimension, max_bins }) => (
+            Some(Signal::Number {
+                question,
+                dimension,
+                max_bins,
+            }) => (
                 Resolved::Number {
                     question: question.clone().unwrap_or_else(|| name.clone()),
                     max_bins: *max_bins,
                 },
                 dimension.unwrap_or(Dimension::Fit),
             ),
-            Some(Signal::Visits { dimension, max_bins }) => (
-                Resolved::Visits { max_bins: *max_bins },
+            Some(Signal::Visits {
+                dimension,
+                max_bins,
+            }) => (
+                Resolved::Visits {
+                    max_bins: *max_bins,
+                },
                 dimension.unwrap_or(Dimension::Engagement),
             ),
-            Some(Signal::TimeOnSite { dimension, max_bins }) => (
-                Resolved::TimeOnSite { max_bins: *max_bins },
+            Some(Signal::TimeOnSite {
+                dimension,
+                max_bins,
+            }) => (
+                Resolved::TimeOnSite {
+                    max_bins: *max_bins,
+                },
                 dimension.unwrap_or(Dimension::Engagement),
             ),
-            Some(Signal::DistinctPages { dimension, max_bins }) => (
-                Resolved::DistinctPages { max_bins: *max_bins },
+            Some(Signal::DistinctPages {
+                dimension,
+                max_bins,
+            }) => (
+                Resolved::DistinctPages {
+                    max_bins: *max_bins,
+                },
                 dimension.unwrap_or(Dimension::Engagement),
             ),
-            Some(Signal::Source { parameter, path, dimension }) => (
+            Some(Signal::Source {
+                parameter,
+                path,
+                dimension,
+            }) => (
                 Resolved::Source {
                     parameter: parameter.clone(),
                     path: path.clone().unwrap_or_else(|| "/**".to_string()),
                 },
                 dimension.unwrap_or(Dimension::Engagement),
             ),
-            Some(Signal::Download { url, values, dimension }) => (
-                Resolved::Download { url: url.clone(), yes: yes(values) },
+            Some(Signal::Download {
+                url,
+                values,
+                dimension,
+            }) => (
+                Resolved::Download {
+                    url: url.clone(),
+                    yes: yes(values),
+                },
                 dimension.unwrap_or(Dimension::Engagement),
             ),
-            Some(Signal::Form { id, values, dimension }) => (
-                Resolved::Form { id: id.clone(), yes: yes(values) },
+            Some(Signal::Form {
+                id,
+                values,
+                dimension,
+            }) => (
+                Resolved::Form {
+                    id: id.clone(),
+                    yes: yes(values),
+                },
                 dimension.unwrap_or(Dimension::Intent),
             ),
-            Some(Signal::Event { name: event, values, dimension }) => (
-                Resolved::Event { name: event.clone(), yes: yes(values) },
+            Some(Signal::Event {
+                name: event,
+                values,
+                dimension,
+            }) => (
+                Resolved::Event {
+                    name: event.clone(),
+                    yes: yes(values),
+                },
                 dimension.unwrap_or(Dimension::Product),
             ),
             None => {
                 let numeric = column_is_numeric(column.dictionary(), &missing);
                 let signal = if numeric {
-                    Resolved::Number { question: name.clone(), max_bins: None }
+                    Resolved::Number {
+                        question: name.clone(),
+                        max_bins: None,
+                    }
                 } else {
-                    Resolved::Answer { question: name.clone() }
+                    Resolved::Answer {
+                        question: name.clone(),
+                    }
                 };
                 (signal, Dimension::Fit)
             }
@@ -370,10 +450,16 @@ pub fn resolve(
         });
     }
     if label_index.is_some() && specs.is_empty() {
-        errors.push("no columns left to learn from: every column is the label, the id or ignored".into());
+        errors.push(
+            "no columns left to learn from: every column is the label, the id or ignored".into(),
+        );
     }
     match (label_index, errors.is_empty()) {
-        (Some(label), true) => Ok(Layout { label, specs, missing }),
+        (Some(label), true) => Ok(Layout {
+            label,
+            specs,
+            missing,
+        }),
         _ => Err(errors),
     }
 }
@@ -400,7 +486,8 @@ fn check_names(column: &str, signal: &Resolved) -> Option<String> {
         Resolved::Form { id, .. } => ("form id", id),
         Resolved::Event { name, .. } => ("event name", name),
         Resolved::Download { url, .. } => {
-            if crate::model::pattern::check(url).is_err() || url.contains('*') || url.contains('?') {
+            if crate::model::pattern::check(url).is_err() || url.contains('*') || url.contains('?')
+            {
                 return Some(format!(
                     "mapping entry columns.{column:?}: download url {url:?} must be a plain path starting with \"/\""
                 ));
@@ -441,7 +528,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.columns.len(), 4);
-        let bad = serde_json::from_str::<Mapping>(r#"{"columns": {"v": {"kind": "visits", "bins": 3}}}"#);
+        let bad =
+            serde_json::from_str::<Mapping>(r#"{"columns": {"v": {"kind": "visits", "bins": 3}}}"#);
         assert!(bad.is_err());
         let bad = serde_json::from_str::<Mapping>(r#"{"columns": {"v": {"kind": "clicks"}}}"#);
         assert!(bad.is_err());
@@ -449,26 +537,51 @@ mod tests {
 
     #[test]
     fn unmapped_columns_are_answers_numeric_or_categorical() {
-        let t = table("y,role,size,id\n1,cto,10,a\n0,Select,,b\n", &BTreeSet::new());
-        let m = Mapping { id: Some("id".into()), ..Mapping::default() };
+        let t = table(
+            "y,role,size,id\n1,cto,10,a\n0,Select,,b\n",
+            &BTreeSet::new(),
+        );
+        let m = Mapping {
+            id: Some("id".into()),
+            ..Mapping::default()
+        };
         let layout = resolve(&m, &t, Some("y"), &[]).unwrap();
         assert_eq!(layout.label, 0);
         assert_eq!(layout.specs.len(), 2);
-        assert_eq!(layout.specs[0].signal, Resolved::Answer { question: "role".into() });
-        assert_eq!(layout.specs[1].signal, Resolved::Number { question: "size".into(), max_bins: None });
+        assert_eq!(
+            layout.specs[0].signal,
+            Resolved::Answer {
+                question: "role".into()
+            }
+        );
+        assert_eq!(
+            layout.specs[1].signal,
+            Resolved::Number {
+                question: "size".into(),
+                max_bins: None
+            }
+        );
         assert!(layout.is_missing(" SELECT "));
     }
 
     #[test]
     fn every_naming_problem_is_reported_at_once() {
         let mut m = Mapping::default();
-        m.columns.insert("Vists".into(), Signal::Visits { dimension: None, max_bins: None });
+        m.columns.insert(
+            "Vists".into(),
+            Signal::Visits {
+                dimension: None,
+                max_bins: None,
+            },
+        );
         m.ignore.push("nope".into());
         let skip = ignored(&m, &[]);
         let t = table("converted,visits\n1,2\n", &skip);
         let errors = resolve(&m, &t, Some("Converted"), &["gone".into()]).unwrap_err();
         assert_eq!(errors.len(), 4, "{errors:?}");
-        assert!(errors[0].contains("label column \"Converted\" is not in the file (did you mean \"converted\"?)"));
+        assert!(errors[0].contains(
+            "label column \"Converted\" is not in the file (did you mean \"converted\"?)"
+        ));
         assert!(errors[1].contains("columns.\"Vists\" names no column"));
         assert!(errors.iter().any(|e| e.contains("\"nope\"")));
         assert!(errors.iter().any(|e| e.contains("\"gone\"")));

@@ -22,7 +22,9 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
             .position(|p| p.0 != value)
             .map_or(pairs.len(), |k| start + k);
         let mid = (start + 1 + end) as f64 / 2.0;
-        let pos = pairs.get(start..end).map_or(0, |g| g.iter().filter(|p| p.1).count());
+        let pos = pairs
+            .get(start..end)
+            .map_or(0, |g| g.iter().filter(|p| p.1).count());
         rank_sum += mid * pos as f64;
         start = end;
     }
@@ -77,8 +79,16 @@ pub struct CalibrationBin {
 
 /// Calibration table: leads sorted by predicted probability, cut into `bins` groups of about
 /// equal size (equal predictions are kept together).
-pub fn calibration_table(probabilities: &[f64], labels: &[bool], bins: usize) -> Vec<CalibrationBin> {
-    let mut pairs: Vec<(f64, bool)> = probabilities.iter().copied().zip(labels.iter().copied()).collect();
+pub fn calibration_table(
+    probabilities: &[f64],
+    labels: &[bool],
+    bins: usize,
+) -> Vec<CalibrationBin> {
+    let mut pairs: Vec<(f64, bool)> = probabilities
+        .iter()
+        .copied()
+        .zip(labels.iter().copied())
+        .collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n = pairs.len();
     let bins = bins.max(1);
@@ -93,7 +103,9 @@ pub fn calibration_table(probabilities: &[f64], labels: &[bool], bins: usize) ->
         if end <= start {
             continue;
         }
-        let Some(group) = pairs.get(start..end) else { break };
+        let Some(group) = pairs.get(start..end) else {
+            break;
+        };
         let leads = group.len();
         out.push(CalibrationBin {
             low: group.first().map_or(0.0, |p| p.0),
@@ -135,8 +147,14 @@ pub fn tier_table(tiers: &[String], assigned: &[&str], labels: &[bool]) -> Vec<T
                 .iter()
                 .zip(labels)
                 .filter(|(t, _)| **t == tier.as_str())
-                .fold((0usize, 0usize), |(l, c), (_, y)| (l + 1, c + usize::from(*y)));
-            let rate = if leads > 0 { converted as f64 / leads as f64 } else { 0.0 };
+                .fold((0usize, 0usize), |(l, c), (_, y)| {
+                    (l + 1, c + usize::from(*y))
+                });
+            let rate = if leads > 0 {
+                converted as f64 / leads as f64
+            } else {
+                0.0
+            };
             TierRow {
                 tier: tier.clone(),
                 leads,
@@ -197,7 +215,11 @@ mod tests {
 
     #[test]
     fn tier_rows() {
-        let tiers = vec!["SQL".to_string(), "MQL".to_string(), "unqualified".to_string()];
+        let tiers = vec![
+            "SQL".to_string(),
+            "MQL".to_string(),
+            "unqualified".to_string(),
+        ];
         let assigned = ["SQL", "SQL", "MQL", "unqualified", "unqualified"];
         let labels = [true, true, false, true, false];
         let t = tier_table(&tiers, &assigned, &labels);

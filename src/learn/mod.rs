@@ -24,4 +24,3 @@ pub mod rng;
 pub mod scorecard;
 pub mod synthetic;
 pub mod tiers;
-

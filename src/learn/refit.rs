@@ -22,8 +22,8 @@ use super::mapping::Layout;
 use super::metrics::roc_auc;
 use super::replay;
 use super::scorecard::{
-    calibrate, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport, TrainOptions,
-    TrainReport, Trained,
+    calibrate, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport,
+    TrainOptions, TrainReport, Trained,
 };
 use super::tiers::{self, Target};
 use crate::engine::{self, State};
@@ -70,7 +70,13 @@ fn matched_threshold(old: &[f64], new: &[f64], threshold: f64, at_least: bool) -
     let n = old.len();
     let hits = old
         .iter()
-        .filter(|&&v| if at_least { v >= threshold } else { v <= threshold })
+        .filter(|&&v| {
+            if at_least {
+                v >= threshold
+            } else {
+                v <= threshold
+            }
+        })
         .count();
     if hits == 0 || n == 0 {
         return None;
@@ -93,7 +99,11 @@ pub fn refit(
     options: &TrainOptions,
 ) -> Result<Trained, LearnError> {
     let rules = base.rules();
-    let index: HashMap<&str, u32> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i as u32)).collect();
+    let index: HashMap<&str, u32> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i as u32))
+        .collect();
     let mut counts = Counts {
         offsets: vec![0],
         entries: Vec::new(),
@@ -115,8 +125,16 @@ pub fn refit(
             }
         }
         counts.offsets.push(counts.entries.len());
-        counts.labels.push(labels.get(r as usize).copied().unwrap_or(false));
-        old_scores.push([score.fit, score.engagement, score.intent, score.product, score.total]);
+        counts
+            .labels
+            .push(labels.get(r as usize).copied().unwrap_or(false));
+        old_scores.push([
+            score.fit,
+            score.engagement,
+            score.intent,
+            score.product,
+            score.total,
+        ]);
     }
     let converted = counts.labels.iter().filter(|y| **y).count();
     if rows.is_empty() || converted == 0 || converted == rows.len() {
@@ -153,7 +171,11 @@ pub fn refit(
         }
         rule.evidence = Some(Evidence {
             leads,
-            conversion_rate: if leads > 0 { conv as f64 / leads as f64 } else { 0.0 },
+            conversion_rate: if leads > 0 {
+                conv as f64 / leads as f64
+            } else {
+                0.0
+            },
         });
         reports.push(ColumnReport {
             column: rule.id.clone(),
@@ -164,7 +186,8 @@ pub fn refit(
         });
     }
     if !model.limits.is_empty() {
-        warnings.push("the base model's limits were written for its old points and are dropped".into());
+        warnings
+            .push("the base model's limits were written for its old points and are dropped".into());
         model.limits = Limits::default();
     }
 
@@ -187,9 +210,20 @@ pub fn refit(
         }
         new_scores.push(s);
     }
-    let column = |scores: &[Scores], k: usize| -> Vec<f64> { scores.iter().map(|s| s.get(k).copied().unwrap_or(0.0)).collect() };
+    let column = |scores: &[Scores], k: usize| -> Vec<f64> {
+        scores
+            .iter()
+            .map(|s| s.get(k).copied().unwrap_or(0.0))
+            .collect()
+    };
     let (dims_max, total_max) = reachable_max(&model);
-    let reach = |k: usize| if k == 4 { total_max } else { dims_max.get(k).copied().unwrap_or(0.0) };
+    let reach = |k: usize| {
+        if k == 4 {
+            total_max
+        } else {
+            dims_max.get(k).copied().unwrap_or(0.0)
+        }
+    };
     for (i, tier) in model.tiers.iter_mut().enumerate() {
         for (at_least, thresholds) in [(true, &mut tier.min), (false, &mut tier.max)] {
             let mut moved = Thresholds::default();
@@ -204,7 +238,11 @@ pub fn refit(
                         ));
                         reach(k)
                     });
-                let new_value = if at_least { new_value.min(reach(k)) } else { new_value };
+                let new_value = if at_least {
+                    new_value.min(reach(k))
+                } else {
+                    new_value
+                };
                 match dim {
                     Some(Dimension::Fit) => moved.fit = Some(new_value),
                     Some(Dimension::Engagement) => moved.engagement = Some(new_value),
@@ -216,24 +254,44 @@ pub fn refit(
             *thresholds = moved;
         }
     }
-    let totals: Vec<i64> = new_scores.iter().map(|s| s.get(4).copied().unwrap_or(0.0).round() as i64).collect();
+    let totals: Vec<i64> = new_scores
+        .iter()
+        .map(|s| s.get(4).copied().unwrap_or(0.0).round() as i64)
+        .collect();
     let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
     let mut tier_reports: Vec<TierReport> = Vec::new();
     for (name, target) in [("SQL", options.sql), ("MQL", options.mql)] {
         let Some(target) = target else { continue };
-        let Some(tier) = model.tiers.iter_mut().find(|t| t.name.eq_ignore_ascii_case(name)) else {
-            warnings.push(format!("the base model has no {name} tier; its target is ignored"));
+        let Some(tier) = model
+            .tiers
+            .iter_mut()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+        else {
+            warnings.push(format!(
+                "the base model has no {name} tier; its target is ignored"
+            ));
             continue;
         };
-        let chosen = choose_tiers(&totals, &counts.labels, Some(target), None, min_leads, &mut warnings);
+        let chosen = choose_tiers(
+            &totals,
+            &counts.labels,
+            Some(target),
+            None,
+            min_leads,
+            &mut warnings,
+        );
         if let Some(c) = chosen.first() {
             tier.min.total = Some(c.choice.threshold as f64);
-            tier_reports.push(TierReport { tier: tier.name.clone(), choice: c.choice });
+            tier_reports.push(TierReport {
+                tier: tier.name.clone(),
+                choice: c.choice,
+            });
         }
     }
     model.calibration = Some(calibrate(&totals, &counts.labels)?);
     model.model_version = options.model_version.clone();
-    let valid = ValidModel::new(model.clone()).map_err(|e| LearnError(format!("the refitted model is invalid: {e}")))?;
+    let valid = ValidModel::new(model.clone())
+        .map_err(|e| LearnError(format!("the refitted model is invalid: {e}")))?;
     let _ = valid;
     let scores: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
     Ok(Trained {

@@ -29,13 +29,19 @@ pub const MAX_VISITS: f64 = 1000.0;
 /// rounded, and a missing visit count, page count or time is taken as the least possible.
 /// A numeric answer that is missing or not a number is not answered (`None`).
 pub fn signal_value(signal: &Resolved, text: &str, layout: &Layout) -> Option<f64> {
-    let number = if layout.is_missing(text) { None } else { parse_number(text) };
+    let number = if layout.is_missing(text) {
+        None
+    } else {
+        parse_number(text)
+    };
     match signal {
         Resolved::Number { .. } => number,
         Resolved::Visits { .. } => Some(number.map_or(1.0, f64::round).clamp(1.0, MAX_VISITS)),
-        Resolved::DistinctPages { .. } => {
-            Some(number.map_or(1.0, f64::round).clamp(1.0, f64::from(MAX_DISTINCT_PAGES)))
-        }
+        Resolved::DistinctPages { .. } => Some(
+            number
+                .map_or(1.0, f64::round)
+                .clamp(1.0, f64::from(MAX_DISTINCT_PAGES)),
+        ),
         Resolved::TimeOnSite { .. } => Some(number.unwrap_or(0.0).clamp(0.0, 1e9)),
         _ => None,
     }
@@ -44,22 +50,29 @@ pub fn signal_value(signal: &Resolved, text: &str, layout: &Layout) -> Option<f6
 /// True when a `download` / `form` / `event` cell means it happened.
 pub fn happened(signal: &Resolved, text: &str) -> bool {
     match signal {
-        Resolved::Download { yes, .. } | Resolved::Form { yes, .. } | Resolved::Event { yes, .. } => {
-            yes.contains(&normalise(text))
-        }
+        Resolved::Download { yes, .. }
+        | Resolved::Form { yes, .. }
+        | Resolved::Event { yes, .. } => yes.contains(&normalise(text)),
         _ => false,
     }
 }
 
 /// The events of one row, with their times, in order.
-pub fn events(layout: &Layout, table: &Table, row: usize, session_timeout_ms: Millis) -> Vec<(Millis, Event)> {
+pub fn events(
+    layout: &Layout,
+    table: &Table,
+    row: usize,
+    session_timeout_ms: Millis,
+) -> Vec<(Millis, Event)> {
     let mut query = BTreeMap::new();
     let mut first_visit = Vec::new();
     let mut engagement = Vec::new();
     let mut visits = 1u32;
     let mut pages = 1u32;
     for spec in &layout.specs {
-        let Some(column) = table.columns.get(spec.column) else { continue };
+        let Some(column) = table.columns.get(spec.column) else {
+            continue;
+        };
         let text = column.value(row);
         let present = !layout.is_missing(text);
         match &spec.signal {
@@ -85,7 +98,8 @@ pub fn events(layout: &Layout, table: &Table, row: usize, session_timeout_ms: Mi
                 }
             }
             Resolved::Visits { .. } => {
-                visits = visits.max(signal_value(&spec.signal, text, layout).map_or(1, |v| v as u32));
+                visits =
+                    visits.max(signal_value(&spec.signal, text, layout).map_or(1, |v| v as u32));
             }
             Resolved::DistinctPages { .. } => {
                 pages = pages.max(signal_value(&spec.signal, text, layout).map_or(1, |v| v as u32));
@@ -105,22 +119,40 @@ pub fn events(layout: &Layout, table: &Table, row: usize, session_timeout_ms: Mi
             }
             Resolved::Form { id, .. } => {
                 if happened(&spec.signal, text) {
-                    first_visit.push(Event::FormSubmit { id: Some(id.clone()), name: None });
+                    first_visit.push(Event::FormSubmit {
+                        id: Some(id.clone()),
+                        name: None,
+                    });
                 }
             }
             Resolved::Event { name, .. } => {
                 if happened(&spec.signal, text) {
-                    first_visit.push(Event::Custom { name: name.clone(), properties: BTreeMap::new() });
+                    first_visit.push(Event::Custom {
+                        name: name.clone(),
+                        properties: BTreeMap::new(),
+                    });
                 }
             }
         }
     }
     let mut out = Vec::with_capacity(2 + first_visit.len() + engagement.len() + visits as usize);
     let mut t = START_MS;
-    out.push((t, Event::PageView { path: "/".into(), query }));
+    out.push((
+        t,
+        Event::PageView {
+            path: "/".into(),
+            query,
+        },
+    ));
     for page in 2..=pages {
         t += 1000;
-        out.push((t, Event::PageView { path: format!("/pages/{page}"), query: BTreeMap::new() }));
+        out.push((
+            t,
+            Event::PageView {
+                path: format!("/pages/{page}"),
+                query: BTreeMap::new(),
+            },
+        ));
     }
     for e in first_visit.into_iter().chain(engagement) {
         t += 1000;
@@ -129,7 +161,13 @@ pub fn events(layout: &Layout, table: &Table, row: usize, session_timeout_ms: Mi
     let gap = session_timeout_ms.max(0) + 60_000;
     for _ in 1..visits {
         t += gap;
-        out.push((t, Event::PageView { path: "/".into(), query: BTreeMap::new() }));
+        out.push((
+            t,
+            Event::PageView {
+                path: "/".into(),
+                query: BTreeMap::new(),
+            },
+        ));
     }
     out
 }
@@ -150,10 +188,36 @@ mod tests {
         )
         .unwrap();
         let mut m = Mapping::default();
-        m.columns.insert("visits".into(), Signal::Visits { dimension: None, max_bins: None });
-        m.columns.insert("secs".into(), Signal::TimeOnSite { dimension: None, max_bins: None });
-        m.columns.insert("src".into(), Signal::Source { parameter: "utm_source".into(), path: None, dimension: None });
-        m.columns.insert("dl".into(), Signal::Download { url: "/guide.pdf".into(), values: None, dimension: None });
+        m.columns.insert(
+            "visits".into(),
+            Signal::Visits {
+                dimension: None,
+                max_bins: None,
+            },
+        );
+        m.columns.insert(
+            "secs".into(),
+            Signal::TimeOnSite {
+                dimension: None,
+                max_bins: None,
+            },
+        );
+        m.columns.insert(
+            "src".into(),
+            Signal::Source {
+                parameter: "utm_source".into(),
+                path: None,
+                dimension: None,
+            },
+        );
+        m.columns.insert(
+            "dl".into(),
+            Signal::Download {
+                url: "/guide.pdf".into(),
+                values: None,
+                dimension: None,
+            },
+        );
         let layout = resolve(&m, &table, Some("y"), &[]).unwrap();
         let ev = events(&layout, &table, 0, 30 * 60_000);
         let kinds: Vec<&str> = ev
@@ -166,8 +230,21 @@ mod tests {
                 _ => "other",
             })
             .collect();
-        assert_eq!(kinds, ["page", "answer", "download", "engagement", "engagement", "page", "page"]);
-        assert!(matches!(&ev[0].1, Event::PageView { query, .. } if query.get("utm_source").map(String::as_str) == Some("google")));
+        assert_eq!(
+            kinds,
+            [
+                "page",
+                "answer",
+                "download",
+                "engagement",
+                "engagement",
+                "page",
+                "page"
+            ]
+        );
+        assert!(
+            matches!(&ev[0].1, Event::PageView { query, .. } if query.get("utm_source").map(String::as_str) == Some("google"))
+        );
         assert!(ev.windows(2).all(|w| w[0].0 < w[1].0));
         // Missing values produce nothing but the landing page.
         let ev = events(&layout, &table, 1, 30 * 60_000);

@@ -71,7 +71,10 @@ impl Default for TrainOptions {
     fn default() -> TrainOptions {
         TrainOptions {
             bins: BinOptions::default(),
-            penalty: Penalty::CrossValidated { grid: vec![0.3, 1.0, 3.0, 10.0, 30.0], folds: 5 },
+            penalty: Penalty::CrossValidated {
+                grid: vec![0.3, 1.0, 3.0, 10.0, 30.0],
+                folds: 5,
+            },
             pdo: 20.0,
             seed: 1,
             sql: Some(Target::Precision(0.8)),
@@ -341,11 +344,16 @@ fn categorical(
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
                 .map_or_else(|| key.clone(), |(s, _)| s.clone());
-            Level { key, display, leads }
+            Level {
+                key,
+                display,
+                leads,
+            }
         })
         .collect();
     levels.sort_by(|a, b| b.leads.cmp(&a.leads).then_with(|| a.key.cmp(&b.key)));
-    let (frequent, rare): (Vec<&Level>, Vec<&Level>) = levels.iter().partition(|l| l.leads >= min_leads);
+    let (frequent, rare): (Vec<&Level>, Vec<&Level>) =
+        levels.iter().partition(|l| l.leads >= min_leads);
     // The reference level gets no rule: missing, or the most frequent level when almost
     // nothing is missing.
     let skip_first = missing < min_leads && !frequent.is_empty();
@@ -378,7 +386,12 @@ fn categorical(
             _ => continue,
         };
         candidates.push(Candidate {
-            rule: rule(format!("{col_slug}:{}", slug(&level.display, 60)), description, when, spec.dimension),
+            rule: rule(
+                format!("{col_slug}:{}", slug(&level.display, 60)),
+                description,
+                when,
+                spec.dimension,
+            ),
             spec: spec_index,
         });
         key_to_candidate.insert(level.key.clone(), index);
@@ -392,7 +405,13 @@ fn categorical(
                 rule: rule(
                     format!("{col_slug}:other"),
                     format!("{} is one of {} rare values", spec.name, values.len()),
-                    Matcher::Answer { question: question.clone(), equals: None, one_of: Some(values), min: None, max: None },
+                    Matcher::Answer {
+                        question: question.clone(),
+                        equals: None,
+                        one_of: Some(values),
+                        min: None,
+                        max: None,
+                    },
                     spec.dimension,
                 ),
                 spec: spec_index,
@@ -404,7 +423,11 @@ fn categorical(
     }
     dictionary
         .iter()
-        .map(|v| key_to_candidate.get(&normalise(v)).map_or_else(Vec::new, |&c| vec![c]))
+        .map(|v| {
+            key_to_candidate
+                .get(&normalise(v))
+                .map_or_else(Vec::new, |&c| vec![c])
+        })
         .collect()
 }
 
@@ -418,12 +441,21 @@ fn numeric(
     options: &BinOptions,
     candidates: &mut Vec<Candidate>,
 ) -> (Vec<Vec<u32>>, Vec<f64>) {
-    let values: Vec<Option<f64>> = dictionary.iter().map(|v| signal_value(&spec.signal, v, layout)).collect();
+    let values: Vec<Option<f64>> = dictionary
+        .iter()
+        .map(|v| signal_value(&spec.signal, v, layout))
+        .collect();
     let collected = binning::collect(
         values
             .iter()
             .zip(tallies)
-            .filter_map(|(v, &(leads, converted))| v.map(|value| Tally { value, leads, converted }))
+            .filter_map(|(v, &(leads, converted))| {
+                v.map(|value| Tally {
+                    value,
+                    leads,
+                    converted,
+                })
+            })
             .collect(),
     );
     let opts = BinOptions {
@@ -434,7 +466,11 @@ fn numeric(
     // Thresholds the engine can express: whole counts and seconds, within range.
     match spec.signal {
         Resolved::Visits { .. } => {
-            cuts = cuts.into_iter().map(f64::ceil).filter(|t| *t >= 2.0 && *t <= replay::MAX_VISITS).collect();
+            cuts = cuts
+                .into_iter()
+                .map(f64::ceil)
+                .filter(|t| *t >= 2.0 && *t <= replay::MAX_VISITS)
+                .collect();
         }
         Resolved::DistinctPages { .. } => {
             cuts = cuts
@@ -444,7 +480,11 @@ fn numeric(
                 .collect();
         }
         Resolved::TimeOnSite { .. } => {
-            cuts = cuts.into_iter().map(f64::ceil).filter(|t| *t >= 1.0 && *t <= f64::from(u32::MAX)).collect();
+            cuts = cuts
+                .into_iter()
+                .map(f64::ceil)
+                .filter(|t| *t >= 1.0 && *t <= f64::from(u32::MAX))
+                .collect();
         }
         _ => {}
     }
@@ -454,10 +494,24 @@ fn numeric(
     for &t in &cuts {
         let (when, unit) = match &spec.signal {
             Resolved::Visits { .. } => (Matcher::Visits { at_least: t as u32 }, " visits"),
-            Resolved::DistinctPages { .. } => (Matcher::DistinctPages { at_least: t as u32 }, " distinct pages"),
-            Resolved::TimeOnSite { .. } => (Matcher::TimeOnSite { at_least_seconds: t as u32 }, " s on site"),
+            Resolved::DistinctPages { .. } => (
+                Matcher::DistinctPages { at_least: t as u32 },
+                " distinct pages",
+            ),
+            Resolved::TimeOnSite { .. } => (
+                Matcher::TimeOnSite {
+                    at_least_seconds: t as u32,
+                },
+                " s on site",
+            ),
             Resolved::Number { question, .. } => (
-                Matcher::Answer { question: question.clone(), equals: None, one_of: None, min: Some(t), max: None },
+                Matcher::Answer {
+                    question: question.clone(),
+                    equals: None,
+                    one_of: None,
+                    min: Some(t),
+                    max: None,
+                },
                 "",
             ),
             _ => continue,
@@ -495,29 +549,56 @@ fn occurrence(
     tallies: &[(u64, u64)],
     candidates: &mut Vec<Candidate>,
 ) -> Vec<Vec<u32>> {
-    let yes: Vec<bool> = dictionary.iter().map(|v| happened(&spec.signal, v)).collect();
-    let seen: u64 = yes.iter().zip(tallies).filter(|(y, _)| **y).map(|(_, t)| t.0).sum();
+    let yes: Vec<bool> = dictionary
+        .iter()
+        .map(|v| happened(&spec.signal, v))
+        .collect();
+    let seen: u64 = yes
+        .iter()
+        .zip(tallies)
+        .filter(|(y, _)| **y)
+        .map(|(_, t)| t.0)
+        .sum();
     if seen == 0 {
         return vec![Vec::new(); dictionary.len()];
     }
     let (when, what) = match &spec.signal {
         Resolved::Download { url, .. } => (
-            Matcher::Download { url: Some(url.clone()), extensions: Vec::new() },
+            Matcher::Download {
+                url: Some(url.clone()),
+                extensions: Vec::new(),
+            },
             format!("downloaded {url}"),
         ),
-        Resolved::Form { id, .. } => (Matcher::Form { id: Some(id.clone()), name: None }, format!("submitted form {id}")),
+        Resolved::Form { id, .. } => (
+            Matcher::Form {
+                id: Some(id.clone()),
+                name: None,
+            },
+            format!("submitted form {id}"),
+        ),
         Resolved::Event { name, .. } => (
-            Matcher::Event { name: name.clone(), properties: BTreeMap::new() },
+            Matcher::Event {
+                name: name.clone(),
+                properties: BTreeMap::new(),
+            },
             format!("event {name}"),
         ),
         _ => return vec![Vec::new(); dictionary.len()],
     };
     let index = candidates.len() as u32;
     candidates.push(Candidate {
-        rule: rule(slug(&spec.name, 100), format!("{}: {what}", spec.name), when, spec.dimension),
+        rule: rule(
+            slug(&spec.name, 100),
+            format!("{}: {what}", spec.name),
+            when,
+            spec.dimension,
+        ),
         spec: spec_index,
     });
-    yes.iter().map(|&y| if y { vec![index] } else { Vec::new() }).collect()
+    yes.iter()
+        .map(|&y| if y { vec![index] } else { Vec::new() })
+        .collect()
 }
 
 /// Points for a weight: `round(weight × pdo / ln 2)`, saturating.
@@ -530,12 +611,15 @@ pub fn points(weight: f64, pdo: f64) -> i32 {
     }
 }
 
+/// A fit, the penalty it used and the cross-validated log loss per penalty tried.
+pub(crate) type Penalised = (Fit, f64, Vec<(f64, f64)>);
+
 /// Chooses the penalty (cross-validating when asked) and fits.
 pub(crate) fn fit_penalised(
     rows: &dyn SparseRows,
     penalty: &Penalty,
     seed: u64,
-) -> Result<(Fit, f64, Vec<(f64, f64)>), LearnError> {
+) -> Result<Penalised, LearnError> {
     let base = FitOptions::default();
     let (l2, cv) = match penalty {
         Penalty::Fixed(l2) => (*l2, Vec::new()),
@@ -547,12 +631,19 @@ pub(crate) fn fit_penalised(
             // full-size fit below still uses every lead.
             let n = rows.n_rows();
             let sample: Vec<usize> = if n > CV_MAX_ROWS {
-                (0..n).filter(|_| rng.below(n as u64) < CV_MAX_ROWS as u64).collect()
+                (0..n)
+                    .filter(|_| rng.below(n as u64) < CV_MAX_ROWS as u64)
+                    .collect()
             } else {
                 (0..n).collect()
             };
-            let subset = logistic::Subset { rows, index: &sample };
-            let fold: Vec<u8> = (0..sample.len()).map(|_| rng.below(u64::from(k)) as u8).collect();
+            let subset = logistic::Subset {
+                rows,
+                index: &sample,
+            };
+            let fold: Vec<u8> = (0..sample.len())
+                .map(|_| rng.below(u64::from(k)) as u8)
+                .collect();
             let cv = logistic::cross_validate(&subset, &fold, k, grid, &base)?;
             let best = cv
                 .iter()
@@ -568,8 +659,18 @@ pub(crate) fn fit_penalised(
 /// Platt calibration of integer totals.
 pub(crate) fn calibrate(totals: &[i64], labels: &[bool]) -> Result<Calibration, LearnError> {
     let values: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
-    let rows = OneFeature { values: &values, labels };
-    let fit = logistic::fit(&rows, &FitOptions { l2: 0.0, ..FitOptions::default() }, None)?;
+    let rows = OneFeature {
+        values: &values,
+        labels,
+    };
+    let fit = logistic::fit(
+        &rows,
+        &FitOptions {
+            l2: 0.0,
+            ..FitOptions::default()
+        },
+        None,
+    )?;
     Ok(Calibration {
         intercept: fit.intercept,
         slope: fit.weights.first().copied().unwrap_or(0.0),
@@ -602,17 +703,26 @@ pub(crate) fn choose_tiers(
     if let Some(target) = mql {
         match tiers::choose(totals, labels, target, min_leads) {
             Some(choice) => {
-                if out.first().is_some_and(|sql| choice.threshold >= sql.choice.threshold) {
+                if out
+                    .first()
+                    .is_some_and(|sql| choice.threshold >= sql.choice.threshold)
+                {
                     warnings.push(format!(
                         "no MQL tier: {} is already met by the SQL tier (threshold {})",
                         describe(target),
                         choice.threshold
                     ));
                 } else {
-                    out.push(TierReport { tier: "MQL".into(), choice });
+                    out.push(TierReport {
+                        tier: "MQL".into(),
+                        choice,
+                    });
                 }
             }
-            None => warnings.push(format!("no MQL tier: no threshold reaches {}", describe(target))),
+            None => warnings.push(format!(
+                "no MQL tier: no threshold reaches {}",
+                describe(target)
+            )),
         }
     }
     out
@@ -626,7 +736,10 @@ pub fn train(
     rows: &[u32],
     options: &TrainOptions,
 ) -> Result<Trained, LearnError> {
-    let converted = rows.iter().filter(|&&r| labels.get(r as usize).copied().unwrap_or(false)).count();
+    let converted = rows
+        .iter()
+        .filter(|&&r| labels.get(r as usize).copied().unwrap_or(false))
+        .count();
     if rows.is_empty() {
         return Err(LearnError("no training rows".into()));
     }
@@ -642,7 +755,9 @@ pub fn train(
     let mut columns = Vec::new();
     let mut reports = Vec::new();
     for (spec_index, spec) in layout.specs.iter().enumerate() {
-        let Some(column) = table.columns.get(spec.column) else { continue };
+        let Some(column) = table.columns.get(spec.column) else {
+            continue;
+        };
         let tallies = tally_codes(column.codes(), column.dictionary().len(), rows, labels);
         let before = candidates.len();
         let mut cuts = Vec::new();
@@ -656,14 +771,30 @@ pub fn train(
                 options.bins.min_leads,
                 &mut candidates,
             ),
-            Resolved::Number { .. } | Resolved::Visits { .. } | Resolved::TimeOnSite { .. } | Resolved::DistinctPages { .. } => {
-                let (by_code, c) =
-                    numeric(spec_index, spec, column.dictionary(), &tallies, layout, &options.bins, &mut candidates);
+            Resolved::Number { .. }
+            | Resolved::Visits { .. }
+            | Resolved::TimeOnSite { .. }
+            | Resolved::DistinctPages { .. } => {
+                let (by_code, c) = numeric(
+                    spec_index,
+                    spec,
+                    column.dictionary(),
+                    &tallies,
+                    layout,
+                    &options.bins,
+                    &mut candidates,
+                );
                 cuts = c;
                 by_code
             }
             Resolved::Download { .. } | Resolved::Form { .. } | Resolved::Event { .. } => {
-                occurrence(spec_index, spec, column.dictionary(), &tallies, &mut candidates)
+                occurrence(
+                    spec_index,
+                    spec,
+                    column.dictionary(),
+                    &tallies,
+                    &mut candidates,
+                )
             }
         };
         reports.push(ColumnReport {
@@ -674,13 +805,18 @@ pub fn train(
             cuts,
         });
         if candidates.len() == before {
-            warnings.push(format!("column {:?} gives no rule (no level or step with enough leads)", spec.name));
+            warnings.push(format!(
+                "column {:?} gives no rule (no level or step with enough leads)",
+                spec.name
+            ));
             continue;
         }
         columns.push((column.codes(), by_code));
     }
     if candidates.is_empty() {
-        return Err(LearnError("no column gives any candidate rule: nothing to learn from".into()));
+        return Err(LearnError(
+            "no column gives any candidate rule: nothing to learn from".into(),
+        ));
     }
     // Unique rule ids.
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -692,14 +828,26 @@ pub fn train(
         }
     }
 
-    let design = Design { candidates, columns, rows, labels };
+    let design = Design {
+        candidates,
+        columns,
+        rows,
+        labels,
+    };
     let (fit, l2, cross_validation) = fit_penalised(&design, &options.penalty, options.seed)?;
     if !fit.converged {
-        warnings.push(format!("the fit stopped after {} iterations before converging", fit.iterations));
+        warnings.push(format!(
+            "the fit stopped after {} iterations before converging",
+            fit.iterations
+        ));
     }
 
     // Integer points, evidence, totals.
-    let pts: Vec<i32> = fit.weights.iter().map(|&w| points(w, options.pdo)).collect();
+    let pts: Vec<i32> = fit
+        .weights
+        .iter()
+        .map(|&w| points(w, options.pdo))
+        .collect();
     let mut covered = vec![(0u64, 0u64); design.candidates.len()];
     let mut totals = Vec::with_capacity(rows.len());
     let mut train_labels = Vec::with_capacity(rows.len());
@@ -728,7 +876,11 @@ pub fn train(
         rule.points = p;
         rule.evidence = Some(Evidence {
             leads,
-            conversion_rate: if leads > 0 { conv as f64 / leads as f64 } else { 0.0 },
+            conversion_rate: if leads > 0 {
+                conv as f64 / leads as f64
+            } else {
+                0.0
+            },
         });
         if let Some(report) = layout
             .specs
@@ -754,9 +906,19 @@ pub fn train(
 
     let calibration = calibrate(&totals, &train_labels)?;
     let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
-    let tiers = choose_tiers(&totals, &train_labels, options.sql, options.mql, min_leads, &mut warnings);
+    let tiers = choose_tiers(
+        &totals,
+        &train_labels,
+        options.sql,
+        options.mql,
+        min_leads,
+        &mut warnings,
+    );
     if tiers.is_empty() {
-        return Err(LearnError(format!("no tier could be placed: {}", warnings.join("; "))));
+        return Err(LearnError(format!(
+            "no tier could be placed: {}",
+            warnings.join("; ")
+        )));
     }
     let scores: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
     let train_auc = super::metrics::roc_auc(&scores, &train_labels).unwrap_or(0.5);
@@ -790,7 +952,8 @@ pub fn train(
         allow_demotion: true,
         calibration: Some(calibration),
     };
-    let valid = ValidModel::new(model.clone()).map_err(|e| LearnError(format!("the learned model is invalid: {e}")))?;
+    let valid = ValidModel::new(model.clone())
+        .map_err(|e| LearnError(format!("the learned model is invalid: {e}")))?;
     self_check(&valid, table, layout, rows, &totals)?;
     Ok(Trained {
         model,
@@ -810,7 +973,13 @@ pub fn train(
 
 /// Replays the first training leads through the engine and checks that it gives the totals the
 /// scorecard computed; a difference means the replay and the features disagree.
-fn self_check(model: &ValidModel, table: &Table, layout: &Layout, rows: &[u32], totals: &[i64]) -> Result<(), LearnError> {
+fn self_check(
+    model: &ValidModel,
+    table: &Table,
+    layout: &Layout,
+    rows: &[u32],
+    totals: &[i64],
+) -> Result<(), LearnError> {
     for (&r, &expected) in rows.iter().zip(totals).take(500) {
         let total = engine_total(model, table, layout, r as usize);
         if (total - expected as f64).abs() > 1e-9 {
@@ -851,7 +1020,10 @@ mod tests {
     #[test]
     fn slugs_are_valid_rule_ids() {
         assert_eq!(slug("Lead Source", 60), "lead-source");
-        assert_eq!(slug("  What is your current occupation? ", 60), "what-is-your-current-occupation");
+        assert_eq!(
+            slug("  What is your current occupation? ", 60),
+            "what-is-your-current-occupation"
+        );
         assert_eq!(slug("2.5", 10), "2.5");
         assert_eq!(slug("***", 10), "x");
         assert_eq!(slug("abc def", 4), "abc");

@@ -77,7 +77,10 @@ fn pick<'a>(rng: &mut SplitMix64, table: &'a [(&'a str, f64, f64)]) -> (&'a str,
 impl Generator {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Generator {
-        Generator { rng: SplitMix64::new(seed), row: 0 }
+        Generator {
+            rng: SplitMix64::new(seed),
+            row: 0,
+        }
     }
 
     /// The next row's fields, in [`HEADER`] order.
@@ -90,7 +93,11 @@ impl Generator {
         } else {
             (5.0 + 1.2 * r.normal()).exp().round().min(5000.0)
         };
-        let pages = if visits == 0.0 { 0.0 } else { ((1.0 + r.next_f64() * 7.0) * 10.0).round() / 10.0 };
+        let pages = if visits == 0.0 {
+            0.0
+        } else {
+            ((1.0 + r.next_f64() * 7.0) * 10.0).round() / 10.0
+        };
         let (source, source_effect) = pick(r, &SOURCES);
         let source = if !source.is_empty() && r.next_f64() < 0.02 {
             // Rare sources: many values, few leads each.
@@ -114,12 +121,19 @@ impl Generator {
             + if time >= 300.0 { 1.2 } else { 0.0 }
             + if time >= 900.0 { 0.6 } else { 0.0 }
             + if time == 0.0 { -0.5 } else { 0.0 }
-            + 0.5 - 0.12 * (pages - 3.0) * (pages - 3.0)
+            + 0.5
+            - 0.12 * (pages - 3.0) * (pages - 3.0)
             + if download { 0.4 } else { 0.0 }
             + if demo { 1.8 } else { 0.0 };
         let converted = r.next_f64() < 1.0 / (1.0 + (-logit).exp());
         // A CRM field filled in after the fact: it leaks the outcome.
-        let stage = if converted { "Closed" } else if r.next_f64() < 0.5 { "Lost" } else { "Open" };
+        let stage = if converted {
+            "Closed"
+        } else if r.next_f64() < 0.5 {
+            "Lost"
+        } else {
+            "Open"
+        };
         let yes_no = |b: bool| if b { "Yes" } else { "No" }.to_string();
         vec![
             format!("L{:07}", self.row),
@@ -153,7 +167,10 @@ pub fn csv(rows: usize, seed: u64) -> String {
 pub fn split_csv(rows: usize) -> String {
     let mut out = String::from("Lead ID,split\n");
     for i in 1..=rows {
-        out.push_str(&format!("L{i:07},{}\n", if i % 5 == 0 { "test" } else { "train" }));
+        out.push_str(&format!(
+            "L{i:07},{}\n",
+            if i % 5 == 0 { "test" } else { "train" }
+        ));
     }
     out
 }
@@ -175,7 +192,11 @@ mod tests {
     #[test]
     fn both_classes_appear() {
         let text = csv(500, 2);
-        let converted = text.lines().skip(1).filter(|l| l.split(',').nth(1) == Some("1")).count();
+        let converted = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(1) == Some("1"))
+            .count();
         assert!(converted > 50 && converted < 450, "{converted}");
     }
 }

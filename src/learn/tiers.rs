@@ -27,7 +27,7 @@ pub struct Choice {
 /// `(total, leads, converted)` per distinct total, highest first.
 fn descending(totals: &[i64], labels: &[bool]) -> Vec<(i64, usize, usize)> {
     let mut pairs: Vec<(i64, bool)> = totals.iter().copied().zip(labels.iter().copied()).collect();
-    pairs.sort_by(|a, b| b.0.cmp(&a.0));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0));
     let mut out: Vec<(i64, usize, usize)> = Vec::new();
     for (t, y) in pairs {
         match out.last_mut() {
@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn precision_picks_the_lowest_threshold_that_meets_it() {
         let totals = [100, 90, 80, 70, 60, 50, 40, 30, 20, 10];
-        let labels = [true, true, true, true, false, true, false, false, false, false];
+        let labels = [
+            true, true, true, true, false, true, false, false, false, false,
+        ];
         // At ≥70: 4/4; ≥60: 4/5 = 0.8; ≥50: 5/6 = 0.83; ≥40: 5/7 = 0.71.
         let c = choose(&totals, &labels, Target::Precision(0.8), 1).unwrap();
         assert_eq!(c.threshold, 50);

@@ -70,8 +70,18 @@ struct Report {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let model = crate::check::load_model(&args.model)?;
     let mut mapping = load_mapping(args.mapping.as_deref())?;
-    let history = load_history(&args.history, &mut mapping, args.label.as_deref(), &args.ignore, args.split.as_deref())?;
-    let which = args.rows.unwrap_or(if args.split.is_some() { Rows::Test } else { Rows::All });
+    let history = load_history(
+        &args.history,
+        &mut mapping,
+        args.label.as_deref(),
+        &args.ignore,
+        args.split.as_deref(),
+    )?;
+    let which = args.rows.unwrap_or(if args.split.is_some() {
+        Rows::Test
+    } else {
+        Rows::All
+    });
     if which != Rows::All && args.split.is_none() {
         return Err("--rows train/test needs --split".into());
     }
@@ -85,14 +95,18 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
 
     let mut events_out = match &args.events_out {
-        Some(p) => Some(BufWriter::new(
-            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
-        )),
+        Some(p) => {
+            Some(BufWriter::new(std::fs::File::create(p).map_err(|e| {
+                format!("cannot create {}: {e}", p.display())
+            })?))
+        }
         None => None,
     };
     let bar = if rows.len() > 100_000 {
         let bar = ProgressBar::new(rows.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("scoring {pos}/{len} [{wide_bar}] {eta} left") {
+        if let Ok(style) =
+            ProgressStyle::with_template("scoring {pos}/{len} [{wide_bar}] {eta} left")
+        {
             bar.set_style(style);
         }
         bar
@@ -109,7 +123,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         let row = r as usize;
         let mut state = State::new(&model);
         let mut last = replay::START_MS;
-        let events = replay::events(&history.layout, &history.table, row, model.session_timeout_ms());
+        let events = replay::events(
+            &history.layout,
+            &history.table,
+            row,
+            model.session_timeout_ms(),
+        );
         for (t, event) in &events {
             if engine::apply(&mut state, &model, event, *t).is_err() {
                 rejected += 1;
@@ -160,17 +179,25 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         roc_auc: metrics::roc_auc(&totals, &labels),
         log_loss: probs.as_ref().map(|p| metrics::log_loss(p, &labels)),
         brier: probs.as_ref().map(|p| metrics::brier(p, &labels)),
-        calibration: probs.as_ref().map(|p| metrics::calibration_table(p, &labels, args.bins)).unwrap_or_default(),
+        calibration: probs
+            .as_ref()
+            .map(|p| metrics::calibration_table(p, &labels, args.bins))
+            .unwrap_or_default(),
         tiers: metrics::tier_table(&tier_names, &tiers, &labels),
         rejected_events: rejected,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
     } else {
         print_report(&report);
     }
     if rejected > 0 {
-        eprintln!("warning: the engine rejected {rejected} replayed events (values too long or invalid)");
+        eprintln!(
+            "warning: the engine rejected {rejected} replayed events (values too long or invalid)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -186,12 +213,24 @@ fn print_report(r: &Report) {
         r.converted,
         100.0 * rate
     );
-    let opt = |v: Option<f64>| v.map_or_else(|| "n/a (the model has no calibration)".to_string(), |x| format!("{x:.4}"));
-    println!("ROC AUC   {}", r.roc_auc.map_or_else(|| "n/a (one class only)".to_string(), |a| format!("{a:.4}")));
+    let opt = |v: Option<f64>| {
+        v.map_or_else(
+            || "n/a (the model has no calibration)".to_string(),
+            |x| format!("{x:.4}"),
+        )
+    };
+    println!(
+        "ROC AUC   {}",
+        r.roc_auc
+            .map_or_else(|| "n/a (one class only)".to_string(), |a| format!("{a:.4}"))
+    );
     println!("log loss  {}", opt(r.log_loss));
     println!("Brier     {}", opt(r.brier));
     println!();
-    println!("{:<14} {:>7} {:>7} {:>10} {:>10} {:>6}", "tier", "leads", "share", "converted", "rate", "lift");
+    println!(
+        "{:<14} {:>7} {:>7} {:>10} {:>10} {:>6}",
+        "tier", "leads", "share", "converted", "rate", "lift"
+    );
     for t in &r.tiers {
         println!(
             "{:<14} {:>7} {:>6.1}% {:>10} {:>9.1}% {:>6.2}",
@@ -205,8 +244,13 @@ fn print_report(r: &Report) {
     }
     if !r.calibration.is_empty() {
         println!();
-        println!("calibration: predicted vs observed conversion, leads grouped by predicted probability");
-        println!("{:>15} {:>7} {:>10} {:>9}", "predicted", "leads", "mean", "observed");
+        println!(
+            "calibration: predicted vs observed conversion, leads grouped by predicted probability"
+        );
+        println!(
+            "{:>15} {:>7} {:>10} {:>9}",
+            "predicted", "leads", "mean", "observed"
+        );
         for b in &r.calibration {
             println!(
                 "{:>6.3} – {:<6.3} {:>7} {:>9.1}% {:>8.1}%",

@@ -95,12 +95,24 @@ fn open(path: &Path) -> Result<File, String> {
 
 /// Reads the mapping file (or an empty mapping).
 pub(crate) fn load_mapping(path: Option<&Path>) -> Result<Mapping, String> {
-    let Some(path) = path else { return Ok(Mapping::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Some(path) = path else {
+        return Ok(Mapping::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let at = e.path().to_string();
-        format!("mapping {}: {}{}", path.display(), if at == "." { String::new() } else { format!("{at}: ") }, e.into_inner())
+        format!(
+            "mapping {}: {}{}",
+            path.display(),
+            if at == "." {
+                String::new()
+            } else {
+                format!("{at}: ")
+            },
+            e.into_inner()
+        )
     })
 }
 
@@ -114,7 +126,10 @@ pub(crate) fn load_history(
     split: Option<&Path>,
 ) -> Result<History, String> {
     let split = match split {
-        Some(p) => Some(data::read_split(BufReader::new(open(p)?)).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => Some(
+            data::read_split(BufReader::new(open(p)?))
+                .map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
         None => None,
     };
     if mapping.id.is_none() {
@@ -128,15 +143,21 @@ pub(crate) fn load_history(
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = if size > 16 << 20 {
         let bar = ProgressBar::new(size);
-        if let Ok(style) = ProgressStyle::with_template("reading {bytes}/{total_bytes} [{wide_bar}] {eta} left") {
+        if let Ok(style) =
+            ProgressStyle::with_template("reading {bytes}/{total_bytes} [{wide_bar}] {eta} left")
+        {
             bar.set_style(style);
         }
         bar
     } else {
         ProgressBar::hidden()
     };
-    let table = data::read_csv(BufReader::with_capacity(1 << 20, file), &keep, &mut |bytes, _| bar.set_position(bytes))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = data::read_csv(
+        BufReader::with_capacity(1 << 20, file),
+        &keep,
+        &mut |bytes, _| bar.set_position(bytes),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     bar.finish_and_clear();
     if table.rows == 0 {
         return Err(format!("{}: no data rows", path.display()));
@@ -153,7 +174,9 @@ pub(crate) fn load_history(
     let parts = match (&split, id) {
         (Some(s), Some(i)) => {
             let column = table.columns.get(i).ok_or("id column missing")?;
-            let parts: Vec<Option<Part>> = (0..table.rows).map(|r| s.parts.get(column.value(r)).copied()).collect();
+            let parts: Vec<Option<Part>> = (0..table.rows)
+                .map(|r| s.parts.get(column.value(r)).copied())
+                .collect();
             let unmatched = parts.iter().filter(|p| p.is_none()).count();
             if unmatched == table.rows {
                 return Err(format!(
@@ -176,7 +199,13 @@ pub(crate) fn load_history(
         }
         (None, _) => None,
     };
-    Ok(History { table, layout, labels, parts, id })
+    Ok(History {
+        table,
+        layout,
+        labels,
+        parts,
+        id,
+    })
 }
 
 impl History {
@@ -193,7 +222,11 @@ impl History {
     }
 }
 
-fn target(precision: Option<f64>, share: Option<f64>, name: &str) -> Result<Option<Target>, String> {
+fn target(
+    precision: Option<f64>,
+    share: Option<f64>,
+    name: &str,
+) -> Result<Option<Target>, String> {
     for (flag, value) in [("precision", precision), ("share", share)] {
         if let Some(v) = value {
             if !(v > 0.0 && v <= 1.0) {
@@ -201,12 +234,19 @@ fn target(precision: Option<f64>, share: Option<f64>, name: &str) -> Result<Opti
             }
         }
     }
-    Ok(precision.map(Target::Precision).or(share.map(Target::Share)))
+    Ok(precision
+        .map(Target::Precision)
+        .or(share.map(Target::Share)))
 }
 
 fn today() -> String {
     let now = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
@@ -225,38 +265,78 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let sql = target(args.sql_precision, args.sql_share, "sql")?;
     let mql = target(args.mql_precision, args.mql_share, "mql")?;
     let mut mapping = load_mapping(args.mapping.as_deref())?;
-    let history = load_history(&args.history, &mut mapping, args.label.as_deref(), &args.ignore, args.split.as_deref())?;
+    let history = load_history(
+        &args.history,
+        &mut mapping,
+        args.label.as_deref(),
+        &args.ignore,
+        args.split.as_deref(),
+    )?;
     let rows = history.rows(args.split.as_ref().map(|_| Part::Train));
     let read = started.elapsed();
 
     let id = args.id.clone().unwrap_or_else(|| {
-        let stem = args.out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         let slug = scorecard::slug(&stem, 64);
-        if slug == "x" { "learned".into() } else { slug }
+        if slug == "x" {
+            "learned".into()
+        } else {
+            slug
+        }
     });
     let options = TrainOptions {
-        bins: BinOptions { max_bins: args.bins, min_leads: args.min_leads, ..BinOptions::default() },
+        bins: BinOptions {
+            max_bins: args.bins,
+            min_leads: args.min_leads,
+            ..BinOptions::default()
+        },
         penalty: match args.l2 {
             Some(l2) => Penalty::Fixed(l2),
             None => TrainOptions::default().penalty,
         },
         pdo: args.pdo,
         seed: args.seed,
-        sql: if args.base.is_some() { sql } else { sql.or(Some(Target::Precision(0.8))) },
-        mql: if args.base.is_some() { mql } else { mql.or(Some(Target::Share(0.5))) },
+        sql: if args.base.is_some() {
+            sql
+        } else {
+            sql.or(Some(Target::Precision(0.8)))
+        },
+        mql: if args.base.is_some() {
+            mql
+        } else {
+            mql.or(Some(Target::Share(0.5)))
+        },
         id,
         model_version: args.model_version.clone().unwrap_or_else(today),
     };
     let trained = match &args.base {
         Some(base_path) => {
             let base = crate::check::load_model(base_path)?;
-            refit::refit(&base, &history.table, &history.layout, &history.labels, &rows, &options)
+            refit::refit(
+                &base,
+                &history.table,
+                &history.layout,
+                &history.labels,
+                &rows,
+                &options,
+            )
         }
-        None => scorecard::train(&history.table, &history.layout, &history.labels, &rows, &options),
+        None => scorecard::train(
+            &history.table,
+            &history.layout,
+            &history.labels,
+            &rows,
+            &options,
+        ),
     }
     .map_err(|e| e.to_string())?;
     let text = serde_json::to_string_pretty(&trained.model).map_err(|e| e.to_string())?;
-    std::fs::write(&args.out, text + "\n").map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    std::fs::write(&args.out, text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     let elapsed = started.elapsed();
 
     if args.json {
@@ -287,7 +367,11 @@ fn print_report(r: &TrainReport, rules: usize, out: &Path) {
     if r.cross_validation.is_empty() {
         println!("L2 penalty {} ({} Newton iterations)", r.l2, r.iterations);
     } else {
-        let cv: Vec<String> = r.cross_validation.iter().map(|(l, loss)| format!("{l}: {loss:.4}")).collect();
+        let cv: Vec<String> = r
+            .cross_validation
+            .iter()
+            .map(|(l, loss)| format!("{l}: {loss:.4}"))
+            .collect();
         println!(
             "L2 penalty {} by cross-validated log loss ({}); {} Newton iterations",
             r.l2,
@@ -295,7 +379,13 @@ fn print_report(r: &TrainReport, rules: usize, out: &Path) {
             r.iterations
         );
     }
-    let width = r.columns.iter().map(|c| c.column.chars().count()).max().unwrap_or(6).min(48);
+    let width = r
+        .columns
+        .iter()
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(6)
+        .min(48);
     for c in &r.columns {
         let cuts = if c.cuts.is_empty() {
             String::new()
