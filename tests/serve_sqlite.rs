@@ -249,4 +249,12 @@ fn help_explains_every_option() {
         assert!(help.contains(option), "{option} missing from --help");
     }
     assert!(help.contains("postgres://"));
+    for route in [
+        "POST /v1/tier",
+        "GET  /v1/summary",
+        "GET  /dashboard/",
+        "SIGTERM",
+    ] {
+        assert!(help.contains(route), "{route} missing from --help");
+    }
 }

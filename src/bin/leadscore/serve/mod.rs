@@ -27,13 +27,21 @@ pub enum LogFormat {
     Json,
 }
 
-/// Run the reference collector.
-///
-/// Serves the demo site and the widget, accepts tier results at POST /v1/tier (JSON from fetch
-/// or text/plain from sendBeacon), stores each once per event_id, and shows them at /dashboard/
-/// (numbers at GET /v1/summary). Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish
-/// and every accepted result is already on disk.
+/// What `leadscore serve --help` says after the options.
+const ROUTES: &str = "Routes:
+  POST /v1/tier       one tier result (JSON from fetch, or text/plain from sendBeacon); 200 when
+                      stored or already stored (same event_id), 4xx naming the field when refused
+  GET  /v1/summary    the dashboard's numbers as JSON (?days=N, 1-366, default 30)
+  GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions
+  GET  /healthz       200 when the server runs
+  GET  /leadscore/    the embed snippet's files: leadscore.js (the shim), model.json, the wasm
+  GET  /pkg/, /       the built widget (--pkg) and the demo site (--www)
+
+Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, and every result answered 200 is
+already on disk.";
+
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = ROUTES)]
 pub struct Args {
     /// Address and port to listen on. Use 0.0.0.0:PORT to accept connections from other machines.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
