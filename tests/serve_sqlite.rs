@@ -89,6 +89,16 @@ fn finishes_requests_in_flight_on_sigterm() {
 }
 
 #[test]
+fn keeps_every_answered_result_after_a_crash() {
+    scenarios::keeps_every_answered_result_after_a_crash(&sqlite());
+}
+
+#[test]
+fn survives_garbage() {
+    scenarios::survives_garbage(&sqlite());
+}
+
+#[test]
 fn summarises_for_the_dashboard() {
     scenarios::summarises_for_the_dashboard(&sqlite());
 }

@@ -158,6 +158,12 @@ impl Server {
         }
     }
 
+    /// SIGKILL, as a crash or a power cut would stop it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

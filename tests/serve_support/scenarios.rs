@@ -591,3 +591,78 @@ pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
     );
     assert_eq!(server.stop(), 0);
 }
+
+pub fn keeps_every_answered_result_after_a_crash(backend: &dyn Backend) {
+    let db = backend.new_db("crash");
+    let mut server = Server::start(&["--db", &db, "--rate-limit", "0"]);
+    for i in 0..40 {
+        let response = server.post(&result(
+            &format!("evt-crash-{i}"),
+            "visitor-crash",
+            "unqualified",
+            "MQL",
+        ));
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+    // SIGKILL: no shutdown, no final checkpoint; only what was committed before each 200 counts.
+    server.kill();
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 40);
+    let server = Server::start(&["--db", &db]);
+    assert_eq!(server.summary()["total_results"], 40);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn survives_garbage(backend: &dyn Backend) {
+    let db = backend.new_db("garbage");
+    let server = Server::start(&["--db", &db, "--rate-limit", "0"]);
+    let good = result("evt-garbage", "visitor-garbage", "unqualified", "MQL")
+        .to_string()
+        .into_bytes();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..150 {
+        let mut body = good.clone();
+        match round % 3 {
+            // Flip a few bytes of a valid result.
+            0 => {
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % body.len();
+                    body[at] = (next() % 256) as u8;
+                }
+            }
+            // Cut it short.
+            1 => body.truncate((next() as usize) % body.len()),
+            // Random bytes.
+            _ => body = (0..next() % 600).map(|_| (next() % 256) as u8).collect(),
+        }
+        let response = server.request(
+            "POST",
+            "/v1/tier",
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        assert!(
+            response.status == 200 || (400..500).contains(&response.status),
+            "round {round}: {} {}",
+            response.status,
+            response.body
+        );
+        if response.status != 200 {
+            assert!(
+                response.json()["error"].is_string(),
+                "round {round}: {}",
+                response.body
+            );
+        }
+    }
+    assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
+    // A flipped byte can still leave a valid result (e.g. another visitor id); nothing else is stored.
+    let stored = count(backend, &db, "SELECT COUNT(*) FROM tier_results");
+    assert!(stored <= 50, "{stored} rows from garbage");
+    assert_eq!(server.stop(), 0);
+}
