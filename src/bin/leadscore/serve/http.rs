@@ -19,6 +19,9 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tower_http::services::{ServeDir, ServeFile};
 
+/// A client that has not sent its (at most 2 KB) body by then is holding a connection for nothing.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything a request handler needs.
 pub struct App {
     pub store: Arc<Store>,
@@ -280,8 +283,20 @@ async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) ->
     if declared.is_some_and(|length| length > app.max_body) {
         return too_large();
     }
-    let Ok(bytes) = to_bytes(body, app.max_body).await else {
-        return too_large();
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, app.max_body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return rejection(&Rejection::new(
+                408,
+                "body_timeout",
+                None,
+                format!(
+                    "the body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ))
+        }
     };
     let now = time::OffsetDateTime::now_utc();
     let accepted = match app.validator.check(&bytes, now) {
