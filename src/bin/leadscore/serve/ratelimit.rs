@@ -9,13 +9,20 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Above this many tracked clients, full buckets are dropped.
+/// Above this many tracked clients, full buckets are dropped (at most once a second).
 const PRUNE_ABOVE: usize = 10_000;
+/// If pruning leaves more than this (a flood from very many addresses), the table starts over.
+const MAX_CLIENTS: usize = 200_000;
 
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+struct Buckets {
+    by_client: HashMap<IpAddr, Bucket>,
+    pruned: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -30,7 +37,10 @@ impl RateLimiter {
         RateLimiter {
             per_second,
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                by_client: HashMap::new(),
+                pruned: None,
+            }),
         }
     }
 
@@ -42,13 +52,21 @@ impl RateLimiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        if buckets.len() > PRUNE_ABOVE {
+        let due = buckets
+            .pruned
+            .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1));
+        if buckets.by_client.len() > PRUNE_ABOVE && due {
             let (per_second, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < burst
+            buckets.by_client.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.updated).as_secs_f64() * per_second
+                    < burst
             });
+            if buckets.by_client.len() > MAX_CLIENTS {
+                buckets.by_client.clear();
+            }
+            buckets.pruned = Some(now);
         }
-        let bucket = buckets.entry(client).or_insert(Bucket {
+        let bucket = buckets.by_client.entry(client).or_insert(Bucket {
             tokens: self.burst,
             updated: now,
         });
@@ -63,6 +81,16 @@ impl RateLimiter {
                 (1.0 - bucket.tokens) / self.per_second,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+impl RateLimiter {
+    fn tracked(&self) -> usize {
+        self.buckets
+            .lock()
+            .map(|b| b.by_client.len())
+            .unwrap_or_default()
     }
 }
 
@@ -99,5 +127,20 @@ mod tests {
         let limiter = RateLimiter::new(0.0, 1);
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         assert!((0..1000).all(|_| limiter.check(ip, Instant::now()).is_ok()));
+    }
+
+    #[test]
+    fn forgets_clients_whose_bucket_refilled() {
+        let limiter = RateLimiter::new(1.0, 2);
+        let start = Instant::now();
+        for n in 0..(PRUNE_ABOVE as u32 + 50) {
+            assert!(limiter.check(IpAddr::V4(Ipv4Addr::from(n)), start).is_ok());
+        }
+        assert_eq!(limiter.tracked(), PRUNE_ABOVE + 50);
+        let later = start + Duration::from_secs(5);
+        assert!(limiter
+            .check(IpAddr::V4(Ipv4Addr::LOCALHOST), later)
+            .is_ok());
+        assert_eq!(limiter.tracked(), 1, "only the client that just asked");
     }
 }
