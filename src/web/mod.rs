@@ -204,6 +204,17 @@ impl Effects {
     }
 }
 
+/// When waiting results go out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// If the backoff after a failure has passed.
+    Due,
+    /// Now, whatever the backoff (page load, back online, consent, page hidden).
+    Now,
+    /// The page is going away (`pagehide`).
+    Leaving,
+}
+
 struct Widget {
     model: ValidModel,
     config: Config,
@@ -347,7 +358,7 @@ impl Widget {
             }
         }
         self.store.save(&self.record);
-        self.flush(now, false);
+        self.flush(now, Send::Due);
     }
 
     /// A page view, unless the page (as the model sees it) did not change.
@@ -378,29 +389,35 @@ impl Widget {
         }
     }
 
-    /// Sends what is waiting: `fetch` while visible (one at a time), `sendBeacon` when hidden.
-    /// Unless `force`, waits for the backoff after failures.
-    fn flush(&mut self, now: i64, force: bool) {
+    /// Sends what is waiting: `fetch` with `keepalive` (one at a time, each answer confirmed), or
+    /// `sendBeacon` when the page is hidden or going away.
+    fn flush(&mut self, now: i64, when: Send) {
         if !self.may_send() || self.record.outbox.is_empty() {
             return;
         }
         let Some(endpoint) = self.config.endpoint.clone() else {
             return;
         };
-        if page_hidden() {
-            let in_flight = self.in_flight.clone();
-            let before = self.record.outbox.len();
-            self.record.outbox.retain(|r| {
-                in_flight.as_deref() == Some(r.event_id.as_str())
-                    || !transport::payload_text(r)
-                        .is_some_and(|body| transport::beacon(&endpoint, &body))
-            });
-            if self.record.outbox.len() != before {
-                self.store.save(&self.record);
+        if when == Send::Leaving || page_hidden() {
+            if self.record.attempts == 0 {
+                // The page may not come back, and a beacon outlives it. A beacon's answer is never
+                // known, so only results the backend has not refused yet go this way.
+                let in_flight = self.in_flight.clone();
+                let before = self.record.outbox.len();
+                self.record.outbox.retain(|r| {
+                    in_flight.as_deref() == Some(r.event_id.as_str())
+                        || !transport::payload_text(r)
+                            .is_some_and(|body| transport::beacon(&endpoint, &body))
+                });
+                if self.record.outbox.len() != before {
+                    self.store.save(&self.record);
+                }
             }
+            // After failures: retried with confirmation once the page is visible again, or
+            // on the next page (hidden often means unloading, where an answer never arrives).
             return;
         }
-        if self.in_flight.is_some() || (!force && (now as f64) < self.record.retry_at) {
+        if self.in_flight.is_some() || (when == Send::Due && (now as f64) < self.record.retry_at) {
             return;
         }
         let Some(first) = self.record.outbox.first() else {
@@ -434,7 +451,7 @@ impl Widget {
         self.record.retry_at = 0.0;
         self.retry = None;
         self.store.save(&self.record);
-        self.flush(now, false);
+        self.flush(now, Send::Due);
     }
 
     fn failed(&mut self, now: i64) {
@@ -447,7 +464,7 @@ impl Widget {
             "the tier result could not be delivered; it is kept and retried",
         );
         self.retry = Some(Timeout::new(delay as u32, || {
-            with_widget(|w, _| w.flush(js::now(), false));
+            with_widget(|w, _| w.flush(js::now(), Send::Due));
         }));
     }
 
@@ -464,7 +481,7 @@ impl Widget {
             }
             self.store.save(&self.record);
             self.refresh_fields(fx);
-            self.flush(now, true);
+            self.flush(now, Send::Now);
         } else {
             self.store.clear();
             self.store = Store::memory();
@@ -556,10 +573,10 @@ fn on_hidden_or_visible() {
         if page_hidden() {
             w.engage(now, fx);
             w.visible_since = None;
-            w.flush(now, true);
+            w.flush(now, Send::Now);
         } else {
             w.visible_since = Some(now);
-            w.flush(now, false);
+            w.flush(now, Send::Due);
         }
     });
 }
@@ -578,14 +595,14 @@ fn listen(window: &web_sys::Window, document: &web_sys::Document) -> Vec<EventLi
                 let now = js::now();
                 w.engage(now, fx);
                 w.visible_since = None;
-                w.flush(now, true);
+                w.flush(now, Send::Leaving);
             });
         }),
         EventListener::new(window, "popstate", |_| {
             with_widget(|w, fx| w.page(js::now(), fx));
         }),
         EventListener::new(window, "online", |_| {
-            with_widget(|w, _| w.flush(js::now(), true));
+            with_widget(|w, _| w.flush(js::now(), Send::Now));
         }),
     ]
 }
@@ -690,7 +707,7 @@ pub fn start(
             panel.show(&engine::score(&w.record.state, &w.model, now));
         }
         w.refresh_fields(fx);
-        w.flush(now, true);
+        w.flush(now, Send::Now);
     });
     Ok(())
 }

@@ -231,27 +231,46 @@ test('the npm ES module (pkg/) works without the shim', () =>
     assert.equal(await page.evaluate(() => esm.explain().tier), 'PQL');
   }));
 
-test('when the page is hidden: visible time becomes engagement, waiting results go by sendBeacon', () =>
+test('when the page is hidden: visible time becomes engagement, new results go by sendBeacon', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await sleep(1200);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    // A tier change while hidden (an app sending events from the background).
+    await becomePql(page);
+    await until(() => server.accepted.length === 1, 'the beacon');
+    const beacon = server.requests.find((r) => r.path === '/v1/tier');
+    assert.match(beacon.headers['content-type'], /^text\/plain/, 'sendBeacon sends a string as text/plain');
+    assert.deepEqual(Object.keys(server.accepted[0]).sort(), [
+      'at', 'event_id', 'model_id', 'model_version', 'previous_tier', 'schema', 'tier', 'visitor_id',
+    ]);
+    const record = JSON.parse(await stored(page));
+    assert.equal(record.outbox, undefined, 'a queued beacon counts as handed over');
+    assert.ok(record.state.seconds >= 1, `visible seconds: ${record.state.seconds}`);
+  }));
+
+test('results the backend refused are not trusted to a beacon when the page is left', () =>
   withPage({}, async (page) => {
     server.options.tierStatus = 503;
     await page.goto(server.url + '/fixtures/basic.html');
     await widgetReady(page);
     await becomePql(page);
     await until(() => server.tierPosts.length >= 1, 'the failed attempt');
-    await sleep(1200);
-    server.options.tierStatus = 200;
-    await page.evaluate(() => {
-      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
-      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-      document.dispatchEvent(new Event('visibilitychange'));
-    });
-    await until(() => server.accepted.length === 1, 'the beacon');
-    const beacon = server.requests.filter((r) => r.path === '/v1/tier').at(-1);
-    assert.match(beacon.headers['content-type'], /^text\/plain/, 'sendBeacon sends a string as text/plain');
-    assert.equal(server.accepted[0].event_id, server.tierPosts[0].event_id);
+    await sleep(200);
+    const attempts = server.tierPosts.length;
+    await page.goto(server.url + '/fixtures/downloads.html'); // pagehide, then a new page: still 503
+    await widgetReady(page);
+    await until(() => server.tierPosts.length === attempts + 1, 'the retry on the next page');
+    await sleep(300);
+    assert.equal(server.tierPosts.length, attempts + 1, 'no beacon on the way out, one retry on load');
     const record = JSON.parse(await stored(page));
-    assert.equal(record.outbox, undefined);
-    assert.ok(record.state.seconds >= 1, `visible seconds: ${record.state.seconds}`);
+    assert.equal(record.outbox.length, 1, 'still kept');
+    assert.equal(record.outbox[0].event_id, server.tierPosts[0].event_id);
   }));
 
 test('?leadscore_debug=1 shows the panel on any page', () =>
