@@ -584,6 +584,33 @@ pub fn summarises_for_the_dashboard(backend: &dyn Backend) {
             .len(),
         7
     );
+    // A result that arrives late (a retry from an old page) does not move a visitor back.
+    let newer = result("s7", "erin", "MQL", "SQL");
+    let mut older = result("s8", "erin", "unqualified", "MQL");
+    older["at"] = json!("2026-11-01T09:00:00.000Z");
+    assert_eq!(server.post(&newer).status, 200);
+    assert_eq!(server.post(&older).status, 200);
+    let tiers: BTreeMap<String, i64> = server.summary()["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tier"].as_str().unwrap().to_owned(),
+                t["current_visitors"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tiers["SQL"], 2, "alice and erin");
+    assert_eq!(tiers["MQL"], 1, "bob only");
+    assert_eq!(
+        backend.query(
+            &db,
+            "SELECT tier FROM visitor_tiers WHERE visitor_id = 'erin'"
+        ),
+        "SQL"
+    );
+
     let bad = server.request("GET", "/v1/summary?days=0", &[], b"");
     assert_eq!(
         (bad.status, bad.json()["field"].as_str()),

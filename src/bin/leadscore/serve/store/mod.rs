@@ -1,8 +1,9 @@
 //! Where tier results live: SQLite (one file, the default) or PostgreSQL (several collectors).
 //!
-//! Both keep the same two tables: `tier_results` (one row per accepted result, `event_id` unique,
-//! so a retried delivery is stored once) and `forward_queue` (one row per result still to post to
-//! the `--forward` webhook, written in the same transaction as the result). Timestamps are stored
+//! Both keep the same three tables: `tier_results` (one row per accepted result, `event_id` unique,
+//! so a retried delivery is stored once), `visitor_tiers` (each visitor's latest tier, for the
+//! dashboard's current counts) and `forward_queue` (one row per result still to post to the
+//! `--forward` webhook); all written in the same transaction as the result. Timestamps are stored
 //! as fixed-width RFC 3339 UTC text (`2026-11-24T10:00:00.000Z`), so text order is time order and
 //! the summary queries are the same SQL on both databases.
 
@@ -119,9 +120,15 @@ pub mod sql {
         "SELECT day, tier, COUNT(*) FROM tier_results WHERE day >= {since} GROUP BY day, tier ORDER BY day, tier";
     pub const PER_TIER: &str =
         "SELECT tier, COUNT(*) FROM tier_results GROUP BY tier ORDER BY tier";
-    pub const CURRENT_PER_TIER: &str = "SELECT tier, COUNT(*) FROM (SELECT tier, ROW_NUMBER() OVER \
-        (PARTITION BY model_id, visitor_id ORDER BY at DESC, id DESC) AS rn FROM tier_results) AS latest \
-        WHERE rn = 1 GROUP BY tier ORDER BY tier";
+    pub const CURRENT_PER_TIER: &str =
+        "SELECT tier, COUNT(*) FROM visitor_tiers GROUP BY tier ORDER BY tier";
+    /// Keeps `visitor_tiers` at each visitor's latest result (by `at`, then arrival), whatever
+    /// order results arrive in: the conflict clause after `INSERT INTO visitor_tiers (model_id,
+    /// visitor_id, tier, at, result_id) ...`.
+    pub const VISITOR_TIER_CONFLICT: &str = "ON CONFLICT (model_id, visitor_id) DO UPDATE \
+        SET tier = excluded.tier, at = excluded.at, result_id = excluded.result_id \
+        WHERE excluded.at > visitor_tiers.at \
+        OR (excluded.at = visitor_tiers.at AND excluded.result_id > visitor_tiers.result_id)";
     pub const LATEST: &str =
         "SELECT at, previous_tier, tier, visitor_id, lead_id, model_id, model_version \
         FROM tier_results ORDER BY at DESC, id DESC LIMIT 20";

@@ -37,8 +37,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tier_results_day ON tier_results (day, tier);
     CREATE INDEX tier_results_at ON tier_results (at);
-    CREATE INDEX tier_results_visitor ON tier_results (model_id, visitor_id, at);
-    CREATE INDEX tier_results_version ON tier_results (model_id, model_version);
+    CREATE INDEX tier_results_version ON tier_results (model_id, model_version, tier, visitor_id);
+    CREATE TABLE visitor_tiers (
+        model_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        at TEXT NOT NULL,
+        result_id BIGINT NOT NULL,
+        PRIMARY KEY (model_id, visitor_id)
+    );
+    CREATE INDEX visitor_tiers_tier ON visitor_tiers (tier);
     CREATE TABLE forward_queue (
         result_id BIGINT PRIMARY KEY REFERENCES tier_results (id),
         attempts BIGINT NOT NULL DEFAULT 0,
@@ -122,17 +130,23 @@ impl PgStore {
         let client = self.client().await?;
         let r = &accepted.result;
         let schema = i32::try_from(r.schema).map_err(err)?;
-        let row = client
-            .query_one(
-                "WITH ins AS (
+        // One statement, so one transaction: the result, its queue row and the visitor's tier.
+        let statement = "WITH ins AS (
                     INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
                         visitor_id, lead_id, at, day, scores, payload, received_at)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                     ON CONFLICT (event_id) DO NOTHING RETURNING id),
                  queued AS (
                     INSERT INTO forward_queue (result_id, next_attempt_ms) SELECT id, 0 FROM ins WHERE $14
-                    RETURNING result_id)
-                 SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM queued)",
+                    RETURNING result_id),
+                 latest AS (
+                    INSERT INTO visitor_tiers (model_id, visitor_id, tier, at, result_id)
+                    SELECT $5, $7, $3, $9, id FROM ins {CONFLICT} RETURNING 1)
+                 SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM queued), (SELECT COUNT(*) FROM latest)"
+            .replace("{CONFLICT}", sql::VISITOR_TIER_CONFLICT);
+        let row = client
+            .query_one(
+                &statement,
                 &[
                     &r.event_id,
                     &schema,

@@ -46,8 +46,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tier_results_day ON tier_results (day, tier);
     CREATE INDEX tier_results_at ON tier_results (at);
-    CREATE INDEX tier_results_visitor ON tier_results (model_id, visitor_id, at);
-    CREATE INDEX tier_results_version ON tier_results (model_id, model_version);
+    CREATE INDEX tier_results_version ON tier_results (model_id, model_version, tier, visitor_id);
+    CREATE TABLE visitor_tiers (
+        model_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        at TEXT NOT NULL,
+        result_id INTEGER NOT NULL,
+        PRIMARY KEY (model_id, visitor_id)
+    );
+    CREATE INDEX visitor_tiers_tier ON visitor_tiers (tier);
     CREATE TABLE forward_queue (
         result_id INTEGER PRIMARY KEY REFERENCES tier_results (id),
         attempts INTEGER NOT NULL DEFAULT 0,
@@ -342,6 +350,12 @@ fn insert_all(
         let mut queue = tx
             .prepare_cached("INSERT INTO forward_queue (result_id, next_attempt_ms) VALUES (?1, 0)")
             .map_err(err)?;
+        let upsert = format!(
+            "INSERT INTO visitor_tiers (model_id, visitor_id, tier, at, result_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5) {}",
+            sql::VISITOR_TIER_CONFLICT
+        );
+        let mut latest = tx.prepare_cached(&upsert).map_err(err)?;
         for (accepted, received_at) in rows {
             let r = &accepted.result;
             let changed = insert
@@ -365,10 +379,12 @@ fn insert_all(
                 outcomes.push(Ok(Stored::Duplicate));
                 continue;
             }
+            let id = tx.last_insert_rowid();
+            latest
+                .execute(params![r.model_id, r.visitor_id, r.tier, r.at, id])
+                .map_err(err)?;
             if forwarding {
-                queue
-                    .execute(params![tx.last_insert_rowid()])
-                    .map_err(err)?;
+                queue.execute(params![id]).map_err(err)?;
             }
             outcomes.push(Ok(Stored::New));
         }
