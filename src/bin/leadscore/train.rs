@@ -313,6 +313,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         id,
         model_version: args.model_version.clone().unwrap_or_else(today),
     };
+    // Fitting a large file takes a few seconds: show that something is happening.
+    let spinner = if history.table.rows > 200_000 {
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(format!("learning from {} leads", rows.len()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
     let trained = match &args.base {
         Some(base_path) => {
             let base = crate::check::load_model(base_path)?;
@@ -333,7 +342,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             &options,
         ),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string());
+    spinner.finish_and_clear();
+    let trained = trained?;
     let text = serde_json::to_string_pretty(&trained.model).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, text + "\n")
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
