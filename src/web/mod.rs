@@ -227,6 +227,8 @@ struct Widget {
     privacy_signal: bool,
     /// After `forget`: inert for the rest of the page.
     stopped: bool,
+    /// Another tab of the site wrote the record since this one read it.
+    stale: bool,
     /// Events seen before consent, applied when it is given.
     pending: Vec<(Event, i64)>,
     callbacks: Vec<JsValue>,
@@ -280,6 +282,7 @@ impl Widget {
             record,
             consented,
             stopped: false,
+            stale: false,
             pending: Vec::new(),
             callbacks: Vec::new(),
             last_page: None,
@@ -316,10 +319,20 @@ impl Widget {
     }
 
     /// Folds one event into the score; on a tier change queues the result and the page effects.
+    /// Reads the record again when another tab changed it, so that tabs add up instead of
+    /// overwriting each other.
+    fn sync(&mut self) {
+        if self.stale && self.consented && !self.stopped {
+            self.stale = false;
+            self.record = self.store.load(&self.model);
+        }
+    }
+
     fn apply(&mut self, event: Event, now: i64, fx: &mut Effects) {
         if self.stopped {
             return;
         }
+        self.sync();
         if !self.consented {
             if self.pending.len() < MAX_PENDING {
                 self.pending.push((event, now));
@@ -601,6 +614,12 @@ fn listen(window: &web_sys::Window, document: &web_sys::Document) -> Vec<EventLi
         EventListener::new(window, "popstate", |_| {
             with_widget(|w, fx| w.page(js::now(), fx));
         }),
+        EventListener::new(window, "storage", |event| {
+            let key = js::get(event, "key");
+            if key.is_null() || key.as_string().as_deref() == Some(store::STORAGE_KEY) {
+                with_widget(|w, _| w.stale = true);
+            }
+        }),
         EventListener::new(window, "online", |_| {
             with_widget(|w, _| w.flush(js::now(), Send::Now));
         }),
@@ -796,5 +815,9 @@ pub fn on(
 /// The visitor's score now: sub-scores, total, tier and the contributions that explain them.
 #[wasm_bindgen(unchecked_return_type = "Explanation | undefined")]
 pub fn explain() -> JsValue {
-    with_widget(|w, _| w.explain(js::now())).unwrap_or(JsValue::UNDEFINED)
+    with_widget(|w, _| {
+        w.sync();
+        w.explain(js::now())
+    })
+    .unwrap_or(JsValue::UNDEFINED)
 }

@@ -280,3 +280,24 @@ test('?leadscore_debug=1 shows the panel on any page', () =>
     const text = await page.evaluate(() => document.getElementById('leadscore-debug').shadowRoot.textContent);
     assert.match(text, /pricing-page intent \+10/);
   }));
+
+test('two tabs of the site add up instead of overwriting each other', () =>
+  withPage({}, async (first, context) => {
+    await first.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(first);
+    const second = await context.newPage();
+    await second.goto(server.url + '/fixtures/downloads.html');
+    await widgetReady(second);
+    await first.evaluate(() => leadscore('track', 'signup'));
+    await second.evaluate(() => leadscore('track', 'teammate_invited'));
+    await first.evaluate(() => leadscore('track', 'feature_used', { feature: 'report' }));
+    await second.evaluate(() => leadscore('track', 'feature_used', { feature: 'automation' }));
+    for (const page of [first, second]) {
+      const score = await explain(page);
+      for (const rule of ['trial-signup', 'invited-teammate', 'key-feature-used']) {
+        assert.ok(times(score, rule) >= 1, `${rule} missing in a tab`);
+      }
+    }
+    await until(() => server.accepted.length >= 1, 'the PQL result');
+    assert.equal(server.accepted[0].tier, 'PQL');
+  }));
