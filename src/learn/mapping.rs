@@ -449,6 +449,17 @@ pub fn resolve(
             dimension,
         });
     }
+    // Two columns feeding the same widget signal would overwrite each other in the browser.
+    let mut signals: BTreeMap<String, &str> = BTreeMap::new();
+    for spec in &specs {
+        let key = signal_key(&spec.signal);
+        if let Some(first) = signals.insert(key.clone(), &spec.name) {
+            errors.push(format!(
+                "columns {first:?} and {:?} both feed {key}: give each column its own question, parameter, url, id or name",
+                spec.name
+            ));
+        }
+    }
     if label_index.is_some() && specs.is_empty() {
         errors.push(
             "no columns left to learn from: every column is the label, the id or ignored".into(),
@@ -461,6 +472,22 @@ pub fn resolve(
             missing,
         }),
         _ => Err(errors),
+    }
+}
+
+/// The widget signal a column feeds, as compared by the engine.
+fn signal_key(signal: &Resolved) -> String {
+    match signal {
+        Resolved::Answer { question } | Resolved::Number { question, .. } => {
+            format!("question {:?}", normalise(question))
+        }
+        Resolved::Visits { .. } => "the visit count".into(),
+        Resolved::TimeOnSite { .. } => "the time on site".into(),
+        Resolved::DistinctPages { .. } => "the distinct page count".into(),
+        Resolved::Source { parameter, .. } => format!("query parameter {parameter:?}"),
+        Resolved::Download { url, .. } => format!("download {:?}", normalise(url)),
+        Resolved::Form { id, .. } => format!("form {:?}", normalise(id)),
+        Resolved::Event { name, .. } => format!("event {:?}", normalise(name)),
     }
 }
 
@@ -585,6 +612,47 @@ mod tests {
         assert!(errors[1].contains("columns.\"Vists\" names no column"));
         assert!(errors.iter().any(|e| e.contains("\"nope\"")));
         assert!(errors.iter().any(|e| e.contains("\"gone\"")));
+    }
+
+    #[test]
+    fn two_columns_cannot_feed_one_signal() {
+        let t = table("y,a,b,v,w\n1,x,y,1,2\n", &BTreeSet::new());
+        let mut m = Mapping::default();
+        m.columns.insert(
+            "a".into(),
+            Signal::Answer {
+                question: Some("Role".into()),
+                dimension: None,
+            },
+        );
+        m.columns.insert(
+            "b".into(),
+            Signal::Answer {
+                question: Some("role ".into()),
+                dimension: None,
+            },
+        );
+        m.columns.insert(
+            "v".into(),
+            Signal::Visits {
+                dimension: None,
+                max_bins: None,
+            },
+        );
+        m.columns.insert(
+            "w".into(),
+            Signal::Visits {
+                dimension: None,
+                max_bins: None,
+            },
+        );
+        let errors = resolve(&m, &t, Some("y"), &[]).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("columns \"a\" and \"b\" both feed question \"role\""),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("the visit count"), "{errors:?}");
     }
 
     #[test]
