@@ -579,3 +579,45 @@ fn the_entry_points_score_store_and_announce() {
     page.remove();
     local_storage().clear().unwrap();
 }
+
+#[wasm_bindgen_test]
+fn consent_replays_what_happened_before_and_announces_every_change() {
+    local_storage().clear().unwrap();
+    let model = js_sys::JSON::parse(
+        r#"{"version": 1, "id": "two-steps", "model_version": "1",
+            "rules": [
+              {"id": "x", "when": {"event": {"name": "x"}}, "dimension": "product", "points": 10},
+              {"id": "y", "when": {"event": {"name": "y"}}, "dimension": "product", "points": 10}],
+            "tiers": [{"name": "B", "min": {"product": 20}}, {"name": "A", "min": {"product": 10}}]}"#,
+    )
+    .unwrap();
+    web::start(eval("return { consent: 'required' };"), model).unwrap();
+    let seen = eval("return window.steps = [];");
+    web::on(
+        JsValue::from_str("tier"),
+        js_sys::Function::new_with_args("c", "window.steps.push(c.previous_tier + '>' + c.tier)")
+            .into(),
+    );
+    web::track(JsValue::from_str("x"), JsValue::UNDEFINED);
+    web::track(JsValue::from_str("y"), JsValue::UNDEFINED);
+    assert_eq!(
+        js::stringify(&seen).as_deref(),
+        Some("[]"),
+        "nothing happens before consent"
+    );
+    assert_eq!(local_storage().get_item(STORAGE_KEY).unwrap(), None);
+
+    web::consent(JsValue::TRUE);
+    assert_eq!(
+        js::stringify(&seen).as_deref(),
+        Some(r#"["unqualified>A","A>B"]"#)
+    );
+    assert!(local_storage().get_item(STORAGE_KEY).unwrap().is_some());
+    web::consent(JsValue::FALSE);
+    assert_eq!(
+        local_storage().get_item(STORAGE_KEY).unwrap(),
+        None,
+        "withdrawn: erased"
+    );
+    web::stop();
+}

@@ -187,7 +187,8 @@ fn is_empty(value: &JsValue) -> bool {
 /// back into the widget).
 #[derive(Default)]
 struct Effects {
-    change: Option<TierChange>,
+    /// Tier changes, in order (one form submission can make more than one).
+    changes: Vec<TierChange>,
     fill: Option<(String, String)>,
     callbacks: Vec<JsValue>,
     data_layer: bool,
@@ -198,7 +199,7 @@ impl Effects {
         if let Some((field, tier)) = &self.fill {
             output::fill_fields(field, tier);
         }
-        if let Some(change) = &self.change {
+        for change in &self.changes {
             output::announce(change, &self.callbacks, self.data_layer);
         }
     }
@@ -318,7 +319,6 @@ impl Widget {
         }
     }
 
-    /// Folds one event into the score; on a tier change queues the result and the page effects.
     /// Reads the record again when another tab changed it, so that tabs add up instead of
     /// overwriting each other.
     fn sync(&mut self) {
@@ -328,6 +328,7 @@ impl Widget {
         }
     }
 
+    /// Folds one event into the score; on a tier change queues the result and the page effects.
     fn apply(&mut self, event: Event, now: i64, fx: &mut Effects) {
         if self.stopped {
             return;
@@ -357,7 +358,7 @@ impl Widget {
                 };
                 transport::tier_result(&score, &sender, now)
             });
-            fx.change = Some(TierChange {
+            fx.changes.push(TierChange {
                 tier: score.tier.to_string(),
                 previous_tier: score.previous_tier.to_string(),
             });
