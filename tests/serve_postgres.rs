@@ -118,3 +118,37 @@ fn two_collectors_share_one_database_without_doubling() {
     assert_eq!(a.stop(), 0);
     assert_eq!(b.stop(), 0);
 }
+
+#[test]
+fn reconnects_after_the_database_dropped_its_connections() {
+    let db = postgres_database("reconnect");
+    let server = Server::start(&["--db", db.as_str(), "--db-connections", "2"]);
+    assert_eq!(
+        server
+            .post(&result("evt-rc-0", "visitor-rc", "unqualified", "MQL"))
+            .status,
+        200
+    );
+    psql(
+        &db,
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = 'reconnect' AND pid <> pg_backend_pid()",
+    );
+    // A request on a dropped connection is answered 503 (the widget retries); then it reconnects.
+    let mut statuses = Vec::new();
+    for i in 1..=6 {
+        let response = server.post(&result(&format!("evt-rc-{i}"), "visitor-rc", "MQL", "SQL"));
+        assert!(matches!(response.status, 200 | 503), "{}", response.body);
+        statuses.push(response.status);
+    }
+    assert!(
+        statuses.iter().rev().take(3).all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    let accepted = statuses.iter().filter(|s| **s == 200).count() + 1;
+    assert_eq!(
+        psql(&db, "SELECT COUNT(*) FROM tier_results"),
+        accepted.to_string()
+    );
+    assert_eq!(server.stop(), 0);
+}

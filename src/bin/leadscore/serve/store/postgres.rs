@@ -12,7 +12,7 @@ use crate::serve::validate::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
 /// Any fixed number that identifies this schema's migration lock.
 const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72;
@@ -57,9 +57,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX forward_queue_due ON forward_queue (delivered_ms, next_attempt_ms);",
 ];
 
+/// One open connection and its prepared insert.
+#[derive(Clone)]
+struct Conn {
+    client: Arc<Client>,
+    insert: Statement,
+}
+
 pub struct PgStore {
     url: String,
-    slots: Vec<Mutex<Option<Arc<Client>>>>,
+    slots: Vec<Mutex<Option<Conn>>>,
     next: AtomicUsize,
     forwarding: bool,
 }
@@ -91,10 +98,11 @@ impl PgStore {
     pub async fn open(url: &str, forwarding: bool, connections: usize) -> Result<PgStore, String> {
         let mut client = connect(url).await?;
         migrate(&mut client).await?;
-        let mut slots: Vec<Mutex<Option<Arc<Client>>>> =
+        let first = prepare(client).await?;
+        let mut slots: Vec<Mutex<Option<Conn>>> =
             (0..connections.max(1)).map(|_| Mutex::new(None)).collect();
-        if let Some(first) = slots.first_mut() {
-            *first = Mutex::new(Some(Arc::new(client)));
+        if let Some(slot) = slots.first_mut() {
+            *slot = Mutex::new(Some(first));
         }
         Ok(PgStore {
             url: url.to_owned(),
@@ -114,39 +122,31 @@ impl PgStore {
         format!("postgres://{rest}")
     }
 
-    async fn client(&self) -> Result<Arc<Client>, String> {
+    /// The next connection, reconnected if the server closed it.
+    async fn conn(&self) -> Result<Conn, String> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1);
         let slot = self.slots.get(index).ok_or("no connection slot")?;
         let mut slot = slot.lock().await;
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Arc::clone(client));
+        if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(conn.clone());
         }
-        let client = Arc::new(connect(&self.url).await?);
-        *slot = Some(Arc::clone(&client));
-        Ok(client)
+        let conn = prepare(connect(&self.url).await?).await?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn client(&self) -> Result<Arc<Client>, String> {
+        Ok(self.conn().await?.client)
     }
 
     pub async fn insert(&self, accepted: Accepted, received_at: String) -> Result<Stored, String> {
-        let client = self.client().await?;
+        let conn = self.conn().await?;
         let r = &accepted.result;
         let schema = i32::try_from(r.schema).map_err(err)?;
-        // One statement, so one transaction: the result, its queue row and the visitor's tier.
-        let statement = "WITH ins AS (
-                    INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
-                        visitor_id, lead_id, at, day, scores, payload, received_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                    ON CONFLICT (event_id) DO NOTHING RETURNING id),
-                 queued AS (
-                    INSERT INTO forward_queue (result_id, next_attempt_ms) SELECT id, 0 FROM ins WHERE $14
-                    RETURNING result_id),
-                 latest AS (
-                    INSERT INTO visitor_tiers (model_id, visitor_id, tier, at, result_id)
-                    SELECT $5, $7, $3, $9, id FROM ins {CONFLICT} RETURNING 1)
-                 SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM queued), (SELECT COUNT(*) FROM latest)"
-            .replace("{CONFLICT}", sql::VISITOR_TIER_CONFLICT);
-        let row = client
+        let row = conn
+            .client
             .query_one(
-                &statement,
+                &conn.insert,
                 &[
                     &r.event_id,
                     &schema,
@@ -335,6 +335,29 @@ impl PgStore {
         };
         Ok(rows)
     }
+}
+
+/// Prepares the insert once per connection (one round trip per result instead of two).
+async fn prepare(client: Client) -> Result<Conn, String> {
+    // One statement, so one transaction: the result, its queue row and the visitor's tier.
+    let statement = "WITH ins AS (
+                    INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
+                        visitor_id, lead_id, at, day, scores, payload, received_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    ON CONFLICT (event_id) DO NOTHING RETURNING id),
+                 queued AS (
+                    INSERT INTO forward_queue (result_id, next_attempt_ms) SELECT id, 0 FROM ins WHERE $14
+                    RETURNING result_id),
+                 latest AS (
+                    INSERT INTO visitor_tiers (model_id, visitor_id, tier, at, result_id)
+                    SELECT $5, $7, $3, $9, id FROM ins {CONFLICT} RETURNING 1)
+                 SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM queued), (SELECT COUNT(*) FROM latest)"
+        .replace("{CONFLICT}", sql::VISITOR_TIER_CONFLICT);
+    let insert = client.prepare(&statement).await.map_err(pg_err)?;
+    Ok(Conn {
+        client: Arc::new(client),
+        insert,
+    })
 }
 
 async fn migrate(client: &mut Client) -> Result<(), String> {
