@@ -574,3 +574,57 @@ fn eval_rejects_a_split_without_matching_ids() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no row of"), "{}", text(&o).1);
 }
+
+#[test]
+fn signal_flags_replace_a_mapping_file() {
+    let f = fixture("flags", 2000, 6);
+    let model = f.path("model.json");
+    let o = run(&[
+        "train",
+        &f.data,
+        "--label",
+        "Converted",
+        "--out",
+        &model,
+        "--signal",
+        "Visits=visits",
+        "--signal",
+        "Time On Site=time_on_site",
+        "--signal",
+        "Source=source:utm_source",
+        "--signal",
+        "Demo Request=form:demo-request",
+        "--signal",
+        "Sales Stage=ignore",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("Visits") && out.contains("visits"), "{out}");
+    let m = std::fs::read_to_string(&model).unwrap();
+    assert!(
+        m.contains("\"visits\": {") && m.contains("\"time_on_site\": {"),
+        "{m}"
+    );
+    assert!(m.contains("\"utm_source\"") && m.contains("\"demo-request\""));
+    assert!(!m.contains("Sales Stage") && !m.contains("L000"));
+    // The unmapped id column is an answer with a value per lead: no rule, and a warning.
+    assert!(
+        err.contains("\"Lead ID\" has 2000 different values for 2000 leads: an id"),
+        "{err}"
+    );
+    // Unmapped columns are answers named after the column.
+    assert!(m.contains("\"question\": \"Role\""));
+
+    let bad = run(&[
+        "train",
+        &f.data,
+        "--label",
+        "Converted",
+        "--out",
+        &model,
+        "--signal",
+        "Visits=clicks",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).1.contains("unknown kind \"clicks\""));
+}

@@ -475,6 +475,61 @@ pub fn resolve(
     }
 }
 
+/// Parses a `--signal COLUMN=KIND[:ARGUMENT]` command-line entry: `visits`, `time_on_site`,
+/// `distinct_pages`, `number[:QUESTION]`, `answer[:QUESTION]`, `source:PARAMETER`,
+/// `download:URL`, `form:ID`, `event:NAME` or `ignore`.
+pub fn parse_signal_flag(text: &str) -> Result<(String, Signal), String> {
+    let (column, spec) = text.rsplit_once('=').ok_or_else(|| {
+        format!("--signal {text:?}: expected COLUMN=KIND, e.g. \"TotalVisits=visits\"")
+    })?;
+    let (kind, argument) = match spec.split_once(':') {
+        Some((k, a)) => (
+            k.trim(),
+            Some(a.trim().to_string()).filter(|a| !a.is_empty()),
+        ),
+        None => (spec.trim(), None),
+    };
+    let need = |what: &str| {
+        argument.clone().ok_or_else(|| {
+            format!(
+                "--signal {text:?}: `{kind}` needs {what}, e.g. {kind}:{}",
+                example(kind)
+            )
+        })
+    };
+    let signal = match kind {
+        "answer" => Signal::Answer { question: argument.clone(), dimension: None },
+        "number" => Signal::Number { question: argument.clone(), dimension: None, max_bins: None },
+        "visits" => Signal::Visits { dimension: None, max_bins: None },
+        "time_on_site" => Signal::TimeOnSite { dimension: None, max_bins: None },
+        "distinct_pages" => Signal::DistinctPages { dimension: None, max_bins: None },
+        "source" => Signal::Source { parameter: need("a query parameter")?, path: None, dimension: None },
+        "download" => Signal::Download { url: need("a URL path")?, values: None, dimension: None },
+        "form" => Signal::Form { id: need("a form id")?, values: None, dimension: None },
+        "event" => Signal::Event { name: need("an event name")?, values: None, dimension: None },
+        "ignore" => Signal::Ignore,
+        other => {
+            return Err(format!(
+                "--signal {text:?}: unknown kind {other:?} (answer, number, visits, time_on_site, distinct_pages, source, download, form, event, ignore)"
+            ))
+        }
+    };
+    let column = column.trim();
+    if column.is_empty() {
+        return Err(format!("--signal {text:?}: the column name is empty"));
+    }
+    Ok((column.to_string(), signal))
+}
+
+fn example(kind: &str) -> &'static str {
+    match kind {
+        "source" => "utm_source",
+        "download" => "/guide.pdf",
+        "form" => "demo-request",
+        _ => "signup",
+    }
+}
+
 /// The widget signal a column feeds, as compared by the engine.
 fn signal_key(signal: &Resolved) -> String {
     match signal {
@@ -653,6 +708,48 @@ mod tests {
             "{errors:?}"
         );
         assert!(errors[1].contains("the visit count"), "{errors:?}");
+    }
+
+    #[test]
+    fn signal_flags() {
+        assert_eq!(
+            parse_signal_flag("TotalVisits=visits").unwrap(),
+            (
+                "TotalVisits".into(),
+                Signal::Visits {
+                    dimension: None,
+                    max_bins: None
+                }
+            )
+        );
+        assert_eq!(
+            parse_signal_flag("Lead Source=source:utm_source")
+                .unwrap()
+                .1,
+            Signal::Source {
+                parameter: "utm_source".into(),
+                path: None,
+                dimension: None
+            }
+        );
+        assert_eq!(
+            parse_signal_flag("Pages=number:pages_per_visit").unwrap().1,
+            Signal::Number {
+                question: Some("pages_per_visit".into()),
+                dimension: None,
+                max_bins: None
+            }
+        );
+        assert!(parse_signal_flag("Guide=download")
+            .unwrap_err()
+            .contains("needs a URL path"));
+        assert!(parse_signal_flag("Guide")
+            .unwrap_err()
+            .contains("COLUMN=KIND"));
+        assert!(parse_signal_flag("Guide=clicks")
+            .unwrap_err()
+            .contains("unknown kind"));
+        assert!(parse_signal_flag("=visits").unwrap_err().contains("empty"));
     }
 
     #[test]

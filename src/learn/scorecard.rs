@@ -37,6 +37,9 @@ use std::fmt;
 
 /// Most rules a model may hold (the validator's limit).
 const MAX_RULES: usize = 1000;
+/// Most rare values pooled into one `one_of` rule; a column with more rare values than this
+/// (an id, a free-text field) gets no pooled rule.
+const MAX_POOLED_VALUES: usize = 200;
 /// Most leads used to cross-validate the penalty.
 pub const CV_MAX_ROWS: usize = 100_000;
 
@@ -359,7 +362,8 @@ fn categorical(
     let skip_first = missing < min_leads && !frequent.is_empty();
     let pooled = matches!(spec.signal, Resolved::Answer { .. })
         && rare.iter().map(|l| l.leads).sum::<u64>() >= min_leads
-        && rare.len() >= 2;
+        && rare.len() >= 2
+        && rare.len() <= MAX_POOLED_VALUES;
 
     let col_slug = slug(&spec.name, 60);
     let mut key_to_candidate: HashMap<String, u32> = HashMap::new();
@@ -804,6 +808,16 @@ pub fn train(
             rules: 0,
             cuts,
         });
+        if matches!(spec.signal, Resolved::Answer { .. }) {
+            let distinct = tallies.iter().filter(|t| t.0 > 0).count();
+            if distinct > MAX_POOLED_VALUES && distinct * 2 > rows.len() {
+                warnings.push(format!(
+                    "column {:?} has {distinct} different values for {} leads: an id or free text? (leave it out with --ignore)",
+                    spec.name,
+                    rows.len()
+                ));
+            }
+        }
         if candidates.len() == before {
             warnings.push(format!(
                 "column {:?} gives no rule (no level or step with enough leads)",

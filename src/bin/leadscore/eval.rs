@@ -32,6 +32,11 @@ pub struct Args {
     /// Mapping file used for training (how columns become widget events).
     #[arg(long)]
     mapping: Option<PathBuf>,
+    /// A column's signal without a mapping file (repeatable; overrides the mapping):
+    /// `COLUMN=visits`, `time_on_site`, `distinct_pages`, `number[:QUESTION]`,
+    /// `answer[:QUESTION]`, `source:PARAMETER`, `download:URL`, `form:ID`, `event:NAME`, `ignore`.
+    #[arg(long = "signal", value_name = "COLUMN=KIND")]
+    signals: Vec<String>,
     /// The conversion column (if the mapping does not name it).
     #[arg(long)]
     label: Option<String>,
@@ -69,7 +74,7 @@ struct Report {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let model = crate::check::load_model(&args.model)?;
-    let mut mapping = load_mapping(args.mapping.as_deref())?;
+    let mut mapping = load_mapping(args.mapping.as_deref(), &args.signals)?;
     let history = load_history(
         &args.history,
         &mut mapping,

@@ -29,6 +29,11 @@ pub struct Args {
     /// markers. Columns it does not name are answers to a question named after the column.
     #[arg(long)]
     mapping: Option<PathBuf>,
+    /// A column's signal without a mapping file (repeatable; overrides the mapping):
+    /// `COLUMN=visits`, `time_on_site`, `distinct_pages`, `number[:QUESTION]`,
+    /// `answer[:QUESTION]`, `source:PARAMETER`, `download:URL`, `form:ID`, `event:NAME`, `ignore`.
+    #[arg(long = "signal", value_name = "COLUMN=KIND")]
+    signals: Vec<String>,
     /// Split file (`ID_COLUMN,split` with `train` / `test` per row): learn from the train rows
     /// only — binning, pooling and tier thresholds included.
     #[arg(long)]
@@ -93,8 +98,17 @@ fn open(path: &Path) -> Result<File, String> {
     File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
-/// Reads the mapping file (or an empty mapping).
-pub(crate) fn load_mapping(path: Option<&Path>) -> Result<Mapping, String> {
+/// Reads the mapping file (or starts from an empty mapping) and adds the `--signal` flags.
+pub(crate) fn load_mapping(path: Option<&Path>, signals: &[String]) -> Result<Mapping, String> {
+    let mut mapping = read_mapping(path)?;
+    for flag in signals {
+        let (column, signal) = mapping::parse_signal_flag(flag)?;
+        mapping.columns.insert(column, signal);
+    }
+    Ok(mapping)
+}
+
+fn read_mapping(path: Option<&Path>) -> Result<Mapping, String> {
     let Some(path) = path else {
         return Ok(Mapping::default());
     };
@@ -264,7 +278,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     let sql = target(args.sql_precision, args.sql_share, "sql")?;
     let mql = target(args.mql_precision, args.mql_share, "mql")?;
-    let mut mapping = load_mapping(args.mapping.as_deref())?;
+    let mut mapping = load_mapping(args.mapping.as_deref(), &args.signals)?;
     let history = load_history(
         &args.history,
         &mut mapping,
