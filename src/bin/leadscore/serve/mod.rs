@@ -246,6 +246,12 @@ async fn serve(args: Args) -> Result<(), String> {
         forwarding,
         forward_wake,
     });
+    if !args.pkg.join("leadscore_wasm_bg.wasm").is_file() {
+        tracing::warn!(pkg = %args.pkg.display(), "the widget is not built: pages will load without it (run `make wasm`)");
+    }
+    if !args.www.is_dir() {
+        tracing::warn!(www = %args.www.display(), "no site directory: only the API answers");
+    }
     let dirs = http::StaticDirs {
         www: args.www.clone(),
         pkg: args.pkg.clone(),
