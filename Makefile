@@ -63,8 +63,9 @@ size: wasm ## Bytes a page downloads for the widget (shim + glue + wasm): raw / 
 	./scripts/size.sh
 
 .PHONY: loadtest
-loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk: results/s, p50/p99, stored == accepted
-	./scripts/loadtest.sh sqlite
+loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk (SQLite, PostgreSQL): results/s, p50/p99, stored == accepted
+	./scripts/postgres.sh install
+	./scripts/loadtest.sh sqlite postgres
 
 DATA ?= ../shared/data
 LEARN_MAPPING := www/models/xeducation.mapping.json
