@@ -7,7 +7,8 @@
 # free loopback port with a fresh database, posts tier results with unique event_ids for
 # LOAD_SECONDS (default 10) from LOAD_CONNECTIONS connections (default 32) on LOAD_THREADS wrk
 # threads (default 2), then checks that the number of stored rows equals the number of accepted
-# (200 "stored") answers, and prints accepted results/s and latency percentiles.
+# (200 "stored") answers, and prints accepted results/s and latency percentiles. Installs wrk and
+# curl from Debian's packages when they are missing.
 # LEADSCORE_BIN runs an existing binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,14 @@ seconds=${LOAD_SECONDS:-10}
 connections=${LOAD_CONNECTIONS:-32}
 threads=${LOAD_THREADS:-2}
 (( seconds >= 1 && seconds <= 120 )) || { echo "LOAD_SECONDS must be 1..120" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "loadtest: wrk not found (apt-get install -y wrk)" >&2; exit 2; }
-command -v curl >/dev/null || { echo "loadtest: curl not found (apt-get install -y curl)" >&2; exit 2; }
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+if ((${#missing[@]})); then
+  echo "loadtest: apt-get install ${missing[*]}"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 bin=${LEADSCORE_BIN:-}
 if [[ -z "$bin" ]]; then
