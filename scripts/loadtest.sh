@@ -4,8 +4,8 @@
 #   scripts/loadtest.sh [sqlite|postgres]...     (default: sqlite)
 #
 # For each database: starts the collector (optimised build, rate limit off, one JSON log line per
-# request as by default) on a
-# free loopback port with a fresh database, posts tier results with unique event_ids for
+# request as by default) on a free loopback port with a fresh database, posts tier results with
+# unique event_ids for
 # LOAD_SECONDS (default 10) from LOAD_CONNECTIONS connections (default 32) on LOAD_THREADS wrk
 # threads (default 2), then checks that the number of stored rows equals the number of accepted
 # (200 "stored") answers, and prints accepted results/s and latency percentiles. Installs wrk and
