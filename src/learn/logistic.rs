@@ -412,27 +412,38 @@ pub fn mean_log_loss(fit: &Fit, rows: &dyn SparseRows) -> f64 {
     total / n.max(1) as f64
 }
 
-/// K-fold cross-validation of each L2 penalty in `grid`: the mean held-out log loss per
-/// penalty. `fold[i]` is row `i`'s fold in `0..k`.
+/// What cross-validation found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossValidation {
+    /// `(penalty, mean held-out log loss)` per penalty of the grid.
+    pub loss: Vec<(f64, f64)>,
+    /// Per penalty, per row: the row's linear predictor without the intercept, from the fold
+    /// model that did not see the row (out-of-fold scores, for an honest calibration).
+    pub held_out: Vec<Vec<f64>>,
+}
+
+/// K-fold cross-validation of each L2 penalty in `grid`. `fold[i]` is row `i`'s fold in `0..k`.
 pub fn cross_validate(
     rows: &dyn SparseRows,
     fold: &[u8],
     k: u8,
     grid: &[f64],
     options: &FitOptions,
-) -> Result<Vec<(f64, f64)>, FitError> {
-    let mut out = Vec::with_capacity(grid.len());
+) -> Result<CrossValidation, FitError> {
+    let n = rows.n_rows();
+    let mut out = CrossValidation {
+        loss: Vec::with_capacity(grid.len()),
+        held_out: Vec::with_capacity(grid.len()),
+    };
     let mut warm: Vec<Option<Fit>> = vec![None; usize::from(k)];
+    let mut raw = Vec::new();
     for &l2 in grid {
         let mut loss = 0.0;
         let mut count = 0usize;
+        let mut scores = vec![0.0; n];
         for f in 0..k {
-            let train: Vec<usize> = (0..rows.n_rows())
-                .filter(|&i| fold.get(i) != Some(&f))
-                .collect();
-            let held: Vec<usize> = (0..rows.n_rows())
-                .filter(|&i| fold.get(i) == Some(&f))
-                .collect();
+            let train: Vec<usize> = (0..n).filter(|&i| fold.get(i) != Some(&f)).collect();
+            let held: Vec<usize> = (0..n).filter(|&i| fold.get(i) == Some(&f)).collect();
             let opts = FitOptions { l2, ..*options };
             let start = warm.get(usize::from(f)).and_then(Option::as_ref);
             let fitted = fit(
@@ -443,14 +454,26 @@ pub fn cross_validate(
                 &opts,
                 start,
             )?;
-            let held_rows = Subset { rows, index: &held };
-            loss += mean_log_loss(&fitted, &held_rows) * held.len() as f64;
+            for &i in &held {
+                raw.clear();
+                rows.row(i, &mut raw);
+                let eta = fitted.logit(&raw);
+                loss += if rows.label(i) {
+                    softplus(-eta)
+                } else {
+                    softplus(eta)
+                };
+                if let Some(s) = scores.get_mut(i) {
+                    *s = eta - fitted.intercept;
+                }
+            }
             count += held.len();
             if let Some(w) = warm.get_mut(usize::from(f)) {
                 *w = Some(fitted);
             }
         }
-        out.push((l2, loss / count.max(1) as f64));
+        out.loss.push((l2, loss / count.max(1) as f64));
+        out.held_out.push(scores);
     }
     Ok(out)
 }
@@ -600,6 +623,8 @@ mod tests {
         let rows = Dense { x, y };
         let fold: Vec<u8> = (0..200).map(|i| (i % 5) as u8).collect();
         let cv = cross_validate(&rows, &fold, 5, &[1e-4, 10.0], &FitOptions::default()).unwrap();
-        assert!(cv[1].1 < cv[0].1, "{cv:?}");
+        assert!(cv.loss[1].1 < cv.loss[0].1, "{:?}", cv.loss);
+        assert_eq!(cv.held_out.len(), 2);
+        assert_eq!(cv.held_out[0].len(), 200);
     }
 }

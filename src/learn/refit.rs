@@ -22,7 +22,7 @@ use super::mapping::Layout;
 use super::metrics::roc_auc;
 use super::replay;
 use super::scorecard::{
-    calibrate, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport,
+    calibrate_fitted, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport,
     TrainOptions, TrainReport, Trained,
 };
 use super::tiers::{self, Target};
@@ -144,7 +144,9 @@ pub fn refit(
         )));
     }
 
-    let (fit, l2, cross_validation) = fit_penalised(&counts, &options.penalty, options.seed)?;
+    let penalised = fit_penalised(&counts, &options.penalty, options.seed)?;
+    let fit = &penalised.fit;
+    let (l2, cross_validation) = (penalised.l2, penalised.cross_validation.clone());
     let mut warnings = Vec::new();
     let mut covered = vec![(0u64, 0u64); rules.len()];
     for i in 0..counts.n_rows() {
@@ -288,7 +290,13 @@ pub fn refit(
             });
         }
     }
-    model.calibration = Some(calibrate(&totals, &counts.labels)?);
+    model.calibration = Some(calibrate_fitted(
+        &penalised,
+        &counts,
+        options.pdo,
+        &totals,
+        &counts.labels,
+    )?);
     model.model_version = options.model_version.clone();
     let valid = ValidModel::new(model.clone())
         .map_err(|e| LearnError(format!("the refitted model is invalid: {e}")))?;

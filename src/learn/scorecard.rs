@@ -615,8 +615,16 @@ pub fn points(weight: f64, pdo: f64) -> i32 {
     }
 }
 
-/// A fit, the penalty it used and the cross-validated log loss per penalty tried.
-pub(crate) type Penalised = (Fit, f64, Vec<(f64, f64)>);
+/// A fit, the penalty it used, and what cross-validation found.
+pub(crate) struct Penalised {
+    pub fit: Fit,
+    pub l2: f64,
+    /// `(penalty, held-out log loss)` per penalty tried (empty for a fixed penalty).
+    pub cross_validation: Vec<(f64, f64)>,
+    /// Rows (indices into the fitted rows) with their out-of-fold linear predictor at the
+    /// chosen penalty.
+    pub held_out: Option<(Vec<usize>, Vec<f64>)>,
+}
 
 /// Chooses the penalty (cross-validating when asked) and fits.
 pub(crate) fn fit_penalised(
@@ -625,8 +633,8 @@ pub(crate) fn fit_penalised(
     seed: u64,
 ) -> Result<Penalised, LearnError> {
     let base = FitOptions::default();
-    let (l2, cv) = match penalty {
-        Penalty::Fixed(l2) => (*l2, Vec::new()),
+    let (l2, cross_validation, held_out) = match penalty {
+        Penalty::Fixed(l2) => (*l2, Vec::new(), None),
         Penalty::CrossValidated { grid, folds } => {
             let k = (*folds).max(2);
             let mut rng = SplitMix64::new(seed);
@@ -650,14 +658,59 @@ pub(crate) fn fit_penalised(
                 .collect();
             let cv = logistic::cross_validate(&subset, &fold, k, grid, &base)?;
             let best = cv
+                .loss
                 .iter()
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(1.0, |&(l2, _)| l2);
-            (best, cv)
+                .enumerate()
+                .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
+                .map_or(0, |(g, _)| g);
+            let l2 = cv.loss.get(best).map_or(1.0, |&(l2, _)| l2);
+            let scores = cv.held_out.get(best).cloned().unwrap_or_default();
+            (l2, cv.loss, Some((sample, scores)))
         }
     };
-    let fitted = logistic::fit(rows, &FitOptions { l2, ..base }, None)?;
-    Ok((fitted, l2, cv))
+    let fit = logistic::fit(rows, &FitOptions { l2, ..base }, None)?;
+    Ok(Penalised {
+        fit,
+        l2,
+        cross_validation,
+        held_out,
+    })
+}
+
+/// The calibration of a fitted scorecard. With out-of-fold scores it is fitted on them (in
+/// points: linear predictor × `pdo / ln 2`), so it reflects how the points rank leads they
+/// were not learned from; otherwise on the training totals.
+pub(crate) fn calibrate_fitted(
+    penalised: &Penalised,
+    rows: &dyn SparseRows,
+    pdo: f64,
+    totals: &[i64],
+    labels: &[bool],
+) -> Result<Calibration, LearnError> {
+    match &penalised.held_out {
+        Some((sample, scores)) if !sample.is_empty() => {
+            let scale = pdo / std::f64::consts::LN_2;
+            let values: Vec<f64> = scores.iter().map(|s| s * scale).collect();
+            let ys: Vec<bool> = sample.iter().map(|&i| rows.label(i)).collect();
+            let one = OneFeature {
+                values: &values,
+                labels: &ys,
+            };
+            let fit = logistic::fit(
+                &one,
+                &FitOptions {
+                    l2: 0.0,
+                    ..FitOptions::default()
+                },
+                None,
+            )?;
+            Ok(Calibration {
+                intercept: fit.intercept,
+                slope: fit.weights.first().copied().unwrap_or(0.0),
+            })
+        }
+        _ => calibrate(totals, labels),
+    }
 }
 
 /// Platt calibration of integer totals.
@@ -848,7 +901,9 @@ pub fn train(
         rows,
         labels,
     };
-    let (fit, l2, cross_validation) = fit_penalised(&design, &options.penalty, options.seed)?;
+    let penalised = fit_penalised(&design, &options.penalty, options.seed)?;
+    let fit = &penalised.fit;
+    let (l2, cross_validation) = (penalised.l2, penalised.cross_validation.clone());
     if !fit.converged {
         warnings.push(format!(
             "the fit stopped after {} iterations before converging",
@@ -918,7 +973,7 @@ pub fn train(
         )));
     }
 
-    let calibration = calibrate(&totals, &train_labels)?;
+    let calibration = calibrate_fitted(&penalised, &design, options.pdo, &totals, &train_labels)?;
     let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
     let tiers = choose_tiers(
         &totals,
