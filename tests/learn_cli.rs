@@ -628,3 +628,27 @@ fn signal_flags_replace_a_mapping_file() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).1.contains("unknown kind \"clicks\""));
 }
+
+#[test]
+fn eval_warns_when_the_mapping_is_forgotten() {
+    let f = fixture("no-mapping", 1500, 9);
+    let model = f.path("model.json");
+    assert!(f.train(&model, &[]).status.success());
+    let o = run(&[
+        "eval",
+        &model,
+        &f.data,
+        "--split",
+        &f.split,
+        "--label",
+        "Converted",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("is --mapping missing?"), "{err}");
+    assert!(
+        err.contains("a visit count") && err.contains("query parameter \"utm_source\""),
+        "{err}"
+    );
+    assert!(out.contains("ROC AUC"));
+}

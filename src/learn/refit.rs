@@ -145,9 +145,16 @@ pub fn refit(
     }
 
     let penalised = fit_penalised(&counts, &options.penalty, options.seed)?;
+    let mut warnings = Vec::new();
+    let unfed = replay::unfed_signals(base.model(), layout);
+    if !unfed.is_empty() {
+        warnings.push(format!(
+            "the base model waits for {} that no column feeds (is the mapping missing?)",
+            unfed.join(", ")
+        ));
+    }
     let fit = &penalised.fit;
     let (l2, cross_validation) = (penalised.l2, penalised.cross_validation.clone());
-    let mut warnings = Vec::new();
     let mut covered = vec![(0u64, 0u64); rules.len()];
     for i in 0..counts.n_rows() {
         let mut row = Vec::new();

@@ -172,12 +172,88 @@ pub fn events(
     out
 }
 
+/// What the model's rules wait for that no column of the file feeds: answers to questions no
+/// column answers, query parameters, downloads, forms and events no column produces, and
+/// aggregates without a column (visit counts, time on site, distinct pages). A rule listed here
+/// can never fire in a replay: usually a sign that the mapping used for training is missing.
+pub fn unfed_signals(model: &crate::model::Model, layout: &Layout) -> Vec<String> {
+    use crate::model::Matcher;
+    let fed = |want: &dyn Fn(&Resolved) -> bool| layout.specs.iter().any(|s| want(&s.signal));
+    let mut out: Vec<String> = Vec::new();
+    for rule in &model.rules {
+        let missing = match &rule.when {
+            Matcher::Answer { question, .. } => (!fed(&|s| match s {
+                Resolved::Answer { question: q } | Resolved::Number { question: q, .. } => {
+                    normalise(q) == normalise(question)
+                }
+                _ => false,
+            }))
+            .then(|| format!("answers to {question:?}")),
+            Matcher::Page { query, .. } if !query.is_empty() => query
+                .keys()
+                .find(|k| !fed(&|s| matches!(s, Resolved::Source { parameter, .. } if parameter == *k)))
+                .map(|k| format!("query parameter {k:?}")),
+            Matcher::Download { .. } => (!fed(&|s| matches!(s, Resolved::Download { .. })))
+                .then(|| "downloads".to_string()),
+            Matcher::Form { id, name } => (!fed(&|s| match s {
+                Resolved::Form { id: f, .. } => {
+                    id.as_deref().is_some_and(|i| normalise(i) == normalise(f))
+                        || name.as_deref().is_some_and(|n| normalise(n) == normalise(f))
+                }
+                _ => false,
+            }))
+            .then(|| format!("form {:?}", id.as_deref().or(name.as_deref()).unwrap_or(""))),
+            Matcher::Event { name, .. } => (!fed(&|s| {
+                matches!(s, Resolved::Event { name: n, .. } if normalise(n) == normalise(name))
+            }))
+            .then(|| format!("event {name:?}")),
+            Matcher::Visits { .. } => (!fed(&|s| matches!(s, Resolved::Visits { .. })))
+                .then(|| "a visit count".to_string()),
+            Matcher::TimeOnSite { .. } => (!fed(&|s| matches!(s, Resolved::TimeOnSite { .. })))
+                .then(|| "time on site".to_string()),
+            Matcher::DistinctPages { .. } => (!fed(&|s| matches!(s, Resolved::DistinctPages { .. })))
+                .then(|| "a distinct page count".to_string()),
+            _ => None,
+        };
+        if let Some(m) = missing {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::learn::data::read_csv;
     use crate::learn::mapping::{resolve, Mapping, Signal};
+
+    #[test]
+    fn rules_no_column_feeds_are_listed() {
+        let table = read_csv("y,role\n1,cto\n".as_bytes(), &|_| true, &mut |_, _| {}).unwrap();
+        let layout = resolve(&Mapping::default(), &table, Some("y"), &[]).unwrap();
+        let model: crate::model::Model = serde_json::from_str(
+            r#"{"version": 1, "id": "m", "model_version": "1", "tiers": [{"name": "A", "min": {"total": 1}}],
+                "rules": [
+                  {"id": "a", "when": {"answer": {"question": "ROLE", "equals": "cto"}}, "dimension": "fit", "points": 1},
+                  {"id": "b", "when": {"answer": {"question": "size", "min": 5}}, "dimension": "fit", "points": 1},
+                  {"id": "c", "when": {"visits": {"at_least": 2}}, "dimension": "engagement", "points": 1},
+                  {"id": "d", "when": {"page": {"path": "/**", "query": {"utm_source": "x"}}}, "dimension": "intent", "points": 1}
+                ]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            unfed_signals(&model, &layout),
+            [
+                "answers to \"size\"",
+                "a visit count",
+                "query parameter \"utm_source\""
+            ]
+        );
+    }
 
     #[test]
     fn a_row_becomes_widget_events() {

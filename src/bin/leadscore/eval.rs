@@ -82,6 +82,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         &args.ignore,
         args.split.as_deref(),
     )?;
+    let unfed = replay::unfed_signals(model.model(), &history.layout);
+    if !unfed.is_empty() {
+        eprintln!(
+            "warning: the model waits for {} that no column of {} feeds; those rules cannot fire (is --mapping missing?)",
+            unfed.join(", "),
+            args.history.display()
+        );
+    }
     let which = args.rows.unwrap_or(if args.split.is_some() {
         Rows::Test
     } else {
