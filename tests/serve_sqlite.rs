@@ -268,3 +268,23 @@ fn help_explains_every_option() {
         assert!(help.contains(route), "{route} missing from --help");
     }
 }
+
+#[test]
+fn refuses_a_bad_forward_url_or_model_at_start() {
+    let dir = TempDir::new("badargs");
+    let db = dir.path().join("b.db").to_string_lossy().into_owned();
+    for (args, expected) in [
+        (vec!["--forward", "hooks.example.com/x"], "--forward"),
+        (vec!["--model", "no/such/model.json"], "no/such/model.json"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadscore"))
+            .current_dir(REPO)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", &db])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

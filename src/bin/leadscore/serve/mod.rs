@@ -205,6 +205,16 @@ fn load_model(file: &Path) -> Result<leadscore::model::Model, String> {
 
 async fn serve(args: Args) -> Result<(), String> {
     let tiers = load_tiers(&args)?;
+    if let Some(url) = &args.forward {
+        let valid = url.parse::<axum::http::Uri>().is_ok_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+        });
+        if !valid {
+            return Err(format!(
+                "--forward {url:?}: expected an http:// or https:// URL"
+            ));
+        }
+    }
     let forwarding = args.forward.is_some();
     let store = Arc::new(store::Store::open(&args.db, forwarding, args.db_connections).await?);
     tracing::info!(db = %store.describe(), "database ready");
