@@ -288,3 +288,39 @@ fn refuses_a_bad_forward_url_or_model_at_start() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn logs_one_structured_line_per_request() {
+    let backend = sqlite();
+    let db = backend.new_db("logs");
+    let server = Server::start(&["--db", &db]);
+    assert_eq!(
+        server
+            .post(&result("evt-log", "v-log", "unqualified", "MQL"))
+            .status,
+        200
+    );
+    let mut bad = result("evt-log-2", "v-log", "unqualified", "MQL");
+    bad["tier"] = serde_json::json!("VIP");
+    assert_eq!(server.post(&bad).status, 422);
+    let requests = || -> Vec<serde_json::Value> {
+        server
+            .logs()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+            .filter(|entry: &serde_json::Value| entry["message"] == "request")
+            .collect()
+    };
+    assert!(wait_until(std::time::Duration::from_secs(5), || requests()
+        .len()
+        == 2));
+    let lines = requests();
+    assert_eq!(lines[0]["method"], "POST");
+    assert_eq!(lines[0]["path"], "/v1/tier");
+    assert_eq!(lines[0]["status"], 200);
+    assert!(lines[0]["micros"].as_u64().is_some());
+    assert_eq!(lines[1]["status"], 422);
+    assert!(server.logs().contains(r#""code":"invalid_field""#));
+    assert!(server.logs().contains(r#""field":"tier""#));
+    assert_eq!(server.stop(), 0);
+}
