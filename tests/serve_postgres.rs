@@ -68,6 +68,11 @@ fn survives_garbage() {
 }
 
 #[test]
+fn stores_once_under_concurrent_retries() {
+    scenarios::stores_once_under_concurrent_retries(&Postgres);
+}
+
+#[test]
 fn summarises_for_the_dashboard() {
     scenarios::summarises_for_the_dashboard(&Postgres);
 }

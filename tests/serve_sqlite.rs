@@ -99,6 +99,11 @@ fn survives_garbage() {
 }
 
 #[test]
+fn stores_once_under_concurrent_retries() {
+    scenarios::stores_once_under_concurrent_retries(&sqlite());
+}
+
+#[test]
 fn summarises_for_the_dashboard() {
     scenarios::summarises_for_the_dashboard(&sqlite());
 }

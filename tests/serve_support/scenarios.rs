@@ -693,3 +693,55 @@ pub fn survives_garbage(backend: &dyn Backend) {
     assert!(stored <= 50, "{stored} rows from garbage");
     assert_eq!(server.stop(), 0);
 }
+
+pub fn stores_once_under_concurrent_retries(backend: &dyn Backend) {
+    let db = backend.new_db("concurrent");
+    let server = Server::start(&["--db", &db, "--rate-limit", "0"]);
+    let results: Vec<Value> = (0..20)
+        .map(|i| {
+            result(
+                &format!("evt-conc-{i}"),
+                &format!("visitor-conc-{}", i % 5),
+                "unqualified",
+                "MQL",
+            )
+        })
+        .collect();
+    let answers: Vec<(String, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (server, results) = (&server, &results);
+                scope.spawn(move || {
+                    results
+                        .iter()
+                        .map(|r| {
+                            let response = server.post(r);
+                            assert_eq!(response.status, 200, "{}", response.body);
+                            let body = response.json();
+                            (
+                                body["event_id"].as_str().unwrap().to_owned(),
+                                body["status"].as_str().unwrap().to_owned(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(answers.len(), 160);
+    for i in 0..20 {
+        let id = format!("evt-conc-{i}");
+        let stored = answers
+            .iter()
+            .filter(|(e, s)| *e == id && s == "stored")
+            .count();
+        assert_eq!(stored, 1, "{id}: exactly one of the eight posts stored it");
+    }
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 20);
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM visitor_tiers"), 5);
+    assert_eq!(server.stop(), 0);
+}
