@@ -274,6 +274,14 @@ pub fn slug(text: &str, max: usize) -> String {
     out
 }
 
+/// The first part of a rule id: the question for answers, else the column name.
+fn rule_prefix(spec: &ColumnSpec) -> String {
+    match &spec.signal {
+        Resolved::Answer { question } | Resolved::Number { question, .. } => slug(question, 60),
+        _ => slug(&spec.name, 60),
+    }
+}
+
 /// A number as written in ids and descriptions (`5`, `2.5`).
 pub fn number_text(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -365,7 +373,7 @@ fn categorical(
         && rare.len() >= 2
         && rare.len() <= MAX_POOLED_VALUES;
 
-    let col_slug = slug(&spec.name, 60);
+    let col_slug = rule_prefix(spec);
     let mut key_to_candidate: HashMap<String, u32> = HashMap::new();
     for level in frequent.iter().skip(usize::from(skip_first)) {
         let index = candidates.len() as u32;
@@ -407,7 +415,7 @@ fn categorical(
             values.sort();
             candidates.push(Candidate {
                 rule: rule(
-                    format!("{col_slug}:other"),
+                    format!("{col_slug}:rare-values"),
                     format!("{} is one of {} rare values", spec.name, values.len()),
                     Matcher::Answer {
                         question: question.clone(),
@@ -493,7 +501,7 @@ fn numeric(
         _ => {}
     }
     cuts.dedup();
-    let col_slug = slug(&spec.name, 60);
+    let col_slug = rule_prefix(spec);
     let first = candidates.len() as u32;
     for &t in &cuts {
         let (when, unit) = match &spec.signal {
