@@ -41,16 +41,18 @@ pub struct Args {
     /// Columns to leave out (repeat the flag or separate with commas).
     #[arg(long, value_delimiter = ',')]
     ignore: Vec<String>,
-    /// Keep the rules of this model and refit only their points and the tier thresholds.
+    /// Keep the rules of this model and refit only their points and the tier thresholds (each
+    /// tier keeps the share of training leads it had; --sql-* / --mql-* targets move the SQL /
+    /// MQL tier's total threshold instead).
     #[arg(long)]
     base: Option<PathBuf>,
-    /// SQL tier: the lowest threshold whose leads convert at least this often [default: 0.8].
+    /// SQL tier: the lowest threshold whose leads convert at least this often [default without --base: 0.8].
     #[arg(long, conflicts_with = "sql_share")]
     sql_precision: Option<f64>,
     /// SQL tier: the threshold that puts this share of leads in SQL.
     #[arg(long)]
     sql_share: Option<f64>,
-    /// MQL tier: the threshold that puts this share of leads in MQL or higher [default: 0.5].
+    /// MQL tier: the threshold that puts this share of leads in MQL or higher [default without --base: 0.5].
     #[arg(long, conflicts_with = "mql_precision")]
     mql_share: Option<f64>,
     /// MQL tier: the lowest threshold whose leads convert at least this often.
