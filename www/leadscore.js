@@ -82,8 +82,10 @@
     for (var i = 0; i < pending.length; i++) leadscore.apply(null, pending[i]);
 
     var loadModel = function (ref) {
-      var inline = d.getElementById(ref);
-      if (inline && inline.tagName === 'SCRIPT') return Promise.resolve(JSON.parse(inline.textContent));
+      var inline = d.getElementById(String(ref).replace(/^#/, ''));
+      if (inline && inline.tagName === 'SCRIPT') {
+        return new Promise(function (ok) { ok(JSON.parse(inline.textContent)); });
+      }
       return fetch(ref, { credentials: 'same-origin' }).then(function (r) {
         if (!r.ok) throw new Error('model ' + ref + ': HTTP ' + r.status);
         return r.json();

@@ -98,6 +98,16 @@ test('an invalid model prints every problem with its path, once, and stays inert
     assert.equal(server.tierPosts.length, 0);
   }));
 
+test('an inline model that is not JSON: one warning, the page works', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/broken-json.html');
+    await until(() => widgetWarnings(page).length > 0, 'the warning');
+    await assertHostWorks(page);
+    await sleep(300);
+    assert.equal(widgetWarnings(page).length, 1);
+    assert.match(widgetWarnings(page)[0], /JSON/);
+  }));
+
 test('an unreachable model: one warning, the page works', () =>
   withPage({}, async (page) => {
     await page.goto(server.url + '/fixtures/missing-model.html');
