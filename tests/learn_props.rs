@@ -171,3 +171,75 @@ fn a_larger_pdo_scales_the_points() {
     let (ca, cb) = (a.model.calibration.unwrap(), b.model.calibration.unwrap());
     assert!((ca.slope / cb.slope - 2.0).abs() < 0.1, "{ca:?} {cb:?}");
 }
+
+/// The scorecard total of one generated lead, computed from its CSV cells and the model's rules
+/// by this test alone (no replay, no engine).
+fn total_from_cells(model: &leadscore::model::Model, header: &[&str], cells: &[&str]) -> i64 {
+    use leadscore::model::Matcher;
+    let cell = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()].trim();
+    let number = |name: &str| cell(name).parse::<f64>().ok();
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let visits = number("Visits").map_or(1.0, f64::round).max(1.0);
+    let seconds = number("Time On Site").unwrap_or(0.0);
+    let mut total = 0i64;
+    for rule in &model.rules {
+        let hit = match &rule.when {
+            Matcher::Visits { at_least } => visits >= f64::from(*at_least),
+            Matcher::TimeOnSite { at_least_seconds } => seconds >= f64::from(*at_least_seconds),
+            Matcher::Answer {
+                question,
+                equals,
+                one_of,
+                min,
+                ..
+            } => {
+                let column = match question.as_str() {
+                    "pages_per_visit" => "Pages Per Visit",
+                    "role" => "Role",
+                    "country" => "Country",
+                    other => panic!("unexpected question {other}"),
+                };
+                let value = cell(column);
+                let answered = !value.is_empty() && !same(value, "select");
+                answered
+                    && match (equals, one_of, min) {
+                        (Some(e), _, _) => same(value, e),
+                        (_, Some(list), _) => list.iter().any(|e| same(value, e)),
+                        (_, _, Some(m)) => value.parse::<f64>().is_ok_and(|x| x >= *m),
+                        _ => false,
+                    }
+            }
+            Matcher::Page { query, .. } => query
+                .get("utm_source")
+                .is_some_and(|s| same(cell("Source"), s)),
+            Matcher::Download { .. } => same(cell("Guide Download"), "yes"),
+            Matcher::Form { .. } => same(cell("Demo Request"), "yes"),
+            other => panic!("unexpected matcher {other:?}"),
+        };
+        if hit {
+            total += i64::from(rule.points);
+        }
+    }
+    total
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_engine_scores_every_lead_as_the_scorecard_says(seed in 0u64..1000) {
+        let text = synthetic::csv(1200, seed);
+        let trained = train_generated(1200, seed, &TrainOptions { penalty: Penalty::Fixed(1.0), ..TrainOptions::default() });
+        let model = ValidModel::new(trained.model.clone()).unwrap();
+        let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
+        let skip = mapping::ignored(&m, &[]);
+        let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
+        let layout = mapping::resolve(&m, &table, None, &[]).unwrap();
+        for (row, line) in text.lines().skip(1).enumerate() {
+            let cells: Vec<&str> = line.split(',').collect();
+            let expected = total_from_cells(&trained.model, &synthetic::HEADER, &cells);
+            let engine = scorecard::engine_total(&model, &table, &layout, row);
+            prop_assert_eq!(engine, expected as f64, "line {}: {}", row + 2, line);
+        }
+    }
+}
