@@ -76,11 +76,6 @@
     leadscore.q = queue;
     w.leadscore = leadscore;
 
-    // Settings given with 'init' before this script arrived.
-    var pending = queue.slice();
-    queue.length = 0;
-    for (var i = 0; i < pending.length; i++) leadscore.apply(null, pending[i]);
-
     var loadModel = function (ref) {
       var inline = d.getElementById(String(ref).replace(/^#/, ''));
       if (inline && inline.tagName === 'SCRIPT') {
@@ -134,6 +129,9 @@
       });
     };
 
+    // Calls made before this script arrived, 'init' among them.
+    var pending = queue.splice(0, queue.length);
+    for (var i = 0; i < pending.length; i++) leadscore.apply(null, pending[i]);
     boot();
   } catch (e) {
     warn('could not start: ' + describe(e));

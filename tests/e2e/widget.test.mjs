@@ -29,11 +29,12 @@ const becomePql = (page) =>
 const stored = (page) => page.evaluate(() => localStorage.getItem('leadscore:v1'));
 const times = (score, rule) => score.contributions.find((c) => c.rule === rule)?.times ?? 0;
 
-async function withPage(options, fn) {
+async function withPage(options, fn, { warnings = 0 } = {}) {
   const { context, page } = await newPage(browser, options);
   try {
     await fn(page, context);
     assert.deepEqual(page.errors, []);
+    assert.equal(widgetWarnings(page).length, warnings, widgetWarnings(page).join('\n'));
   } finally {
     await context.close();
   }
@@ -271,7 +272,7 @@ test('results the backend refused are not trusted to a beacon when the page is l
     const record = JSON.parse(await stored(page));
     assert.equal(record.outbox.length, 1, 'still kept');
     assert.equal(record.outbox[0].event_id, server.tierPosts[0].event_id);
-  }));
+  }, { warnings: 2 })); // one per page: the backend is down on both
 
 test('?leadscore_debug=1 shows the panel on any page', () =>
   withPage({}, async (page) => {
