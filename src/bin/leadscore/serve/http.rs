@@ -234,32 +234,38 @@ async fn post_tier(
     body: Body,
 ) -> Response {
     let origin = check_origin(&app, &headers);
+    // The rate limit comes first, so that a flood costs one table lookup per request, whatever
+    // its origin or body.
+    let client = client_ip(&app, &headers, peer);
+    if let Err(wait) = app.limiter.check(client, Instant::now()) {
+        return with_cors(rate_limited(client, wait), &origin);
+    }
     if let OriginCheck::Refused(origin) = &origin {
-        tracing::warn!(%origin, "refused a result from a foreign origin");
+        tracing::info!(%origin, %client, "refused a result from a foreign origin");
         return origin_refused(origin);
     }
-    let response = accept(&app, &headers, peer, body).await;
+    let response = accept(&app, &headers, client, body).await;
     with_cors(response, &origin)
 }
 
-async fn accept(app: &App, headers: &HeaderMap, peer: SocketAddr, body: Body) -> Response {
-    let client = client_ip(app, headers, peer);
-    if let Err(wait) = app.limiter.check(client, Instant::now()) {
-        let mut response = rejection(&Rejection::new(
-            429,
-            "rate_limited",
-            None,
-            format!(
-                "too many results from {client}; retry in {} ms",
-                wait.as_millis()
-            ),
-        ));
-        let seconds = wait.as_secs().saturating_add(1).to_string();
-        if let Ok(value) = HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+fn rate_limited(client: IpAddr, wait: std::time::Duration) -> Response {
+    let mut response = rejection(&Rejection::new(
+        429,
+        "rate_limited",
+        None,
+        format!(
+            "too many results from {client}; retry in {} ms",
+            wait.as_millis()
+        ),
+    ));
+    let seconds = wait.as_secs().saturating_add(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
+    response
+}
+
+async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> Response {
     if !content_type_ok(headers) {
         return rejection(&Rejection::new(
             415,
