@@ -305,9 +305,8 @@ pub fn refit(
         &counts.labels,
     )?);
     model.model_version = options.model_version.clone();
-    let valid = ValidModel::new(model.clone())
+    ValidModel::new(model.clone())
         .map_err(|e| LearnError(format!("the refitted model is invalid: {e}")))?;
-    let _ = valid;
     let scores: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
     Ok(Trained {
         model,

@@ -16,8 +16,15 @@
 //! - `download` / `form` / `event` columns: one rule that fires when the value says it happened.
 //!
 //! Points: `points = round(weight × pdo / ln 2)`, so every `pdo` points double the odds of
-//! converting. The calibration (`p = 1 / (1 + e^{−(a + b·total)})`) is refitted on the integer
-//! totals of the training leads, so it absorbs the rounding and the intercept.
+//! converting; rules that round to 0 points are left out. The calibration
+//! (`p = 1 / (1 + e^{−(a + b·total)})`) is a one-feature logistic regression on the score: on the
+//! out-of-fold scores of the cross-validation when the penalty was cross-validated (so it is not
+//! over-confident about the leads the points were learned from), else on the training totals.
+//! It absorbs the intercept, so totals need no offset.
+//!
+//! Tiers: `SQL` and `MQL` get a `min.total` chosen on the training totals by the user's targets
+//! (see [`super::tiers`]). Finally the first training leads are replayed through the engine and
+//! must score exactly the scorecard's totals.
 
 use super::binning::{self, BinOptions, Tally};
 use super::data::{parse_label, Table};
