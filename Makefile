@@ -71,7 +71,7 @@ DATA ?= ../shared/data
 LEARN_MAPPING := www/models/xeducation.mapping.json
 
 .PHONY: learn-demo
-learn-demo: ## Learn a scorecard from the X Education data in $(DATA) (if present), check it, evaluate it on the test split
+learn-demo: ## Learn a scorecard from the X Education data in ../shared/data (or DATA=dir), check it, evaluate it on the test split
 	@if [ ! -f $(DATA)/leads_xeducation.csv ]; then echo "no $(DATA)/leads_xeducation.csv: set DATA=folder"; exit 0; fi; \
 	set -e; mkdir -p target/learn-demo; \
 	$(CARGO) build -q --release --features cli; \
