@@ -20,7 +20,15 @@ wasm-opt -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/leadscore_wasm_bg.wasm -o pkg/leadscore_wasm_bg.wasm
-cp www/leadscore.js pkg/leadscore.js
+# The shim as served: its documentation header becomes one line, full-line comments go.
+node -e '
+  const fs = require("fs");
+  const src = fs.readFileSync("www/leadscore.js", "utf8");
+  const out = src
+    .replace(/^\/\*![\s\S]*?\*\/\n/, `/*! leadscore ${process.argv[1]} | MIT OR Apache-2.0 */\n`)
+    .split("\n").filter((line) => !/^\s*\/\/.*$/.test(line)).join("\n");
+  fs.writeFileSync("pkg/leadscore.js", out);
+' "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 cat > pkg/package.json <<JSON
