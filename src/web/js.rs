@@ -1,4 +1,4 @@
-//! Small helpers over `js_sys` / `web_sys`: clock, random ids, property access, console.
+//! Thin wrappers over `js_sys` / `web_sys`: clock, random ids, property access, console.
 
 use std::cell::Cell;
 use wasm_bindgen::{JsCast, JsValue};
