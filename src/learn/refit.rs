@@ -318,6 +318,7 @@ pub fn refit(
             iterations: fit.iterations,
             columns: reports,
             tiers: tier_reports,
+            tier_scores: "training",
             train_auc: roc_auc(&scores, &counts.labels).unwrap_or(0.5),
             warnings,
         },

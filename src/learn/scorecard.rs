@@ -22,8 +22,8 @@
 //! over-confident about the leads the points were learned from), else on the training totals.
 //! It absorbs the intercept, so totals need no offset.
 //!
-//! Tiers: `SQL` and `MQL` get a `min.total` chosen on the training totals by the user's targets
-//! (see [`super::tiers`]). Finally the first training leads are replayed through the engine and
+//! Tiers: `SQL` and `MQL` get a `min.total` chosen by the user's targets (see [`super::tiers`]) on
+//! the out-of-fold scores when there are any, else on the training totals. Finally the first training leads are replayed through the engine and
 //! must score exactly the scorecard's totals.
 
 use super::binning::{self, BinOptions, Tally};
@@ -235,6 +235,8 @@ pub struct TrainReport {
     pub iterations: usize,
     pub columns: Vec<ColumnReport>,
     pub tiers: Vec<TierReport>,
+    /// Which scores the tier thresholds were placed on: `out-of-fold` or `training`.
+    pub tier_scores: &'static str,
     /// ROC AUC of the integer totals on the training leads.
     pub train_auc: f64,
     pub warnings: Vec<String>,
@@ -728,6 +730,23 @@ pub(crate) fn calibrate_fitted(
     }
 }
 
+/// Out-of-fold totals (in points) and labels of the cross-validated leads, if any.
+pub(crate) fn held_out_totals(
+    penalised: &Penalised,
+    rows: &dyn SparseRows,
+    pdo: f64,
+) -> Option<(Vec<i64>, Vec<bool>)> {
+    let (sample, scores) = penalised.held_out.as_ref()?;
+    if sample.is_empty() {
+        return None;
+    }
+    let scale = pdo / std::f64::consts::LN_2;
+    Some((
+        scores.iter().map(|s| (s * scale).round() as i64).collect(),
+        sample.iter().map(|&i| rows.label(i)).collect(),
+    ))
+}
+
 /// Platt calibration of integer totals.
 pub(crate) fn calibrate(totals: &[i64], labels: &[bool]) -> Result<Calibration, LearnError> {
     let values: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
@@ -990,9 +1009,19 @@ pub fn train(
 
     let calibration = calibrate_fitted(&penalised, &design, options.pdo, &totals, &train_labels)?;
     let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
+    // Thresholds are placed on out-of-fold scores when there are any: in-sample totals
+    // flatter the rules they were fitted with.
+    let held_out = held_out_totals(&penalised, &design, options.pdo);
+    let tier_scores = if held_out.is_some() {
+        "out-of-fold"
+    } else {
+        "training"
+    };
+    let (tier_totals, tier_labels) =
+        held_out.unwrap_or_else(|| (totals.clone(), train_labels.clone()));
     let tiers = choose_tiers(
-        &totals,
-        &train_labels,
+        &tier_totals,
+        &tier_labels,
         options.sql,
         options.mql,
         min_leads,
@@ -1049,6 +1078,7 @@ pub fn train(
             iterations: fit.iterations,
             columns: reports,
             tiers,
+            tier_scores,
             train_auc,
             warnings,
         },

@@ -427,11 +427,12 @@ fn print_report(r: &TrainReport, rules: usize, out: &Path) {
     }
     for t in &r.tiers {
         println!(
-            "tier {:<4} total ≥ {:<5} {:>5.1} % of training leads, {:>5.1} % of them converted",
+            "tier {:<4} total ≥ {:<5} {:>5.1} % of training leads, {:>5.1} % of them converted ({} scores)",
             t.tier,
             t.choice.threshold,
             100.0 * t.choice.share,
-            100.0 * t.choice.precision
+            100.0 * t.choice.precision,
+            r.tier_scores
         );
     }
     println!("training ROC AUC {:.4} (integer points)", r.train_auc);
