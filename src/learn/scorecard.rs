@@ -1027,6 +1027,13 @@ pub fn train(
         min_leads,
         &mut warnings,
     );
+    // A threshold above every training total (possible with out-of-fold scores) would be
+    // unreachable for the validator; the highest total is the strictest meaningful one.
+    let highest = totals.iter().copied().max().unwrap_or(0);
+    let mut tiers = tiers;
+    for t in &mut tiers {
+        t.choice.threshold = t.choice.threshold.min(highest);
+    }
     if tiers.is_empty() {
         return Err(LearnError(format!(
             "no tier could be placed: {}",
