@@ -175,3 +175,27 @@ test('nothing but the tier payload leaves the page', async () => {
     await context.close();
   }
 });
+
+test('every page of the demo site loads the widget without a warning or an error', async () => {
+  const { context, page } = await newPage(browser);
+  try {
+    const pages = ['/', '/pricing/', '/resources/', '/docs/', '/docs/getting-started/', '/docs/model/',
+      '/blog/scoring-without-cookies/', '/careers/', '/quiz/', '/demo/', '/app/'];
+    for (const path of pages) {
+      const response = await page.goto(server.url + path);
+      assert.equal(response.status(), 200, path);
+      await widgetReady(page);
+    }
+    for (const pdf of ['/resources/buyers-guide.pdf', '/resources/lead-scoring-playbook.pdf']) {
+      const res = await fetch(server.url + pdf);
+      assert.equal(res.status, 200);
+      assert.match(Buffer.from(await res.arrayBuffer()).subarray(0, 8).toString(), /^%PDF-1\./);
+    }
+    const score = await explain(page);
+    assert.ok(score.contributions.some((c) => c.rule === 'careers-page'), 'the careers page counts against fit');
+    assert.deepEqual(page.warnings, []);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});
