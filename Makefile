@@ -35,10 +35,11 @@ serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: test
-test: test-serve test-native test-browser test-e2e ## Run every test suite
+test: test-native test-browser test-e2e ## Run every test suite
 
 .PHONY: test-native
-test-native: ## Native unit, property and integration tests
+test-native: ## Native unit, property and integration tests (the collector's run against SQLite and a throwaway PostgreSQL)
+	./scripts/postgres.sh install
 	$(CARGO) test --features cli
 
 .PHONY: test-serve

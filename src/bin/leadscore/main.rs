@@ -39,15 +39,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Score(args) => score::run(args),
-        Command::Schema => {
-            match serde_json::to_string_pretty(&leadscore::model::json_schema()) {
-                Ok(text) => {
-                    println!("{text}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(e.to_string()),
+        Command::Schema => match serde_json::to_string_pretty(&leadscore::model::json_schema()) {
+            Ok(text) => {
+                println!("{text}");
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(args),
