@@ -32,7 +32,6 @@ pub fn apply<'m>(
     event.validate()?;
     state.align(model);
     let now = state.last_seen.map_or(now, |last| now.max(last));
-    let previous = previous_name(model, state.tier.as_deref());
 
     let new_visit = !matches!(event, Event::Engagement { .. })
         && state
@@ -184,35 +183,24 @@ pub fn apply<'m>(
     }
 
     let result = score(state, model, now);
-    store_tier(state, result.tier);
-    Ok(Score {
-        previous_tier: previous,
-        ..result
-    })
+    store_tier(state, &result);
+    Ok(result)
 }
 
 /// Re-evaluates the tier at `now` when no event happened (points decayed or expired).
 pub fn tick<'m>(state: &mut State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     state.align(model);
-    let previous = previous_name(model, state.tier.as_deref());
     let result = score(state, model, now);
-    store_tier(state, result.tier);
-    Score {
-        previous_tier: previous,
-        ..result
-    }
+    store_tier(state, &result);
+    result
 }
 
-/// Remembers the tier; allocates only when it changed.
-fn store_tier(state: &mut State, tier: &str) {
-    if state.tier.as_deref().unwrap_or(UNQUALIFIED) != tier {
-        state.tier = (tier != UNQUALIFIED).then(|| tier.to_string());
+/// Remembers the new tier ([`score`] reads the stored one as `previous_tier`); allocates only
+/// when the tier changed.
+fn store_tier(state: &mut State, result: &Score<'_>) {
+    if result.changed() {
+        state.tier = (result.tier != UNQUALIFIED).then(|| result.tier.to_string());
     }
-}
-
-fn previous_name<'m>(model: &'m ValidModel, tier: Option<&str>) -> &'m str {
-    tier.and_then(|t| model.model().tiers.iter().find(|x| x.name == t))
-        .map_or(UNQUALIFIED, |t| t.name.as_str())
 }
 
 /// Records one firing of rule `i`, if its frequency allows.
@@ -303,7 +291,8 @@ fn condition_holds(
 
 /// The path of a URL (`https://x.com/a/b.pdf?x=1` → `/a/b.pdf`); a bare path stays as it is.
 fn url_path(url: &str) -> &str {
-    let rest = match url.find("://") {
+    let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://");
+    let rest = match scheme_end {
         Some(i) => {
             let after = url.get(i + 3..).unwrap_or("");
             after.find('/').and_then(|j| after.get(j..)).unwrap_or("/")
