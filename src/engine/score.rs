@@ -100,7 +100,9 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
 pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     let rules = model.rules();
     let mut sums = [0.0f64; 4];
-    let mut contributions = Vec::with_capacity(rules.len());
+    // Exactly as many as fired: a small allocation is a cheap one.
+    let fired = state.rules.iter().filter(|rs| rs.count > 0).count();
+    let mut contributions = Vec::with_capacity(fired);
     for (rule, rs) in rules.iter().zip(&state.rules) {
         if rs.count == 0 {
             continue;
