@@ -1,5 +1,6 @@
 //! What a visitor does, as the engine sees it.
 
+use crate::model::number_text;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -168,7 +169,11 @@ impl Event {
                 if !seconds.is_finite() || *seconds < 0.0 || *seconds > MAX_ENGAGED_SECONDS {
                     return reject(
                         "seconds",
-                        format!("must be between 0 and {MAX_ENGAGED_SECONDS}, got {seconds}"),
+                        format!(
+                            "must be between 0 and {}, got {}",
+                            number_text(MAX_ENGAGED_SECONDS),
+                            number_text(*seconds)
+                        ),
                     );
                 }
                 Ok(())

@@ -4,6 +4,7 @@
 //! ready for the engine.
 
 pub mod pattern;
+pub mod tree;
 mod types;
 mod validate;
 
@@ -258,4 +259,131 @@ pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
 #[cfg(feature = "schema")]
 pub fn json_schema() -> schemars::Schema {
     schemars::schema_for!(Model)
+}
+
+/// Largest integer below which every integer is exactly an `f64` (2^53).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// A number as messages show it: what `f64`'s `Display` writes (`50`, `-1`, `0.25`, `NaN`,
+/// `inf`) for integers below 2^53 and for numbers of up to 15 significant digits and 17
+/// decimals. Integers up to 10^19 are written exactly (`Display` rounds their last digits);
+/// other numbers with at most 15 significant digits, beyond 10^19 or below 10^-17 with an
+/// exponent (`1.5e300`).
+/// Written by hand because float formatting from `core` is a large part of the widget's size.
+pub fn number_text(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_string();
+    }
+    let mut out = String::new();
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    let a = v.abs();
+    if a.is_infinite() {
+        out.push_str("inf");
+        return out;
+    }
+    if a < 1e19 && a.fract() == 0.0 {
+        push_decimal(&mut out, a as u64, 0);
+        return out;
+    }
+    // The fewest decimals that read back as the same number.
+    let mut scale = 1.0;
+    for decimals in 1..=17 {
+        scale *= 10.0;
+        let digits = (a * scale).round();
+        if digits >= EXACT_INTEGERS {
+            break;
+        }
+        if digits / scale == a {
+            push_decimal(&mut out, digits as u64, decimals);
+            return out;
+        }
+    }
+    let (mut m, mut exponent) = (a, 0i32);
+    while m >= 10.0 {
+        m /= 10.0;
+        exponent += 1;
+    }
+    while m < 1.0 {
+        m *= 10.0;
+        exponent -= 1;
+    }
+    push_decimal(&mut out, (m * 1e14).round() as u64, 14);
+    while out.ends_with('0') {
+        out.pop();
+    }
+    if out.ends_with('.') {
+        out.pop();
+    }
+    out.push('e');
+    if exponent < 0 {
+        out.push('-');
+    }
+    push_decimal(&mut out, u64::from(exponent.unsigned_abs()), 0);
+    out
+}
+
+/// Writes `digits` with a decimal point before the last `decimals` of them.
+fn push_decimal(out: &mut String, mut digits: u64, decimals: usize) {
+    let mut text = Vec::new();
+    while digits > 0 || text.len() <= decimals {
+        text.push(b'0' + (digits % 10) as u8);
+        digits /= 10;
+    }
+    for (i, d) in text.iter().enumerate().rev() {
+        out.push(char::from(*d));
+        if i == decimals && decimals > 0 {
+            out.push('.');
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::number_text;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            50.0,
+            21.0,
+            0.5,
+            0.1,
+            0.3,
+            2.25,
+            -12.3,
+            1e-10,
+            1e15,
+            123456.789,
+            1.0 / 3.0,
+            1e18,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(number_text(v), v.to_string(), "{v}");
+        }
+        assert_eq!(number_text(1.5e300), "1.5e300");
+        assert_eq!(number_text(-2.5e-30), "-2.5e-30");
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_are_written_as_display_writes_them(m in -1_000_000_000_000i64..1_000_000_000_000, k in 0u32..7) {
+            let v = m as f64 / 10f64.powi(k as i32);
+            prop_assert_eq!(number_text(v), v.to_string());
+        }
+
+        #[test]
+        fn integers_are_written_as_display_writes_them(v in -9e15f64..9e15) {
+            let v = v.trunc();
+            prop_assert_eq!(number_text(v), v.to_string());
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Validation: every problem of a model at once, each with its exact path.
 
-use super::pattern;
 use super::types::*;
+use super::{number_text, pattern};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -74,14 +74,20 @@ impl Collector {
 
     fn positive(&mut self, path: &str, value: f64) {
         if !value.is_finite() || value <= 0.0 {
-            self.err(path, format!("must be a positive number, got {value}"));
+            self.err(
+                path,
+                format!("must be a positive number, got {}", number_text(value)),
+            );
         }
     }
 
     fn finite(&mut self, path: &str, value: Option<f64>) {
         if let Some(v) = value {
             if !v.is_finite() {
-                self.err(path, format!("must be a finite number, got {v}"));
+                self.err(
+                    path,
+                    format!("must be a finite number, got {}", number_text(v)),
+                );
             }
         }
     }
@@ -124,7 +130,14 @@ impl Collector {
         self.finite(&format!("{path}.max"), max);
         if let (Some(lo), Some(hi)) = (min, max) {
             if lo > hi {
-                self.err(path, format!("min {lo} is greater than max {hi}"));
+                self.err(
+                    path,
+                    format!(
+                        "min {} is greater than max {}",
+                        number_text(lo),
+                        number_text(hi)
+                    ),
+                );
             }
         }
     }
@@ -134,7 +147,14 @@ impl Collector {
         self.finite(&format!("{path}.max"), b.max);
         if let (Some(lo), Some(hi)) = (b.min, b.max) {
             if lo > hi {
-                self.err(path, format!("min {lo} is greater than max {hi}"));
+                self.err(
+                    path,
+                    format!(
+                        "min {} is greater than max {}",
+                        number_text(lo),
+                        number_text(hi)
+                    ),
+                );
             }
         }
     }
@@ -415,7 +435,10 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
         for (name, dim, value) in tier.min.entries() {
             let path = format!("{at}.min.{name}");
             if !value.is_finite() {
-                c.err(path, format!("must be a finite number, got {value}"));
+                c.err(
+                    path,
+                    format!("must be a finite number, got {}", number_text(value)),
+                );
                 continue;
             }
             let reach = match dim {
@@ -426,7 +449,9 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
                 c.err(
                     path,
                     format!(
-                        "{value} cannot be reached: the rules and limits of `{name}` give at most {reach}"
+                        "{} cannot be reached: the rules and limits of `{name}` give at most {}",
+                        number_text(value),
+                        number_text(reach)
                     ),
                 );
             }
@@ -435,7 +460,7 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
             if !value.is_finite() {
                 c.err(
                     format!("{at}.max.{name}"),
-                    format!("must be a finite number, got {value}"),
+                    format!("must be a finite number, got {}", number_text(value)),
                 );
             }
         }

@@ -1,5 +1,6 @@
 //! Thin wrappers over `js_sys` / `web_sys`: clock, random ids, property access, console.
 
+use crate::model::tree::Tree;
 use std::cell::Cell;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -88,6 +89,40 @@ pub fn call1(f: &JsValue, this: &JsValue, arg: &JsValue) {
 /// The JSON text of a value (`None` when it cannot be serialised).
 pub fn stringify(value: &JsValue) -> Option<String> {
     js_sys::JSON::stringify(value).ok()?.as_string()
+}
+
+/// Deepest nesting copied by [`tree`]; deeper values (or a cycle) read as `null`.
+const MAX_DEPTH: u32 = 32;
+
+/// A copy of a JSON-like value (what `JSON.parse` returns). Object entries whose value is
+/// `undefined` or a function are left out, as `JSON.stringify` leaves them out.
+pub fn tree(value: &JsValue) -> Tree {
+    copy(value, MAX_DEPTH)
+}
+
+fn copy(value: &JsValue, depth: u32) -> Tree {
+    if let Some(b) = value.as_bool() {
+        Tree::Bool(b)
+    } else if let Some(n) = value.as_f64() {
+        Tree::Number(n)
+    } else if let Some(s) = value.as_string() {
+        Tree::Text(s)
+    } else if depth == 0 || value.is_function() || !value.is_object() {
+        Tree::Null
+    } else if js_sys::Array::is_array(value) {
+        let list = js_sys::Array::from(value);
+        Tree::List(list.iter().map(|item| copy(&item, depth - 1)).collect())
+    } else {
+        let mut entries = Vec::new();
+        for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+            let Some(key) = key.as_string() else { continue };
+            let item = get(value, &key);
+            if !item.is_undefined() && !item.is_function() {
+                entries.push((key, copy(&item, depth - 1)));
+            }
+        }
+        Tree::Object(entries)
+    }
 }
 
 /// Kinds of trouble the widget reports; each is printed at most once per page.

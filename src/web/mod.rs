@@ -18,7 +18,7 @@ pub mod transport;
 pub mod watch;
 
 use crate::engine::{self, Event};
-use crate::model::{Model, ValidModel};
+use crate::model::{tree, Model, ValidModel};
 use crate::payload::MAX_ID_LEN;
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::{Interval, Timeout};
@@ -98,25 +98,14 @@ pub fn privacy_signal() -> bool {
 /// Parses and validates a model given as a JS object; the error lists every problem with its path.
 pub fn parse_model(model: JsValue) -> Result<ValidModel, String> {
     let mut text = String::from("the model is invalid, so the widget is off:");
-    let parsed: Model = match serde_wasm_bindgen::from_value(model.clone()) {
-        Ok(parsed) => parsed,
+    let (parsed, unknown) = match tree::read::<Model>(&js::tree(&model)) {
+        Ok(read) => read,
         Err(e) => {
-            // Type errors carry no path here (tracking it would cost the widget a lot of
-            // size); `leadscore check` names the exact place.
             text.push_str("\n  ");
             text.push_str(&e.to_string());
             return Err(text);
         }
     };
-    // serde-wasm-bindgen reads only the fields it knows: find the typos (`"pionts"`) by
-    // comparing the document with the model read from it.
-    let mut unknown = Vec::new();
-    unknown_fields(
-        &model,
-        &store::to_js(&parsed),
-        &mut String::new(),
-        &mut unknown,
-    );
     let errors = match ValidModel::new(parsed) {
         Ok(valid) if unknown.is_empty() => return Ok(valid),
         Ok(_) => Vec::new(),
@@ -138,49 +127,6 @@ pub fn parse_model(model: JsValue) -> Result<ValidModel, String> {
         text.push_str(&e.message);
     }
     Err(text)
-}
-
-/// Collects the paths of keys in `given` that `read` (the same document after a serde round
-/// trip) does not have, ignoring empty values that serialisation leaves out.
-fn unknown_fields(given: &JsValue, read: &JsValue, path: &mut String, out: &mut Vec<String>) {
-    if out.len() >= 20 {
-        return;
-    }
-    let len = path.len();
-    if js_sys::Array::is_array(given) {
-        let (given, read) = (js_sys::Array::from(given), js_sys::Array::from(read));
-        for i in 0..given.length() {
-            path.push('[');
-            path.push_str(&i.to_string());
-            path.push(']');
-            unknown_fields(&given.get(i), &read.get(i), path, out);
-            path.truncate(len);
-        }
-    } else if given.is_object() && read.is_object() {
-        for key in js_sys::Object::keys(given.unchecked_ref::<js_sys::Object>()).iter() {
-            let Some(key) = key.as_string() else { continue };
-            let value = js::get(given, &key);
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(&key);
-            let known = js_sys::Reflect::has(read, &JsValue::from_str(&key)).unwrap_or(false);
-            if known {
-                unknown_fields(&value, &js::get(read, &key), path, out);
-            } else if !is_empty(&value) {
-                out.push(path.clone());
-            }
-            path.truncate(len);
-        }
-    }
-}
-
-fn is_empty(value: &JsValue) -> bool {
-    value.is_null()
-        || value.is_undefined()
-        || (js_sys::Array::is_array(value) && js_sys::Array::from(value).length() == 0)
-        || (value.is_object()
-            && js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).length() == 0)
 }
 
 /// What to do in the page after the widget's state is released (so that callbacks may call

@@ -94,5 +94,5 @@ pub fn describe(score: &Score<'_>) -> String {
 }
 
 fn round1(v: f64) -> String {
-    ((v * 10.0).round() / 10.0).to_string()
+    crate::model::number_text((v * 10.0).round() / 10.0)
 }

@@ -8,7 +8,7 @@
 
 use super::js::{self, Warning};
 use crate::engine::State;
-use crate::model::ValidModel;
+use crate::model::{tree, ValidModel};
 use crate::payload::{TierResult, MAX_ID_LEN};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -67,7 +67,7 @@ impl Record {
     /// Parses stored text; corrupt, foreign or oversized records give `None`.
     pub fn parse(text: &str, model: &ValidModel) -> Option<Record> {
         let value = js_sys::JSON::parse(text).ok()?;
-        let mut record: Record = serde_wasm_bindgen::from_value(value).ok()?;
+        let (mut record, _) = tree::read::<Record>(&js::tree(&value)).ok()?;
         let id_ok = |s: &str| !s.is_empty() && s.len() <= MAX_ID_LEN;
         if record.v != RECORD_FORMAT
             || !id_ok(&record.visitor)
