@@ -118,7 +118,8 @@ test('sub-scores are sent only when the site opts in', () =>
     await until(() => server.accepted.length === 1, 'the PQL result');
     const { scores } = server.accepted[0];
     assert.deepEqual(Object.keys(scores).sort(), ['engagement', 'fit', 'intent', 'product', 'total']);
-    assert.ok(scores.product >= 40);
+    // The model's PQL tier needs at least 35 product points.
+    assert.ok(scores.product >= 35, `product ${scores.product}`);
   }));
 
 test('single-page-app navigation counts page views; same-page history updates do not', () =>
