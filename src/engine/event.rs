@@ -59,7 +59,7 @@ impl Value {
     pub fn as_number(&self) -> Option<f64> {
         match self {
             Value::Number(n) => Some(*n),
-            Value::Text(t) => t.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            Value::Text(t) => parse_number(t.trim()),
             Value::Bool(_) => None,
         }
     }
@@ -69,8 +69,115 @@ impl Value {
         match self {
             Value::Text(t) => t.trim().eq_ignore_ascii_case(text),
             Value::Bool(b) => text.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
-            Value::Number(n) => text.parse::<f64>().is_ok_and(|t| t == *n),
+            Value::Number(n) => parse_number(text).is_some_and(|t| t == *n),
         }
+    }
+}
+
+/// Largest integer below which every integer is exactly an `f64` (2^53).
+const EXACT_INTEGERS: u64 = 1 << 53;
+
+/// Reads a decimal number (`42`, `-0.5`, `+.5`, `1.`, `2.5e3`) as `str::parse::<f64>` reads it;
+/// `None` for anything else, and for numbers that are not finite.
+///
+/// The result is exactly `str::parse`'s for numbers of up to 15 significant digits with an
+/// exponent between -22 and 37 (every number a form field or a model carries in practice);
+/// beyond that it may differ in the last binary digit. Written by hand because the standard
+/// parser's tables are a large part of the widget's size.
+pub fn parse_number(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.as_bytes().split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text.as_bytes()),
+    };
+    let mut bytes = rest.iter().copied().peekable();
+    let (mut mantissa, mut exponent, mut digits, mut exact) = (0u64, 0i64, 0usize, true);
+    let mut after_point = false;
+    while let Some(c) = bytes.peek().copied() {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                let d = u64::from(c - b'0');
+                if mantissa < (u64::MAX - 9) / 10 {
+                    mantissa = mantissa * 10 + d;
+                    exponent -= i64::from(after_point);
+                } else {
+                    // More digits than a u64 holds: the rest only scale (or round) the value.
+                    exact &= d == 0;
+                    exponent += i64::from(!after_point);
+                }
+            }
+            b'.' if !after_point => after_point = true,
+            _ => break,
+        }
+        bytes.next();
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(b'e' | b'E') = bytes.peek() {
+        bytes.next();
+        let sign = match bytes.peek() {
+            Some(b'-') => -1,
+            Some(b'+') => 1,
+            _ => 0,
+        };
+        if sign != 0 {
+            bytes.next();
+        }
+        let mut e: i64 = 0;
+        let mut e_digits = 0;
+        for c in bytes.by_ref() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            e_digits += 1;
+            e = (e * 10 + i64::from(c - b'0')).min(1_000_000);
+        }
+        if e_digits == 0 {
+            return None;
+        }
+        exponent += if sign < 0 { -e } else { e };
+    } else if bytes.len() > 0 {
+        return None;
+    }
+    let value = decimal_to_f64(mantissa, exponent, exact);
+    let value = if negative { -value } else { value };
+    value.is_finite().then_some(value)
+}
+
+/// `mantissa * 10^exponent`, correctly rounded when both fit an `f64` exactly.
+fn decimal_to_f64(mut mantissa: u64, mut exponent: i64, exact: bool) -> f64 {
+    if mantissa == 0 {
+        return 0.0;
+    }
+    while mantissa % 10 == 0 && exponent < 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    if exact && mantissa <= EXACT_INTEGERS {
+        // One rounding of exact operands (powers of ten up to 10^22 are exact).
+        if (0..=22).contains(&exponent) {
+            return mantissa as f64 * 10f64.powi(exponent as i32);
+        }
+        if (-22..0).contains(&exponent) {
+            return mantissa as f64 / 10f64.powi(-exponent as i32);
+        }
+        if (23..=37).contains(&exponent) {
+            let scaled = 10u64
+                .checked_pow((exponent - 22) as u32)
+                .and_then(|p| mantissa.checked_mul(p))
+                .filter(|m| *m <= EXACT_INTEGERS);
+            if let Some(m) = scaled {
+                return m as f64 * 1e22;
+            }
+        }
+    }
+    let exponent = exponent.clamp(-400, 400) as i32;
+    if exponent < 0 {
+        mantissa as f64 / 10f64.powi(-exponent)
+    } else {
+        mantissa as f64 * 10f64.powi(exponent)
     }
 }
 
@@ -177,6 +284,83 @@ impl Event {
                     );
                 }
                 Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::parse_number;
+    use proptest::prelude::*;
+
+    fn by_std(text: &str) -> Option<f64> {
+        text.parse::<f64>().ok().filter(|n| n.is_finite())
+    }
+
+    #[test]
+    fn numbers_read_as_std_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "42",
+            "+7",
+            "-0.5",
+            ".5",
+            "+.5",
+            "1.",
+            "2.5e3",
+            "1E-2",
+            "1e+2",
+            "007",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "9007199254740993",
+            "1e22",
+            "1e23",
+            "4.5e30",
+            "1e-7",
+            "12345678901234567890123",
+            "1e400",
+            "1e-400",
+            "",
+            "-",
+            ".",
+            "e5",
+            ".e5",
+            "1e",
+            "1e+",
+            "1.2.3",
+            "1,5",
+            " 1",
+            "0x10",
+            "inf",
+            "NaN",
+            "infinity",
+            "1_000",
+            "١",
+        ] {
+            assert_eq!(parse_number(text), by_std(text), "{text:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        #[test]
+        fn short_decimals_read_exactly_as_std_reads_them(
+            text in "[+-]?[0-9]{0,8}(\\.[0-9]{0,7})?([eE][+-]?[0-9])?",
+        ) {
+            prop_assert_eq!(parse_number(&text), by_std(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn any_text_is_accepted_as_std_accepts_it(text in "[-+0-9.eE]{0,30}") {
+            let (ours, std) = (parse_number(&text), by_std(&text));
+            prop_assert_eq!(ours.is_some(), std.is_some(), "{:?}", text);
+            if let (Some(a), Some(b)) = (ours, std) {
+                prop_assert!(a == b || ((a - b) / b).abs() < 1e-15, "{:?}: {} vs {}", text, a, b);
             }
         }
     }
