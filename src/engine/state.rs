@@ -3,6 +3,8 @@
 //! Its size is bounded by the model, whatever the visitor does: per rule at most
 //! [`MAX_FIRINGS_KEPT`] firing times, at most [`crate::model::MAX_DISTINCT_PAGES`] page hashes.
 
+use crate::model::tree::field::{optional, or_default, required, text};
+use crate::model::tree::Tree;
 use crate::model::{fingerprint, ValidModel, MAX_DISTINCT_PAGES};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +86,29 @@ fn is_zero_i(v: &i64) -> bool {
 }
 
 impl RuleState {
+    fn from_tree(tree: &Tree) -> Option<RuleState> {
+        if !matches!(tree, Tree::Object(_)) {
+            return None;
+        }
+        let firing = |t: &Tree| match t {
+            Tree::List(pair) => match pair.as_slice() {
+                [time, count] => Some((time.as_i64()?, count.as_u32()?)),
+                _ => None,
+            },
+            _ => None,
+        };
+        Some(RuleState {
+            id: required(tree, "id", text)?,
+            count: or_default(tree, "count", Tree::as_u32)?,
+            progress: or_default(tree, "progress", Tree::as_u32)?,
+            last: optional(tree, "last", Tree::as_i64)?,
+            window: or_default(tree, "window", |t| t.list(Tree::as_i64))?,
+            held: or_default(tree, "held", Tree::as_f64)?,
+            held_at: or_default(tree, "held_at", Tree::as_i64)?,
+            firings: or_default(tree, "firings", |t| t.list(firing))?,
+        })
+    }
+
     fn new(id: &str) -> RuleState {
         RuleState {
             id: id.to_string(),
@@ -164,6 +189,26 @@ impl State {
         Ok(())
     }
 
+    /// Reads state from a parsed JSON document as serde reads it (without aligning or checking
+    /// it); `None` when a field is missing or has the wrong type. Written by hand for the widget,
+    /// where serde's generated reader is several times larger.
+    pub fn from_tree(tree: &Tree) -> Option<State> {
+        if !matches!(tree, Tree::Object(_)) {
+            return None;
+        }
+        Some(State {
+            format: required(tree, "v", Tree::as_u32)?,
+            first_seen: optional(tree, "first_seen", Tree::as_i64)?,
+            last_seen: optional(tree, "last_seen", Tree::as_i64)?,
+            visits: or_default(tree, "visits", Tree::as_u32)?,
+            seconds: or_default(tree, "seconds", Tree::as_f64)?,
+            pages: or_default(tree, "pages", |t| t.list(Tree::as_u32))?,
+            tier: optional(tree, "tier", text)?,
+            rules: or_default(tree, "rules", |t| t.list(RuleState::from_tree))?,
+            key: 0,
+        })
+    }
+
     /// Parses state from JSON text, aligned to `model`; corrupt or foreign text gives `None`.
     #[cfg(feature = "json")]
     pub fn from_json(text: &str, model: &ValidModel) -> Option<State> {
@@ -181,5 +226,79 @@ impl State {
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::engine::{apply, Event};
+    use crate::model::tree::from_json;
+    use serde_json::json;
+
+    /// `State::from_tree` and serde agree on `doc`.
+    fn agree(doc: &serde_json::Value) {
+        let by_serde = serde_json::from_value::<State>(doc.clone()).ok();
+        assert_eq!(State::from_tree(&from_json(doc)), by_serde, "{doc}");
+    }
+
+    #[test]
+    fn state_reads_by_hand_as_serde_reads_it() {
+        let model =
+            ValidModel::from_json(&std::fs::read_to_string("www/models/saas.json").unwrap())
+                .unwrap();
+        let log = std::fs::read_to_string("www/models/saas.events.jsonl").unwrap();
+        let mut state = State::new(&model);
+        for (i, line) in log.lines().enumerate() {
+            let event: Event = match serde_json::from_str(line) {
+                Ok(event) => event,
+                Err(_) => continue,
+            };
+            let now = 1_700_000_000_000 + i as i64 * 3_600_000;
+            let _ = apply(&mut state, &model, &event, now);
+            let doc = serde_json::to_value(&state).unwrap();
+            agree(&doc);
+            assert_eq!(
+                State::from_tree(&from_json(&doc)).unwrap().rules,
+                state.rules
+            );
+        }
+        let doc = serde_json::to_value(&state).unwrap();
+        for (path, value) in [
+            ("/v", json!(null)),
+            ("/v", json!(-1)),
+            ("/visits", json!("3")),
+            ("/visits", json!(null)),
+            ("/visits", json!(1.5)),
+            ("/seconds", json!(2)),
+            ("/first_seen", json!(null)),
+            ("/tier", json!(7)),
+            ("/pages", json!([1, -2])),
+            ("/rules/0", json!({"count": 1})),
+            ("/rules/0/firings", json!([[1]])),
+            ("/rules/0/firings", json!([[1, 2]])),
+            ("/rules/0/held", json!(0.25)),
+            ("/rules/0/last", json!(4_294_967_296u64)),
+            ("/rules", json!({})),
+        ] {
+            let mut changed = doc.clone();
+            let (parent, key) = path.rsplit_once('/').unwrap();
+            match changed.pointer_mut(parent).unwrap() {
+                serde_json::Value::Object(object) => {
+                    object.insert(key.to_string(), value);
+                }
+                list => list[key.parse::<usize>().unwrap()] = value,
+            }
+            agree(&changed);
+        }
+        for key in ["v", "visits", "rules", "pages"] {
+            let mut changed = doc.clone();
+            changed.as_object_mut().unwrap().remove(key);
+            agree(&changed);
+        }
+        // serde_json also reads a struct from a list of its fields; stored state never is one.
+        assert_eq!(State::from_tree(&from_json(&json!([1]))), None);
+        agree(&json!({"v": 1}));
     }
 }

@@ -26,6 +26,97 @@ pub enum Tree {
     Object(Vec<(String, Tree)>),
 }
 
+impl Tree {
+    /// The value of `key`, when this is an object that has it.
+    pub fn get(&self, key: &str) -> Option<&Tree> {
+        match self {
+            Tree::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Tree::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Tree::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is an integer that fits a `u32`.
+    pub fn as_u32(&self) -> Option<u32> {
+        match integer(self.as_f64()?)? {
+            Ok(n) => u32::try_from(n).ok(),
+            Err(_) => None,
+        }
+    }
+
+    /// The number, if this is an integer of at most 2^53 in magnitude.
+    pub fn as_i64(&self) -> Option<i64> {
+        match integer(self.as_f64()?)? {
+            Ok(n) => i64::try_from(n).ok(),
+            Err(n) => Some(n),
+        }
+    }
+
+    /// Each item read with `read`, if this is a list and every item reads.
+    pub fn list<T>(&self, read: impl Fn(&Tree) -> Option<T>) -> Option<Vec<T>> {
+        match self {
+            Tree::List(items) => items.iter().map(read).collect(),
+            _ => None,
+        }
+    }
+}
+
+/// Reading the fields of an object by hand, as serde reads them: a required field must be
+/// there; a field with a default may be missing; an optional field may be missing or `null`.
+/// Each gives `None` when the value has the wrong type.
+pub mod field {
+    use super::Tree;
+
+    /// A field that must be there.
+    pub fn required<T>(object: &Tree, key: &str, read: impl Fn(&Tree) -> Option<T>) -> Option<T> {
+        object.get(key).and_then(read)
+    }
+
+    /// A field that takes its default when missing.
+    pub fn or_default<T: Default>(
+        object: &Tree,
+        key: &str,
+        read: impl Fn(&Tree) -> Option<T>,
+    ) -> Option<T> {
+        match object.get(key) {
+            None => Some(T::default()),
+            Some(value) => read(value),
+        }
+    }
+
+    /// An `Option` field: missing or `null` is `None`.
+    pub fn optional<T>(
+        object: &Tree,
+        key: &str,
+        read: impl Fn(&Tree) -> Option<T>,
+    ) -> Option<Option<T>> {
+        match object.get(key) {
+            None | Some(Tree::Null) => Some(None),
+            Some(value) => read(value).map(Some),
+        }
+    }
+
+    /// Text as an owned string.
+    pub fn text(value: &Tree) -> Option<String> {
+        value.as_str().map(str::to_string)
+    }
+}
+
 /// Most unknown keys collected.
 const MAX_UNKNOWN: usize = 20;
 
@@ -569,6 +660,24 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, '_> {
     }
 }
 
+/// The tree of a JSON document, as the widget builds it from the parsed JS object.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) fn from_json(value: &serde_json::Value) -> Tree {
+    match value {
+        serde_json::Value::Null => Tree::Null,
+        serde_json::Value::Bool(b) => Tree::Bool(*b),
+        serde_json::Value::Number(n) => Tree::Number(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Tree::Text(s.clone()),
+        serde_json::Value::Array(items) => Tree::List(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(entries) => Tree::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -577,18 +686,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// The tree of a JSON document, as the widget builds it from the parsed JS object.
     fn tree(value: &serde_json::Value) -> Tree {
-        match value {
-            serde_json::Value::Null => Tree::Null,
-            serde_json::Value::Bool(b) => Tree::Bool(*b),
-            serde_json::Value::Number(n) => Tree::Number(n.as_f64().unwrap_or(f64::NAN)),
-            serde_json::Value::String(s) => Tree::Text(s.clone()),
-            serde_json::Value::Array(items) => Tree::List(items.iter().map(tree).collect()),
-            serde_json::Value::Object(entries) => {
-                Tree::Object(entries.iter().map(|(k, v)| (k.clone(), tree(v))).collect())
-            }
-        }
+        from_json(value)
     }
 
     /// Checks that the tree reader and `serde_json` agree on `doc`.

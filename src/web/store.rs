@@ -8,8 +8,10 @@
 
 use super::js::{self, Warning};
 use crate::engine::State;
-use crate::model::{tree, ValidModel};
-use crate::payload::{TierResult, MAX_ID_LEN};
+use crate::model::tree::field::{optional, or_default, required, text};
+use crate::model::tree::Tree;
+use crate::model::ValidModel;
+use crate::payload::{Scores, TierResult, MAX_ID_LEN};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -67,7 +69,7 @@ impl Record {
     /// Parses stored text; corrupt, foreign or oversized records give `None`.
     pub fn parse(text: &str, model: &ValidModel) -> Option<Record> {
         let value = js_sys::JSON::parse(text).ok()?;
-        let (mut record, _) = tree::read::<Record>(&js::tree(&value)).ok()?;
+        let mut record = Record::from_tree(&js::tree(&value))?;
         let id_ok = |s: &str| !s.is_empty() && s.len() <= MAX_ID_LEN;
         if record.v != RECORD_FORMAT
             || !id_ok(&record.visitor)
@@ -80,6 +82,22 @@ impl Record {
         record.state.check().ok()?;
         record.state.align(model);
         Some(record)
+    }
+
+    /// Reads a record from a parsed JSON document as serde reads it.
+    fn from_tree(tree: &Tree) -> Option<Record> {
+        if !matches!(tree, Tree::Object(_)) {
+            return None;
+        }
+        Some(Record {
+            v: required(tree, "v", Tree::as_u32)?,
+            visitor: required(tree, "visitor", text)?,
+            lead: optional(tree, "lead", text)?,
+            state: required(tree, "state", State::from_tree)?,
+            outbox: or_default(tree, "outbox", |t| t.list(tier_result))?,
+            attempts: or_default(tree, "attempts", Tree::as_u32)?,
+            retry_at: or_default(tree, "retry_at", Tree::as_f64)?,
+        })
     }
 
     /// The record as JSON text.
@@ -97,6 +115,34 @@ impl Record {
             self.outbox.drain(..extra);
         }
     }
+}
+
+/// Reads a stored tier result as serde reads it.
+fn tier_result(tree: &Tree) -> Option<TierResult> {
+    let scores = |t: &Tree| {
+        Some(Scores {
+            fit: required(t, "fit", Tree::as_f64)?,
+            engagement: required(t, "engagement", Tree::as_f64)?,
+            intent: required(t, "intent", Tree::as_f64)?,
+            product: required(t, "product", Tree::as_f64)?,
+            total: required(t, "total", Tree::as_f64)?,
+        })
+    };
+    if !matches!(tree, Tree::Object(_)) {
+        return None;
+    }
+    Some(TierResult {
+        schema: required(tree, "schema", Tree::as_u32)?,
+        tier: required(tree, "tier", text)?,
+        previous_tier: required(tree, "previous_tier", text)?,
+        model_id: required(tree, "model_id", text)?,
+        model_version: required(tree, "model_version", text)?,
+        visitor_id: required(tree, "visitor_id", text)?,
+        event_id: required(tree, "event_id", text)?,
+        at: required(tree, "at", text)?,
+        lead_id: optional(tree, "lead_id", text)?,
+        scores: optional(tree, "scores", scores)?,
+    })
 }
 
 /// Where the record lives.
