@@ -159,6 +159,7 @@ fn malformed_event_lines_are_named_and_the_rest_is_scored() {
             "{\"visitor\":\"v\",\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"pricing\"}\n",
             "{\"visitor\":\"v\",\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"/\",\"colour\":1}\n",
             "not json\n",
+            "{\"visitor\":\"v\",\"ts\":-9223372036854775000,\"type\":\"page_view\",\"path\":\"/\"}\n",
             "{\"ts\":1790000000000,\"type\":\"page_view\",\"path\":\"/\"}\n",
         ),
     );
@@ -175,8 +176,9 @@ fn malformed_event_lines_are_named_and_the_rest_is_scored() {
         "events.jsonl:3: path: \"pricing\" must start with \"/\"",
         "events.jsonl:4: unknown field `colour`",
         "events.jsonl:5: not valid JSON",
-        "events.jsonl:6: visitor: missing",
-        "5 line(s) rejected",
+        "events.jsonl:6: ts: -9223372036854775000 is outside 1970-01-01 to 9999-12-31",
+        "events.jsonl:7: visitor: missing",
+        "6 line(s) rejected",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }

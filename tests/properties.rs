@@ -333,6 +333,23 @@ proptest! {
     }
 
     #[test]
+    fn any_times_in_any_order_never_panic(
+        model in model_with(-50..50),
+        steps in prop::collection::vec((any::<i64>(), event()), 1..12),
+        at in any::<i64>(),
+    ) {
+        let mut state = State::new(&model);
+        for (t, e) in &steps {
+            let s = engine::apply(&mut state, &model, e, *t).unwrap();
+            prop_assert!(s.total.is_finite());
+        }
+        let s = engine::tick(&mut state, &model, at);
+        prop_assert!(s.total.is_finite());
+        let back = State::from_json(&state.to_json(), &model).unwrap();
+        prop_assert_eq!(engine::score(&back, &model, at), engine::score(&state, &model, at));
+    }
+
+    #[test]
     fn arbitrary_model_text_never_panics(text in "\\PC{0,200}") {
         let _ = ValidModel::from_json(&text);
     }

@@ -36,8 +36,8 @@ pub fn apply<'m>(
     let new_visit = !matches!(event, Event::Engagement { .. })
         && state
             .last_seen
-            .is_none_or(|last| now - last > model.session_timeout_ms());
-    let gap = state.last_seen.map(|last| now - last);
+            .is_none_or(|last| now.saturating_sub(last) > model.session_timeout_ms());
+    let gap = state.last_seen.map(|last| now.saturating_sub(last));
     state.first_seen.get_or_insert(now);
     state.last_seen = Some(now);
     if new_visit {
@@ -213,7 +213,7 @@ fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
         Frequency::EveryTime => true,
         Frequency::AtMost(n) => rs.count < n,
         Frequency::AtMostPerWindow { times, days } => {
-            let start = now - (days * DAY_MS) as i64;
+            let start = now.saturating_sub((days * DAY_MS) as i64);
             rs.window.retain(|&t| t > start);
             if rs.window.len() < times as usize {
                 rs.window.push(now);
@@ -231,11 +231,12 @@ fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
     match rule.decay {
         Decay::Never => {}
         Decay::HalfLifeDays(days) => {
-            rs.held = rs.held * half_life_factor(now - rs.held_at, days) + f64::from(rule.points);
+            rs.held = rs.held * half_life_factor(now.saturating_sub(rs.held_at), days)
+                + f64::from(rule.points);
             rs.held_at = now;
         }
         Decay::ExpiresAfterDays(days) => {
-            let start = now - (days * DAY_MS) as i64;
+            let start = now.saturating_sub((days * DAY_MS) as i64);
             rs.firings.retain(|&(t, _)| t > start);
             match rs.firings.last_mut() {
                 Some((t, n)) if *t == now => *n = n.saturating_add(1),

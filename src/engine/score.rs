@@ -79,9 +79,11 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
     let full = f64::from(points) * f64::from(rs.count);
     let current = match decay {
         Decay::Never => full,
-        Decay::HalfLifeDays(days) => rs.held * half_life_factor(now - rs.held_at, days),
+        Decay::HalfLifeDays(days) => {
+            rs.held * half_life_factor(now.saturating_sub(rs.held_at), days)
+        }
         Decay::ExpiresAfterDays(days) => {
-            let start = now - (days * DAY_MS) as i64;
+            let start = now.saturating_sub((days * DAY_MS) as i64);
             let live: u32 = rs
                 .firings
                 .iter()
@@ -204,7 +206,7 @@ fn tier_holds(
 fn is_live(decay: Decay, rs: &RuleState, now: Millis) -> bool {
     match decay {
         Decay::ExpiresAfterDays(days) => {
-            let start = now - (days * DAY_MS) as i64;
+            let start = now.saturating_sub((days * DAY_MS) as i64);
             rs.firings.iter().any(|(t, _)| *t > start)
         }
         _ => true,

@@ -46,8 +46,20 @@ struct VisitorReport<'m> {
     score: Score<'m>,
 }
 
-/// Parses `ts`: RFC 3339 text or integer milliseconds since the epoch.
+/// Latest time accepted: the end of year 9999, in milliseconds since the epoch.
+const MAX_TIME: Millis = 253_402_300_799_999;
+
+/// Parses `ts`: RFC 3339 text or integer milliseconds since the epoch, from 1970 to year 9999.
 pub fn parse_time(value: &serde_json::Value) -> Result<Millis, String> {
+    let ms = parse_any_time(value)?;
+    if (0..=MAX_TIME).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(format!("ts: {value} is outside 1970-01-01 to 9999-12-31"))
+    }
+}
+
+fn parse_any_time(value: &serde_json::Value) -> Result<Millis, String> {
     match value {
         serde_json::Value::String(s) => OffsetDateTime::parse(s, &Rfc3339)
             .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as Millis)
