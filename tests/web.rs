@@ -426,6 +426,57 @@ fn lead_id_and_scores_only_when_asked() {
     assert!((44.9..=45.0).contains(&product), "product {product}");
 }
 
+/// JSON text as the browser writes it (so that `1.0` and `1` compare equal).
+fn normal(json: &str) -> String {
+    js::stringify(&js_sys::JSON::parse(json).unwrap()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn records_payloads_and_explanations_are_written_as_serde_writes_them() {
+    let model = model();
+    let mut record = Record::fresh(&model);
+    record.state = pql_score(&model);
+    let _ = engine::apply(
+        &mut record.state,
+        &model,
+        &Event::PageView {
+            path: "/pricing".into(),
+            query: BTreeMap::new(),
+        },
+        2_000,
+    );
+    let score = engine::score(&record.state, &model, 3_000);
+    let with_all = Sender {
+        lead_id: Some("crm-42"),
+        send_scores: true,
+        ..sender("v")
+    };
+    for result in [
+        transport::tier_result(&score, &with_all, 0),
+        transport::tier_result(&score, &sender("v"), 0),
+    ] {
+        assert_eq!(
+            transport::payload_text(&result).unwrap(),
+            normal(&serde_json::to_string(&result).unwrap())
+        );
+        record.enqueue(result);
+    }
+    let fresh = Record::fresh(&model);
+    assert_eq!(
+        fresh.to_text().unwrap(),
+        normal(&serde_json::to_string(&fresh).unwrap())
+    );
+    record.lead = Some("crm-42".into());
+    record.attempts = 2;
+    record.retry_at = 12_345.5;
+    assert_eq!(
+        record.to_text().unwrap(),
+        normal(&serde_json::to_string(&record).unwrap())
+    );
+    let explained = js::stringify(&js::to_js(&web::store::score_tree(&score))).unwrap();
+    assert_eq!(explained, normal(&serde_json::to_string(&score).unwrap()));
+}
+
 #[wasm_bindgen_test]
 fn backoff_doubles_up_to_five_minutes() {
     assert_eq!(transport::backoff_ms(1), 2_000.0);

@@ -4,7 +4,7 @@
 //! [`MAX_FIRINGS_KEPT`] firing times, at most [`crate::model::MAX_DISTINCT_PAGES`] page hashes.
 
 use crate::model::tree::field::{optional, or_default, required, text};
-use crate::model::tree::Tree;
+use crate::model::tree::{ObjectBuilder, Tree};
 use crate::model::{fingerprint, ValidModel, MAX_DISTINCT_PAGES};
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,29 @@ fn is_zero_i(v: &i64) -> bool {
 }
 
 impl RuleState {
+    fn to_tree(&self) -> Tree {
+        ObjectBuilder::default()
+            .field("id", Tree::text(&self.id))
+            .field_unless(self.count == 0, "count", || Tree::number(self.count))
+            .field_unless(self.progress == 0, "progress", || {
+                Tree::number(self.progress)
+            })
+            .field_unless(self.last.is_none(), "last", || {
+                Tree::int(self.last.unwrap_or_default())
+            })
+            .field_unless(self.window.is_empty(), "window", || {
+                Tree::list_of(&self.window, |t| Tree::int(*t))
+            })
+            .field_unless(self.held == 0.0, "held", || Tree::number(self.held))
+            .field_unless(self.held_at == 0, "held_at", || Tree::int(self.held_at))
+            .field_unless(self.firings.is_empty(), "firings", || {
+                Tree::list_of(&self.firings, |(t, n)| {
+                    Tree::List(vec![Tree::int(*t), Tree::number(*n)])
+                })
+            })
+            .build()
+    }
+
     fn from_tree(tree: &Tree) -> Option<RuleState> {
         if !matches!(tree, Tree::Object(_)) {
             return None;
@@ -189,6 +212,28 @@ impl State {
         Ok(())
     }
 
+    /// The state as serde writes it, for the widget's storage.
+    pub fn to_tree(&self) -> Tree {
+        ObjectBuilder::default()
+            .field("v", Tree::number(self.format))
+            .field_unless(self.first_seen.is_none(), "first_seen", || {
+                Tree::int(self.first_seen.unwrap_or_default())
+            })
+            .field_unless(self.last_seen.is_none(), "last_seen", || {
+                Tree::int(self.last_seen.unwrap_or_default())
+            })
+            .field("visits", Tree::number(self.visits))
+            .field("seconds", Tree::number(self.seconds))
+            .field_unless(self.pages.is_empty(), "pages", || {
+                Tree::list_of(&self.pages, |p| Tree::number(*p))
+            })
+            .field_unless(self.tier.is_none(), "tier", || {
+                Tree::text(self.tier.as_deref().unwrap_or_default())
+            })
+            .field("rules", Tree::list_of(&self.rules, RuleState::to_tree))
+            .build()
+    }
+
     /// Reads state from a parsed JSON document as serde reads it (without aligning or checking
     /// it); `None` when a field is missing or has the wrong type. Written by hand for the widget,
     /// where serde's generated reader is several times larger.
@@ -236,6 +281,19 @@ mod tests {
     use crate::engine::{apply, Event};
     use crate::model::tree::from_json;
     use serde_json::json;
+
+    /// The tree with its object keys sorted, as `serde_json::Value` keeps them (the order
+    /// written is checked against serde's in the browser tests).
+    fn sorted(tree: Tree) -> Tree {
+        match tree {
+            Tree::List(items) => Tree::List(items.into_iter().map(sorted).collect()),
+            Tree::Object(mut entries) => {
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Tree::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            other => other,
+        }
+    }
 
     /// `State::from_tree` and serde agree on `doc`.
     fn agree(doc: &serde_json::Value) {
@@ -297,6 +355,11 @@ mod tests {
             changed.as_object_mut().unwrap().remove(key);
             agree(&changed);
         }
+        assert_eq!(sorted(state.to_tree()), from_json(&doc));
+        assert_eq!(
+            sorted(State::new(&model).to_tree()),
+            from_json(&serde_json::to_value(State::new(&model)).unwrap())
+        );
         // serde_json also reads a struct from a list of its fields; stored state never is one.
         assert_eq!(State::from_tree(&from_json(&json!([1]))), None);
         agree(&json!({"v": 1}));

@@ -76,6 +76,59 @@ impl Tree {
     }
 }
 
+/// Building an object by hand, field by field, in the order serde writes them.
+#[derive(Debug, Default)]
+pub struct ObjectBuilder(Vec<(String, Tree)>);
+
+impl ObjectBuilder {
+    /// Adds a field.
+    pub fn field(mut self, key: &str, value: Tree) -> ObjectBuilder {
+        self.0.push((key.to_string(), value));
+        self
+    }
+
+    /// Adds a field unless `skip` (serde's `skip_serializing_if`).
+    pub fn field_unless(
+        self,
+        skip: bool,
+        key: &str,
+        value: impl FnOnce() -> Tree,
+    ) -> ObjectBuilder {
+        if skip {
+            self
+        } else {
+            self.field(key, value())
+        }
+    }
+
+    /// The object.
+    pub fn build(self) -> Tree {
+        Tree::Object(self.0)
+    }
+}
+
+impl Tree {
+    /// Text.
+    pub fn text(s: &str) -> Tree {
+        Tree::Text(s.to_string())
+    }
+
+    /// A number from anything that converts to `f64` (integers up to 2^53 stay exact).
+    pub fn number(n: impl Into<f64>) -> Tree {
+        Tree::Number(n.into())
+    }
+
+    /// An `i64` as a number (milliseconds since the epoch are far below 2^53).
+    pub fn int(n: i64) -> Tree {
+        Tree::Number(n as f64)
+    }
+
+    /// A list of the items, each written with `write`.
+    pub fn list_of<T>(items: &[T], write: impl Fn(&T) -> Tree) -> Tree {
+        Tree::List(items.iter().map(write).collect())
+    }
+}
+
 /// Reading the fields of an object by hand, as serde reads them: a required field must be
 /// there; a field with a default may be missing; an optional field may be missing or `null`.
 /// Each gives `None` when the value has the wrong type.

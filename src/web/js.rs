@@ -125,6 +125,24 @@ fn copy(value: &JsValue, depth: u32) -> Tree {
     }
 }
 
+/// The JS value of a tree (numbers, text, arrays and plain objects).
+pub fn to_js(tree: &Tree) -> JsValue {
+    match tree {
+        Tree::Null => JsValue::NULL,
+        Tree::Bool(b) => JsValue::from_bool(*b),
+        Tree::Number(n) => JsValue::from_f64(*n),
+        Tree::Text(s) => JsValue::from_str(s),
+        Tree::List(items) => items.iter().map(to_js).collect::<js_sys::Array>().into(),
+        Tree::Object(entries) => {
+            let object: JsValue = js_sys::Object::new().into();
+            for (key, value) in entries {
+                set(&object, key, &to_js(value));
+            }
+            object
+        }
+    }
+}
+
 /// Kinds of trouble the widget reports; each is printed at most once per page.
 #[derive(Clone, Copy)]
 #[repr(u8)]

@@ -466,7 +466,7 @@ impl Widget {
 
     fn explain(&self, now: i64) -> JsValue {
         let score = engine::score(&self.record.state, &self.model, now);
-        let value = store::to_js(&score);
+        let value = js::to_js(&store::score_tree(&score));
         if self.config.debug {
             web_sys::console::table_1(&js::get(&value, "contributions"));
         }

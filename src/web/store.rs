@@ -8,12 +8,12 @@
 
 use super::js::{self, Warning};
 use crate::engine::State;
+use crate::engine::{Contribution, Score};
 use crate::model::tree::field::{optional, or_default, required, text};
-use crate::model::tree::Tree;
+use crate::model::tree::{ObjectBuilder, Tree};
 use crate::model::ValidModel;
 use crate::payload::{Scores, TierResult, MAX_ID_LEN};
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 
 /// The one `localStorage` key the widget writes.
 pub const STORAGE_KEY: &str = "leadscore:v1";
@@ -102,9 +102,28 @@ impl Record {
 
     /// The record as JSON text.
     pub fn to_text(&self) -> Option<String> {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        let value = self.serialize(&serializer).ok()?;
-        js::stringify(&value)
+        js::stringify(&js::to_js(&self.to_tree()))
+    }
+
+    /// The record as serde writes it.
+    fn to_tree(&self) -> Tree {
+        ObjectBuilder::default()
+            .field("v", Tree::number(self.v))
+            .field("visitor", Tree::text(&self.visitor))
+            .field_unless(self.lead.is_none(), "lead", || {
+                Tree::text(self.lead.as_deref().unwrap_or_default())
+            })
+            .field("state", self.state.to_tree())
+            .field_unless(self.outbox.is_empty(), "outbox", || {
+                Tree::list_of(&self.outbox, tier_result_tree)
+            })
+            .field_unless(self.attempts == 0, "attempts", || {
+                Tree::number(self.attempts)
+            })
+            .field_unless(self.retry_at == 0.0, "retry_at", || {
+                Tree::number(self.retry_at)
+            })
+            .build()
     }
 
     /// Queues a tier result, dropping the oldest beyond [`MAX_OUTBOX`].
@@ -115,6 +134,64 @@ impl Record {
             self.outbox.drain(..extra);
         }
     }
+}
+
+/// A tier result as serde writes it (the payload that is posted).
+pub fn tier_result_tree(result: &TierResult) -> Tree {
+    let scores = |s: &Scores| {
+        ObjectBuilder::default()
+            .field("fit", Tree::number(s.fit))
+            .field("engagement", Tree::number(s.engagement))
+            .field("intent", Tree::number(s.intent))
+            .field("product", Tree::number(s.product))
+            .field("total", Tree::number(s.total))
+            .build()
+    };
+    ObjectBuilder::default()
+        .field("schema", Tree::number(result.schema))
+        .field("tier", Tree::text(&result.tier))
+        .field("previous_tier", Tree::text(&result.previous_tier))
+        .field("model_id", Tree::text(&result.model_id))
+        .field("model_version", Tree::text(&result.model_version))
+        .field("visitor_id", Tree::text(&result.visitor_id))
+        .field("event_id", Tree::text(&result.event_id))
+        .field("at", Tree::text(&result.at))
+        .field_unless(result.lead_id.is_none(), "lead_id", || {
+            Tree::text(result.lead_id.as_deref().unwrap_or_default())
+        })
+        .field_unless(result.scores.is_none(), "scores", || {
+            result.scores.as_ref().map_or(Tree::Null, scores)
+        })
+        .build()
+}
+
+/// A score as serde writes it (what `explain` returns).
+pub fn score_tree(score: &Score<'_>) -> Tree {
+    let contribution = |c: &Contribution<'_>| {
+        ObjectBuilder::default()
+            .field("rule", Tree::text(c.rule))
+            .field("dimension", Tree::text(c.dimension.name()))
+            .field("points", Tree::number(c.points))
+            .field("times", Tree::number(c.times))
+            .field("decayed", Tree::number(c.decayed))
+            .build()
+    };
+    ObjectBuilder::default()
+        .field("fit", Tree::number(score.fit))
+        .field("engagement", Tree::number(score.engagement))
+        .field("intent", Tree::number(score.intent))
+        .field("product", Tree::number(score.product))
+        .field("total", Tree::number(score.total))
+        .field("tier", Tree::text(score.tier))
+        .field("previous_tier", Tree::text(score.previous_tier))
+        .field_unless(score.probability.is_none(), "probability", || {
+            Tree::number(score.probability.unwrap_or_default())
+        })
+        .field(
+            "contributions",
+            Tree::list_of(&score.contributions, contribution),
+        )
+        .build()
 }
 
 /// Reads a stored tier result as serde reads it.
@@ -240,11 +317,4 @@ impl Store {
             self.write(text);
         }
     }
-}
-
-/// The state as a JS value (for `explain` and tests).
-pub fn to_js<T: Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::UNDEFINED)
 }

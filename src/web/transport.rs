@@ -1,7 +1,7 @@
 //! Delivering tier results: the payload, `fetch` with `keepalive`, `navigator.sendBeacon`.
 
 use super::js;
-use super::store::to_js;
+use super::store::tier_result_tree;
 use crate::engine::Score;
 use crate::payload::{Scores, TierResult, PAYLOAD_SCHEMA};
 use wasm_bindgen::closure::Closure;
@@ -46,7 +46,7 @@ pub fn tier_result(score: &Score<'_>, sender: &Sender<'_>, at_ms: i64) -> TierRe
 
 /// The JSON text that is posted.
 pub fn payload_text(result: &TierResult) -> Option<String> {
-    js::stringify(&to_js(result))
+    js::stringify(&js::to_js(&tier_result_tree(result)))
 }
 
 /// Delay before retry number `attempts` (1, 2, ...).
