@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 # Debian packages: headless Chromium and its WebDriver (browser and end-to-end tests), brotli
-# (make size).
-apt_packages=(chromium chromium-driver brotli)
+# (make size), python3 (the collector's end-to-end test reads its SQLite file with it).
+apt_packages=(chromium chromium-driver brotli python3)
 
 step() { printf '==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
@@ -19,6 +19,7 @@ debian_packages() {
   local missing=() p
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  command -v rustup >/dev/null || missing+=(rustup)
   for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -32,6 +33,15 @@ debian_packages() {
 }
 
 wasm_target() {
+  # Debian's rustup package installs rustup itself; it then needs a default toolchain.
+  if ! rustup show active-toolchain >/dev/null 2>&1; then
+    step "rustup default stable"
+    rustup default stable
+  fi
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    step "rustup component add rustfmt clippy"
+    rustup component add rustfmt clippy
+  fi
   if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "Rust target wasm32-unknown-unknown present"
   else
