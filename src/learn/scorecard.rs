@@ -709,22 +709,7 @@ pub(crate) fn calibrate_fitted(
             let scale = pdo / std::f64::consts::LN_2;
             let values: Vec<f64> = scores.iter().map(|s| s * scale).collect();
             let ys: Vec<bool> = sample.iter().map(|&i| rows.label(i)).collect();
-            let one = OneFeature {
-                values: &values,
-                labels: &ys,
-            };
-            let fit = logistic::fit(
-                &one,
-                &FitOptions {
-                    l2: 0.0,
-                    ..FitOptions::default()
-                },
-                None,
-            )?;
-            Ok(Calibration {
-                intercept: fit.intercept,
-                slope: fit.weights.first().copied().unwrap_or(0.0),
-            })
+            platt(&values, &ys)
         }
         _ => calibrate(totals, labels),
     }
@@ -750,10 +735,12 @@ pub(crate) fn held_out_totals(
 /// Platt calibration of integer totals.
 pub(crate) fn calibrate(totals: &[i64], labels: &[bool]) -> Result<Calibration, LearnError> {
     let values: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
-    let rows = OneFeature {
-        values: &values,
-        labels,
-    };
+    platt(&values, labels)
+}
+
+/// Platt calibration: an unpenalised one-feature logistic fit of the labels on the scores.
+fn platt(values: &[f64], labels: &[bool]) -> Result<Calibration, LearnError> {
+    let rows = OneFeature { values, labels };
     let fit = logistic::fit(
         &rows,
         &FitOptions {
