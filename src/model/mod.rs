@@ -4,6 +4,7 @@
 //! ready for the engine.
 
 pub mod pattern;
+pub mod reader;
 pub mod tree;
 mod types;
 mod validate;

@@ -18,7 +18,7 @@ pub mod transport;
 pub mod watch;
 
 use crate::engine::{self, Event};
-use crate::model::{tree, Model, ValidModel};
+use crate::model::{reader, ValidModel};
 use crate::payload::MAX_ID_LEN;
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::{Interval, Timeout};
@@ -98,7 +98,7 @@ pub fn privacy_signal() -> bool {
 /// Parses and validates a model given as a JS object; the error lists every problem with its path.
 pub fn parse_model(model: JsValue) -> Result<ValidModel, String> {
     let mut text = String::from("the model is invalid, so the widget is off:");
-    let (parsed, unknown) = match tree::read::<Model>(&js::tree(&model)) {
+    let (parsed, unknown) = match reader::read_model(&js::tree(&model)) {
         Ok(read) => read,
         Err(e) => {
             text.push_str("\n  ");
