@@ -1,9 +1,11 @@
 //! Reading a [`Model`] from a [`Tree`] by hand, for the widget.
 //!
-//! It reads exactly what serde's generated reader ([`tree::read`]) reads, with the same defaults,
-//! type rules and error messages, and collects unknown keys with their paths in the same way;
-//! tests compare the two (and `serde_json`) on arbitrary documents. It exists because serde's
-//! generated code for the model's fourteen types is the largest part of the widget's size.
+//! It reads what serde's generated reader reads, with the same defaults, type rules and error
+//! messages (see [`super::tree`] for the two differences JavaScript brings), except that it
+//! collects the keys it has no field for, with their paths (`rules[0].wieght`), so that the
+//! widget can report every one of them alongside the validation errors. Tests compare it with
+//! `serde_json` on arbitrary and mutated model documents. It exists because serde's generated
+//! code for the model's fourteen types was the largest part of the widget's size.
 
 use super::tree::{self, Tree, TreeError};
 use super::types::*;
@@ -77,7 +79,7 @@ impl<'t> Node<'t> {
         for (key, _) in entries {
             if !fields.contains(&key.as_str()) {
                 let mut unknown = self.unknown.borrow_mut();
-                if unknown.len() < 20 {
+                if unknown.len() < tree::MAX_UNKNOWN {
                     unknown.push(self.at(self.tree, key).path);
                 }
             }
@@ -492,4 +494,208 @@ fn calibration(node: &Node<'_>) -> Read<Calibration> {
         intercept: o.required("intercept", Node::number)?,
         slope: o.required("slope", Node::number)?,
     })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::model::tree::from_json;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn tree(value: &serde_json::Value) -> Tree {
+        from_json(value)
+    }
+
+    /// Checks that the hand-written model reader and `serde_json` agree on `doc`.
+    fn agree(doc: &serde_json::Value) -> Result<(), TestCaseError> {
+        let by_json = serde_json::from_value::<Model>(doc.clone());
+        let by_tree = read_model(&tree(doc));
+        match (&by_json, &by_tree) {
+            (Ok(a), Ok((b, unknown))) => {
+                prop_assert_eq!(a, b);
+                prop_assert!(unknown.is_empty());
+            }
+            // serde_json refuses unknown fields; the reader collects them.
+            (Err(_), Ok((_, unknown))) => prop_assert!(!unknown.is_empty(), "{doc}"),
+            (Err(_), Err(_)) => {}
+            // serde_json also reads a struct from an array of its fields' values.
+            (Ok(_), Err(e)) => prop_assert!(e.message.contains("sequence"), "{doc}: {e}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_example_models_read_as_serde_json_reads_them() {
+        for name in ["saas", "wholesale"] {
+            let text = std::fs::read_to_string(format!("www/models/{name}.json")).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let (model, unknown) = read_model(&tree(&doc)).unwrap();
+            assert!(unknown.is_empty());
+            assert_eq!(model, serde_json::from_value::<Model>(doc).unwrap());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_errors_have_paths() {
+        let doc = json!({"version": 1, "id": "x", "model_version": "1", "pionts": 1,
+            "rules": [{"id": "a", "when": {"page": {"path": "/", "qeury": {}}}, "dimension": "fit",
+                       "points": 1, "wieght": 2}],
+            "tiers": [{"name": "MQL", "min": {"fit": 1}}]});
+        let (_, unknown) = read_model(&tree(&doc)).unwrap();
+        assert_eq!(
+            unknown,
+            ["pionts", "rules[0].wieght", "rules[0].when.page.qeury"]
+        );
+        let doc = json!({"version": 1, "id": "x", "model_version": "1",
+            "rules": [{"id": "a", "when": {"visits": {"at_least": "2"}}, "dimension": "fit", "points": 1}],
+            "tiers": []});
+        let e = read_model(&tree(&doc)).unwrap_err();
+        assert_eq!(e.path, "rules[0].when.visits.at_least");
+        assert_eq!(e.message, "invalid type: string \"2\", expected u32");
+        let doc = json!({"version": 1, "id": "x", "model_version": "1",
+            "rules": [{"id": "a", "when": {"visits": {}}, "dimension": "fit", "points": 1}],
+            "tiers": []});
+        let e = read_model(&tree(&doc)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rules[0].when.visits: missing field `at_least`"
+        );
+        let e = read_model(&tree(&json!([1]))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: sequence, expected struct Model"
+        );
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        let base = json!({"version": 1, "id": "x", "model_version": "1",
+            "rules": [{"id": "a", "when": {"visits": {"at_least": 2}}, "dimension": "fit", "points": 1}],
+            "tiers": [{"name": "MQL", "min": {"fit": 1}}]});
+        for points in [json!(-3), json!(0), json!(2.5), json!(1e10), json!(-1e300)] {
+            let mut doc = base.clone();
+            doc["rules"][0]["points"] = points;
+            agree(&doc).unwrap();
+        }
+        let mut doc = base;
+        doc["rules"][0]["points"] = json!(2.5);
+        let e = read_model(&tree(&doc)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rules[0].points: invalid type: floating point `2.5`, expected i32"
+        );
+    }
+
+    fn model_like() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            (-3i64..200).prop_map(|n| json!(n)),
+            // Fractions only: JSON `1.0` is an integer in JS, so the tree reads it as one.
+            (-150i32..150).prop_map(|n| json!((f64::from(n) * 2.0 + 1.0) / 4.0)),
+            prop::sample::select(vec![
+                "once",
+                "every_time",
+                "never",
+                "fit",
+                "intent",
+                "product",
+                "/pricing",
+                "/docs/**",
+                "pdf",
+                "MQL",
+                "a",
+                "",
+            ])
+            .prop_map(|s| json!(s)),
+        ];
+        let keys = prop::sample::select(vec![
+            "version",
+            "id",
+            "model_version",
+            "rules",
+            "tiers",
+            "when",
+            "page",
+            "path",
+            "query",
+            "points",
+            "dimension",
+            "frequency",
+            "decay",
+            "min",
+            "max",
+            "requires",
+            "name",
+            "limits",
+            "fit",
+            "total",
+            "answer",
+            "question",
+            "equals",
+            "one_of",
+            "at_most",
+            "at_most_per_window",
+            "times",
+            "days",
+            "half_life_days",
+            "visits",
+            "at_least",
+            "download",
+            "extensions",
+            "event",
+            "properties",
+            "calibration",
+            "slope",
+            "pionts",
+        ]);
+        leaf.prop_recursive(5, 96, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map(keys.clone().prop_map(String::from), inner, 0..7)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A valid model document with one field replaced by an arbitrary value.
+    fn mutated_model() -> impl Strategy<Value = serde_json::Value> {
+        let text = std::fs::read_to_string("www/models/saas.json").unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        (0usize..64, 0usize..12, model_like()).prop_map(move |(rule, field, value)| {
+            let mut doc = doc.clone();
+            let rules = doc["rules"].as_array().map_or(1, Vec::len).max(1);
+            let target = &mut doc["rules"][rule % rules];
+            let keys = [
+                "id",
+                "when",
+                "dimension",
+                "points",
+                "frequency",
+                "decay",
+                "pionts",
+            ];
+            match keys.get(field) {
+                Some(key) => target[*key] = value,
+                None => doc["limits"] = value,
+            }
+            doc
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn reads_arbitrary_documents_as_serde_json_does(doc in model_like()) {
+            agree(&doc)?;
+        }
+
+        #[test]
+        fn reads_mutated_models_as_serde_json_does(doc in mutated_model()) {
+            agree(&doc)?;
+        }
+    }
 }
