@@ -13,8 +13,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use leadscore::engine::{self, Event, Millis, State, Value};
-use leadscore::model::ValidModel;
-use std::collections::BTreeMap;
+use leadscore::model::{Entries, ValidModel};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -46,7 +45,7 @@ fn model() -> ValidModel {
 fn events() -> Vec<Event> {
     let page = |p: &str| Event::PageView {
         path: p.into(),
-        query: BTreeMap::new(),
+        query: Entries::new(),
     };
     vec![
         page("/"),

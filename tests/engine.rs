@@ -8,7 +8,7 @@
 )]
 
 use leadscore::engine::{self, Event, Millis, State, Value, UNQUALIFIED};
-use leadscore::model::ValidModel;
+use leadscore::model::{Entries, ValidModel};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ fn mql_at(total: i32) -> serde_json::Value {
 fn page(path: &str) -> Event {
     Event::PageView {
         path: path.into(),
-        query: BTreeMap::new(),
+        query: Entries::new(),
     }
 }
 
@@ -226,7 +226,7 @@ fn custom_events_check_their_properties() {
     assert_eq!(sc.tier, "PQL");
     let missing_property = Event::Custom {
         name: "feature_used".into(),
-        properties: BTreeMap::new(),
+        properties: Entries::new(),
     };
     engine::apply(&mut s, &m, &missing_property, T0 + 4).unwrap();
     assert_eq!(engine::score(&s, &m, T0 + 4).product, 10.0);
@@ -463,7 +463,7 @@ fn first_tier_that_holds_wins_and_requirements_are_enforced() {
         &m,
         &Event::Custom {
             name: "feature_used".into(),
-            properties: BTreeMap::new(),
+            properties: Entries::new(),
         },
         T0 + 5,
     )
@@ -552,7 +552,7 @@ fn malformed_events_are_rejected_and_leave_state_untouched() {
         },
         Event::Custom {
             name: "".into(),
-            properties: BTreeMap::new(),
+            properties: Entries::new(),
         },
     ];
     for e in &bad {

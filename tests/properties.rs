@@ -10,10 +10,10 @@
 
 use leadscore::engine::{self, Event, Millis, State, Value};
 use leadscore::model::{
-    Bounds, Decay, Dimension, Frequency, Limits, Matcher, Model, Rule, Thresholds, Tier, ValidModel,
+    Bounds, Decay, Dimension, Entries, Frequency, Limits, Matcher, Model, Rule, Thresholds, Tier,
+    ValidModel,
 };
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 
 const T0: Millis = 1_790_000_000_000;
 const PATHS: [&str; 6] = [
@@ -64,7 +64,7 @@ fn matcher() -> impl Strategy<Value = Matcher> {
     prop_oneof![
         prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Page {
             path: p.into(),
-            query: BTreeMap::new()
+            query: Entries::new()
         }),
         prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Download {
             url: Some(p.into()),
@@ -94,7 +94,7 @@ fn matcher() -> impl Strategy<Value = Matcher> {
         }),
         Just(Matcher::Event {
             name: "feature_used".into(),
-            properties: BTreeMap::new()
+            properties: Entries::new()
         }),
         (1u32..4).prop_map(|n| Matcher::Visits { at_least: n }),
         (1u32..5).prop_map(|n| Matcher::DistinctPages { at_least: n }),
@@ -193,7 +193,7 @@ fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
         prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::PageView {
             path: p.into(),
-            query: BTreeMap::new()
+            query: Entries::new()
         }),
         prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::Download {
             url: format!("{p}/file.pdf")
@@ -212,7 +212,7 @@ fn event() -> impl Strategy<Value = Event> {
         }),
         Just(Event::Custom {
             name: "feature_used".into(),
-            properties: BTreeMap::new()
+            properties: Entries::new()
         }),
         (0u32..400).prop_map(|s| Event::Engagement {
             seconds: f64::from(s)
@@ -302,7 +302,7 @@ proptest! {
         prop_assert_eq!(engine::score(&back, &model, at), engine::score(&state, &model, at));
         // And it keeps scoring the same way afterwards.
         let (mut a, mut b) = (state, back);
-        let next = Event::PageView { path: "/pricing".into(), query: BTreeMap::new() };
+        let next = Event::PageView { path: "/pricing".into(), query: Entries::new() };
         prop_assert_eq!(engine::apply(&mut a, &model, &next, at).unwrap(), engine::apply(&mut b, &model, &next, at).unwrap());
     }
 

@@ -13,13 +13,12 @@
 )]
 
 use leadscore::engine::{self, Event, Value};
-use leadscore::model::ValidModel;
+use leadscore::model::{Entries, ValidModel};
 use leadscore::payload::TierResult;
 use leadscore::web::store::{Record, Store, MAX_OUTBOX, STORAGE_KEY};
 use leadscore::web::transport::{self, Sender};
 use leadscore::web::watch::{self, Watch};
 use leadscore::web::{self, js, Config};
-use std::collections::BTreeMap;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::Element;
@@ -86,7 +85,7 @@ fn state_round_trips_through_local_storage() {
         },
         Event::PageView {
             path: "/pricing".into(),
-            query: BTreeMap::new(),
+            query: Entries::new(),
         },
         Event::Engagement { seconds: 12.5 },
     ] {
@@ -350,12 +349,12 @@ fn pql_score(model: &ValidModel) -> engine::State {
     for name in ["signup", "teammate_invited"] {
         let event = Event::Custom {
             name: name.into(),
-            properties: BTreeMap::new(),
+            properties: Entries::new(),
         };
         engine::apply(&mut state, model, &event, 1_000).unwrap();
     }
     for feature in ["report", "integration"] {
-        let properties = BTreeMap::from([("feature".to_string(), Value::Text(feature.into()))]);
+        let properties = Entries::from([("feature".to_string(), Value::Text(feature.into()))]);
         let event = Event::Custom {
             name: "feature_used".into(),
             properties,
@@ -441,7 +440,7 @@ fn records_payloads_and_explanations_are_written_as_serde_writes_them() {
         &model,
         &Event::PageView {
             path: "/pricing".into(),
-            query: BTreeMap::new(),
+            query: Entries::new(),
         },
         2_000,
     );

@@ -1,8 +1,7 @@
 //! What a visitor does, as the engine sees it.
 
-use crate::model::number_text;
+use crate::model::{number_text, Entries};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest path, URL, name or value an event may carry, in bytes.
@@ -21,8 +20,8 @@ pub enum Event {
         /// URL path, starting with `/`.
         path: String,
         /// Query parameters.
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        query: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Entries::is_empty")]
+        query: Entries<String>,
     },
     /// A file was downloaded (the path of the link's URL).
     Download { url: String },
@@ -38,8 +37,8 @@ pub enum Event {
     /// A custom event sent by the host page or app (product usage).
     Custom {
         name: String,
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        properties: BTreeMap<String, Value>,
+        #[serde(default, skip_serializing_if = "Entries::is_empty")]
+        properties: Entries<Value>,
     },
     /// The page was visible for this many more seconds.
     Engagement { seconds: f64 },

@@ -13,8 +13,7 @@
 use super::data::{parse_number, Table};
 use super::mapping::{normalise, Layout, Resolved};
 use crate::engine::{Event, Millis, Value};
-use crate::model::MAX_DISTINCT_PAGES;
-use std::collections::BTreeMap;
+use crate::model::{Entries, MAX_DISTINCT_PAGES};
 
 /// When replays start (2026-01-01T00:00:00Z); any fixed time works.
 pub const START_MS: Millis = 1_767_225_600_000;
@@ -64,7 +63,7 @@ pub fn events(
     row: usize,
     session_timeout_ms: Millis,
 ) -> Vec<(Millis, Event)> {
-    let mut query = BTreeMap::new();
+    let mut query = Entries::new();
     let mut first_visit = Vec::new();
     let mut engagement = Vec::new();
     let mut visits = 1u32;
@@ -129,7 +128,7 @@ pub fn events(
                 if happened(&spec.signal, text) {
                     first_visit.push(Event::Custom {
                         name: name.clone(),
-                        properties: BTreeMap::new(),
+                        properties: Entries::new(),
                     });
                 }
             }
@@ -150,7 +149,7 @@ pub fn events(
             t,
             Event::PageView {
                 path: format!("/pages/{page}"),
-                query: BTreeMap::new(),
+                query: Entries::new(),
             },
         ));
     }
@@ -165,7 +164,7 @@ pub fn events(
             t,
             Event::PageView {
                 path: "/".into(),
-                query: BTreeMap::new(),
+                query: Entries::new(),
             },
         ));
     }

@@ -34,6 +34,7 @@ use super::replay::{self, happened, signal_value};
 use super::rng::SplitMix64;
 use super::tiers::{self, Choice, Target};
 use crate::engine::{self, State};
+use crate::model::Entries;
 use crate::model::{
     Calibration, Decay, Dimension, Evidence, Frequency, Limits, Matcher, Model, Rule, Thresholds,
     Tier, ValidModel, FORMAT_VERSION,
@@ -390,7 +391,7 @@ fn categorical(
             Resolved::Source { parameter, path } => (
                 Matcher::Page {
                     path: path.clone(),
-                    query: BTreeMap::from([(parameter.clone(), level.display.clone())]),
+                    query: Entries::from([(parameter.clone(), level.display.clone())]),
                 },
                 format!("{} ({parameter}) is {:?}", spec.name, level.display),
             ),
@@ -601,7 +602,7 @@ fn occurrence(
         Resolved::Event { name, .. } => (
             Matcher::Event {
                 name: name.clone(),
-                properties: BTreeMap::new(),
+                properties: Entries::new(),
             },
             format!("event {name}"),
         ),

@@ -11,7 +11,6 @@ use super::tree::{self, Tree, TreeError};
 use super::types::*;
 use serde::de::{Error as _, Unexpected};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 type Read<T> = Result<T, TreeError>;
 
@@ -142,11 +141,11 @@ impl<'t> Node<'t> {
         Ok(out)
     }
 
-    fn map<T>(&self, value: impl Fn(&Node<'t>) -> Read<T>) -> Read<BTreeMap<String, T>> {
+    fn map<T>(&self, value: impl Fn(&Node<'t>) -> Read<T>) -> Read<Entries<T>> {
         let Tree::Object(entries) = self.tree else {
             return Err(self.wrong_type("a map"));
         };
-        let mut out = BTreeMap::new();
+        let mut out = Entries::new();
         for (key, v) in entries {
             out.insert(key.clone(), value(&self.at(v, key))?);
         }

@@ -7,8 +7,7 @@
 
 use super::js;
 use crate::engine::{Event, Value};
-use crate::model::{pattern, Matcher, ValidModel};
-use std::collections::BTreeMap;
+use crate::model::{pattern, Entries, Matcher, ValidModel};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
@@ -61,14 +60,16 @@ impl Watch {
     /// A page view of `path` with the query string `search` (`?a=1&b=2`), keeping only the
     /// parameters the model's page rules test.
     pub fn page_view(&self, path: &str, search: &str) -> Event {
-        let mut query = BTreeMap::new();
+        let mut query = Entries::new();
         if !self.query_keys.is_empty() {
             for pair in search.trim_start_matches('?').split('&') {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let Some(key) = decode(k) else { continue };
                 if let Some(wanted) = self.query_keys.iter().find(|w| **w == key) {
                     if let Some(value) = decode(v) {
-                        query.entry(wanted.clone()).or_insert(clip(value));
+                        if !query.contains_key(wanted) {
+                            query.insert(wanted.clone(), clip(value));
+                        }
                     }
                 }
             }
@@ -160,7 +161,7 @@ pub fn custom(name: &JsValue, properties: &JsValue) -> Option<Event> {
         .as_string()
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())?;
-    let mut props = BTreeMap::new();
+    let mut props = Entries::new();
     if properties.is_object() {
         for entry in js_sys::Object::entries(properties.unchecked_ref()).iter() {
             if props.len() >= MAX_PROPERTIES {
