@@ -2,7 +2,6 @@
 
 use super::types::*;
 use super::{number_text, pattern};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest id, name or question accepted, in characters.
@@ -184,7 +183,6 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         c.err("rules", format!("more than {MAX_RULES} rules"));
     }
 
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, rule) in model.rules.iter().enumerate() {
         let at = format!("rules[{i}]");
         c.name(&format!("{at}.id"), &rule.id, "rule id");
@@ -201,8 +199,7 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
                 ),
             );
         }
-        if let Some(first) = seen.insert(rule.id.as_str(), i) {
-            seen.insert(rule.id.as_str(), first);
+        if let Some(first) = model.rules.iter().take(i).position(|r| r.id == rule.id) {
             c.err(
                 format!("{at}.id"),
                 format!(
@@ -269,7 +266,7 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         c.finite("calibration.slope", Some(cal.slope));
     }
 
-    check_tiers(&mut c, model, &seen);
+    check_tiers(&mut c, model);
 
     if c.0.is_empty() {
         Ok(())
@@ -401,12 +398,11 @@ pub fn reachable_max(model: &Model) -> ([f64; 4], f64) {
     (dims, total)
 }
 
-fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) {
+fn check_tiers(c: &mut Collector, model: &Model) {
     if model.tiers.is_empty() {
         c.err("tiers", "a model needs at least one tier");
     }
     let (dims, total) = reachable_max(model);
-    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, tier) in model.tiers.iter().enumerate() {
         let at = format!("tiers[{i}]");
         c.name(&format!("{at}.name"), &tier.name, "tier name");
@@ -416,8 +412,7 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
                 "\"unqualified\" is the name for visitors in no tier; choose another",
             );
         }
-        if let Some(first) = names.insert(tier.name.as_str(), i) {
-            names.insert(tier.name.as_str(), first);
+        if let Some(first) = model.tiers.iter().take(i).position(|t| t.name == tier.name) {
             c.err(
                 format!("{at}.name"),
                 format!(
@@ -465,7 +460,7 @@ fn check_tiers(c: &mut Collector, model: &Model, rules: &BTreeMap<&str, usize>) 
             }
         }
         for (j, req) in tier.requires.iter().enumerate() {
-            if !rules.contains_key(req.as_str()) {
+            if !model.rules.iter().any(|r| r.id == *req) {
                 c.err(
                     format!("{at}.requires[{j}]"),
                     format!("unknown rule {req:?}"),
