@@ -231,7 +231,7 @@ impl Event {
             Event::PageView { path, query } => {
                 text("path", path)?;
                 if !path.starts_with('/') {
-                    return reject("path", format!("{path:?} must start with \"/\""));
+                    return reject("path", format!("\"{path}\" must start with \"/\""));
                 }
                 if query.len() > MAX_ENTRIES {
                     return reject("query", format!("more than {MAX_ENTRIES} parameters"));

@@ -206,7 +206,7 @@ impl State {
                 || r.firings.len() > MAX_FIRINGS_KEPT
                 || r.window.len() > crate::model::MAX_WINDOW_TIMES as usize
             {
-                return Err(format!("invalid state for rule {:?}", r.id));
+                return Err(format!("invalid state for rule \"{}\"", r.id));
             }
         }
         Ok(())

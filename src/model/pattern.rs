@@ -13,7 +13,7 @@ pub const MAX_WILDCARDS: usize = 8;
 pub fn check(pattern: &str) -> Result<(), String> {
     if !pattern.starts_with('/') {
         return Err(format!(
-            "invalid pattern {pattern:?}: must start with \"/\""
+            "invalid pattern \"{pattern}\": must start with \"/\""
         ));
     }
     if pattern.len() > MAX_PATTERN_LEN {
@@ -26,12 +26,12 @@ pub fn check(pattern: &str) -> Result<(), String> {
         .find(|c| matches!(c, '[' | ']' | '{' | '}' | '\\') || c.is_whitespace())
     {
         return Err(format!(
-            "invalid pattern {pattern:?}: {c:?} is not supported (use *, ** and ?)"
+            "invalid pattern \"{pattern}\": '{c}' is not supported (use *, ** and ?)"
         ));
     }
-    if pattern.contains("***") {
+    if pattern.as_bytes().windows(3).any(|w| w == b"***") {
         return Err(format!(
-            "invalid pattern {pattern:?}: \"***\" is not a wildcard"
+            "invalid pattern \"{pattern}\": \"***\" is not a wildcard"
         ));
     }
     let wildcards = pattern.matches("**").count()
@@ -39,7 +39,7 @@ pub fn check(pattern: &str) -> Result<(), String> {
         + pattern.matches('?').count();
     if wildcards > MAX_WILDCARDS {
         return Err(format!(
-            "invalid pattern {pattern:?}: more than {MAX_WILDCARDS} wildcards"
+            "invalid pattern \"{pattern}\": more than {MAX_WILDCARDS} wildcards"
         ));
     }
     Ok(())

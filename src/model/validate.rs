@@ -194,7 +194,7 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
             c.err(
                 format!("{at}.id"),
                 format!(
-                    "rule id {:?} contains {bad:?}; use letters, digits, - _ . :",
+                    "rule id \"{}\" contains '{bad}'; use letters, digits, - _ . :",
                     rule.id
                 ),
             );
@@ -203,7 +203,7 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
             c.err(
                 format!("{at}.id"),
                 format!(
-                    "duplicate rule id {:?} (first used at rules[{first}])",
+                    "duplicate rule id \"{}\" (first used at rules[{first}])",
                     rule.id
                 ),
             );
@@ -306,7 +306,7 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
                     c.err(
                         format!("{at}.download.extensions[{i}]"),
                         format!(
-                            "invalid extension {ext:?}: write it without the dot, e.g. \"pdf\""
+                            "invalid extension \"{ext}\": write it without the dot, e.g. \"pdf\""
                         ),
                     );
                 }
@@ -416,7 +416,7 @@ fn check_tiers(c: &mut Collector, model: &Model) {
             c.err(
                 format!("{at}.name"),
                 format!(
-                    "duplicate tier name {:?} (first used at tiers[{first}])",
+                    "duplicate tier name \"{}\" (first used at tiers[{first}])",
                     tier.name
                 ),
             );
@@ -463,7 +463,7 @@ fn check_tiers(c: &mut Collector, model: &Model) {
             if !model.rules.iter().any(|r| r.id == *req) {
                 c.err(
                     format!("{at}.requires[{j}]"),
-                    format!("unknown rule {req:?}"),
+                    format!("unknown rule \"{req}\""),
                 );
             }
         }
