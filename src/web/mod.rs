@@ -309,7 +309,9 @@ impl Widget {
                 previous_tier: score.previous_tier.to_string(),
             });
             fx.callbacks = self.callbacks.clone();
-            fx.data_layer = true;
+            // A tag manager may forward the dataLayer to third parties: with Global Privacy
+            // Control or Do Not Track honoured, the tier stays on the page.
+            fx.data_layer = !self.privacy_signal;
             if let Some(field) = &self.config.field {
                 fx.fill = Some((field.clone(), score.tier.to_string()));
             }

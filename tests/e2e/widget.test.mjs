@@ -71,6 +71,8 @@ test('Global Privacy Control stops sending (scoring stays local) unless the site
     assert.equal((await explain(page)).tier, 'PQL');
     assert.equal(await page.inputValue('input[name=leadscore_tier]'), 'PQL');
     assert.equal(server.tierPosts.length, 0);
+    const pushed = await page.evaluate(() => window.dataLayer.filter((e) => e.event === 'leadscore_tier').length);
+    assert.equal(pushed, 0, 'no dataLayer push under Global Privacy Control');
   });
   await withPage({}, async (page, context) => {
     await context.addInitScript(gpc);
@@ -78,6 +80,8 @@ test('Global Privacy Control stops sending (scoring stays local) unless the site
     await widgetReady(page);
     await becomePql(page);
     await until(() => server.accepted.length === 1, 'the PQL result');
+    const pushed = await page.evaluate(() => window.dataLayer.filter((e) => e.event === 'leadscore_tier').length);
+    assert.ok(pushed >= 1, 'the site that ignores the signals gets its dataLayer push');
   });
 });
 
