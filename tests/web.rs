@@ -671,3 +671,18 @@ fn consent_replays_what_happened_before_and_announces_every_change() {
     );
     web::stop();
 }
+
+#[wasm_bindgen_test]
+fn http_statuses_decide_between_delivered_retried_and_dropped() {
+    use transport::Delivery;
+    assert_eq!(transport::delivery(200), Delivery::Accepted);
+    assert_eq!(transport::delivery(204), Delivery::Accepted);
+    assert_eq!(transport::delivery(400), Delivery::Refused);
+    assert_eq!(transport::delivery(413), Delivery::Refused);
+    assert_eq!(transport::delivery(422), Delivery::Refused);
+    assert_eq!(transport::delivery(408), Delivery::Failed);
+    assert_eq!(transport::delivery(429), Delivery::Failed);
+    assert_eq!(transport::delivery(500), Delivery::Failed);
+    assert_eq!(transport::delivery(503), Delivery::Failed);
+    assert_eq!(transport::delivery(0), Delivery::Failed);
+}

@@ -391,8 +391,8 @@ impl Widget {
             return;
         };
         self.in_flight = Some(event_id.clone());
-        let started = transport::post(&endpoint, &body, move |ok| {
-            with_widget(|w, _| w.delivered(&event_id, ok, js::now()));
+        let started = transport::post(&endpoint, &body, move |outcome| {
+            with_widget(|w, _| w.delivered(&event_id, outcome, js::now()));
         });
         if !started {
             self.in_flight = None;
@@ -400,13 +400,20 @@ impl Widget {
         }
     }
 
-    fn delivered(&mut self, event_id: &str, ok: bool, now: i64) {
+    fn delivered(&mut self, event_id: &str, outcome: transport::Delivery, now: i64) {
         if self.in_flight.as_deref() == Some(event_id) {
             self.in_flight = None;
         }
-        if !ok {
-            self.failed(now);
-            return;
+        match outcome {
+            transport::Delivery::Accepted => {}
+            transport::Delivery::Failed => {
+                self.failed(now);
+                return;
+            }
+            transport::Delivery::Refused => js::warn_once(
+                Warning::Delivery,
+                "the backend refused a tier result; it is dropped, not retried",
+            ),
         }
         self.record.outbox.retain(|r| r.event_id != event_id);
         self.record.attempts = 0;

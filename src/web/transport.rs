@@ -66,9 +66,31 @@ pub fn beacon(endpoint: &str, body: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Posts `body` with `fetch` (`keepalive`, no cookies, no referrer) and calls `done(true)` when
-/// the backend answered 2xx, `done(false)` on any failure. False when it could not even start.
-pub fn post(endpoint: &str, body: &str, done: impl FnOnce(bool) + 'static) -> bool {
+/// How a post ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The backend answered 2xx.
+    Accepted,
+    /// The backend refused the result for good (4xx other than 408 and 429): retrying the same
+    /// body cannot succeed.
+    Refused,
+    /// A network error, a timeout, a rate limit or a server error: worth retrying.
+    Failed,
+}
+
+/// What an HTTP status means for a tier result.
+pub fn delivery(status: u16) -> Delivery {
+    match status {
+        200..=299 => Delivery::Accepted,
+        408 | 429 => Delivery::Failed,
+        400..=499 => Delivery::Refused,
+        _ => Delivery::Failed,
+    }
+}
+
+/// Posts `body` with `fetch` (`keepalive`, no cookies, no referrer) and calls `done` with how it
+/// ended. False when it could not even start.
+pub fn post(endpoint: &str, body: &str, done: impl FnOnce(Delivery) + 'static) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };
@@ -96,15 +118,15 @@ pub fn post(endpoint: &str, body: &str, done: impl FnOnce(bool) + 'static) -> bo
     let on_ok = {
         let done = done.clone();
         Closure::once_into_js(move |response: JsValue| {
-            let ok = js::get(&response, "ok").as_bool().unwrap_or(false);
+            let status = js::get(&response, "status").as_f64().unwrap_or(0.0);
             if let Some(f) = done.take() {
-                f(ok);
+                f(delivery(status as u16));
             }
         })
     };
     let on_err = Closure::once_into_js(move |_err: JsValue| {
         if let Some(f) = done.take() {
-            f(false);
+            f(Delivery::Failed);
         }
     });
     let then = js::get(&promise, "then");

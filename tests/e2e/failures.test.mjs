@@ -184,6 +184,27 @@ test('offline backend: the result is kept and delivered on the next page load wi
     assert.equal(server.accepted.length, 1, 'delivered once');
   }));
 
+test('a result the backend refuses (4xx) is dropped with one warning, not retried forever', () =>
+  withPage({}, async (page) => {
+    server.options.tierStatus = 422;
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await until(() => server.tierPosts.length >= 1, 'the first attempt');
+    await until(
+      () => page.evaluate(() => !(JSON.parse(localStorage.getItem('leadscore:v1')).outbox || []).length),
+      'the refused result to leave the outbox',
+    );
+    server.options.tierStatus = 200;
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await sleep(500);
+    assert.equal(server.tierPosts.length, 1, 'posted once, never retried');
+    assert.equal(server.accepted.length, 0);
+    assert.equal(widgetWarnings(page).length, 1);
+    assert.match(widgetWarnings(page)[0], /refused/);
+    await assertHostWorks(page);
+  }));
+
 test('offline backend: the result is retried when the browser comes back online', () =>
   withPage({}, async (page) => {
     server.options.tierStatus = 503;
