@@ -298,11 +298,14 @@ test('two tabs of the site add up instead of overwriting each other', () =>
     await second.evaluate(() => leadscore('track', 'teammate_invited'));
     await first.evaluate(() => leadscore('track', 'feature_used', { feature: 'report' }));
     await second.evaluate(() => leadscore('track', 'feature_used', { feature: 'automation' }));
+    // Each tab learns of the other's writes through the asynchronous `storage` event: wait for
+    // it. A write that overwrote the other tab's events would never satisfy this.
+    const rules = ['trial-signup', 'invited-teammate', 'key-feature-used'];
     for (const page of [first, second]) {
-      const score = await explain(page);
-      for (const rule of ['trial-signup', 'invited-teammate', 'key-feature-used']) {
-        assert.ok(times(score, rule) >= 1, `${rule} missing in a tab`);
-      }
+      await until(async () => {
+        const score = await explain(page);
+        return rules.every((rule) => times(score, rule) >= 1);
+      }, 'both tabs to count every event');
     }
     await until(() => server.accepted.length >= 1, 'the PQL result');
     assert.equal(server.accepted[0].tier, 'PQL');
