@@ -283,7 +283,8 @@ fn page_views_keep_only_the_query_parameters_rules_test() {
 
 #[wasm_bindgen_test]
 fn downloads_by_rule_or_by_marking() {
-    let watch = Watch::new(&model());
+    let model = model();
+    let watch = Watch::new(&model);
     let root = html(
         r#"<a id="ebook" href="/resources/guide.pdf">e</a>
            <a id="cdn" href="https://cdn.example.com/resources/guide.pdf?v=2">c</a>
@@ -291,7 +292,7 @@ fn downloads_by_rule_or_by_marking() {
            <a id="attr" href="/files/data.csv" download>d</a>
            <a id="page" href="/pricing">p</a>"#,
     );
-    let url = |id: &str| match watch.download(&by_id(&root, id)) {
+    let url = |id: &str| match watch.download(&model, &by_id(&root, id)) {
         Some(Event::Download { url }) => Some(url),
         _ => None,
     };

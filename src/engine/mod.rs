@@ -70,15 +70,8 @@ pub fn apply<'m>(
             let path = url_path(url);
             let ext = extension(path);
             for &i in model.rules_for(RuleGroup::Download) {
-                if let Some(Matcher::Download { url: p, extensions }) =
-                    model.rules().get(i).map(|r| &r.when)
-                {
-                    let by_url = p.as_deref().is_some_and(|p| model.path_matches(i, p, path));
-                    let by_ext =
-                        ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)));
-                    if by_url || by_ext {
-                        fire(state, model, i, now);
-                    }
+                if download_rule_matches(model, i, path, ext) {
+                    fire(state, model, i, now);
                 }
             }
         }
@@ -288,6 +281,27 @@ fn condition_holds(
         Some(n) => min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi),
         None => false,
     }
+}
+
+/// True when a download of `url` would fire at least one of the model's download rules. The
+/// widget asks this to decide whether a link click is a download at all.
+pub fn is_download(model: &ValidModel, url: &str) -> bool {
+    let path = url_path(url);
+    let ext = extension(path);
+    model
+        .rules_for(RuleGroup::Download)
+        .iter()
+        .any(|&i| download_rule_matches(model, i, path, ext))
+}
+
+/// True when download rule `i` matches the URL path `path` (with file extension `ext`).
+fn download_rule_matches(model: &ValidModel, i: usize, path: &str, ext: Option<&str>) -> bool {
+    let Some(Matcher::Download { url, extensions }) = model.rules().get(i).map(|r| &r.when) else {
+        return false;
+    };
+    url.as_deref()
+        .is_some_and(|p| model.path_matches(i, p, path))
+        || ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// The path of a URL (`https://x.com/a/b.pdf?x=1` → `/a/b.pdf`); a bare path stays as it is.

@@ -504,7 +504,7 @@ fn on_click(event: &web_sys::Event) {
         return;
     };
     with_widget(|w, fx| {
-        if let Some(download) = w.watch.download(&link) {
+        if let Some(download) = w.watch.download(&w.model, &link) {
             w.apply(download, js::now(), fx);
         }
     });

@@ -6,8 +6,8 @@
 //! value is touched, and query parameters no rule tests are dropped.
 
 use super::js;
-use crate::engine::{Event, Value};
-use crate::model::{pattern, Entries, Matcher, ValidModel};
+use crate::engine::{self, Event, Value};
+use crate::model::{Entries, Matcher, ValidModel};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
@@ -23,8 +23,6 @@ pub struct Watch {
     questions: Vec<String>,
     /// Query parameters the page rules test.
     query_keys: Vec<String>,
-    /// Download rules: URL pattern and file extensions.
-    downloads: Vec<(Option<String>, Vec<String>)>,
 }
 
 impl Watch {
@@ -38,9 +36,6 @@ impl Watch {
                     for key in query.keys() {
                         push_unique(&mut w.query_keys, key);
                     }
-                }
-                Matcher::Download { url, extensions } => {
-                    w.downloads.push((url.clone(), extensions.clone()));
                 }
                 _ => {}
             }
@@ -124,22 +119,13 @@ impl Watch {
     }
 
     /// The download a click on `link` (an `<a href>`) means, if it is one: the link carries
-    /// `data-leadscore-download` or `download`, or its path matches a download rule.
-    pub fn download(&self, link: &Element) -> Option<Event> {
+    /// `data-leadscore-download` or `download`, or its path matches a download rule of `model`
+    /// (decided by the engine, with the same matching it scores with).
+    pub fn download(&self, model: &ValidModel, link: &Element) -> Option<Event> {
         let path = js::get_str(link, "pathname").filter(|p| p.starts_with('/'))?;
         let marked =
             link.has_attribute("data-leadscore-download") || link.has_attribute("download");
-        let ext = path
-            .rsplit('/')
-            .next()
-            .and_then(|file| file.rsplit_once('.'))
-            .map(|(_, ext)| ext)
-            .filter(|ext| !ext.is_empty());
-        let matched = self.downloads.iter().any(|(url, extensions)| {
-            url.as_deref().is_some_and(|p| pattern::matches(p, &path))
-                || ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
-        });
-        (marked || matched).then(|| Event::Download { url: clip(path) })
+        (marked || engine::is_download(model, &path)).then(|| Event::Download { url: clip(path) })
     }
 }
 
