@@ -1,8 +1,9 @@
 //! What a visitor does, as the engine sees it.
 
-use crate::model::{number_text, Entries};
+use crate::bytes::{Reader, Writer};
+use crate::model::Entries;
+use alloc::string::String;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Longest path, URL, name or value an event may carry, in bytes.
 pub const MAX_TEXT_LEN: usize = 2048;
@@ -156,11 +157,11 @@ fn decimal_to_f64(mut mantissa: u64, mut exponent: i64, exact: bool) -> f64 {
     }
     if exact && mantissa <= EXACT_INTEGERS {
         // One rounding of exact operands (powers of ten up to 10^22 are exact).
-        if (0..=22).contains(&exponent) {
-            return mantissa as f64 * 10f64.powi(exponent as i32);
+        if let Some(p) = POWERS_OF_TEN.get(exponent as usize).filter(|_| exponent >= 0) {
+            return mantissa as f64 * p;
         }
-        if (-22..0).contains(&exponent) {
-            return mantissa as f64 / 10f64.powi(-exponent as i32);
+        if let Some(p) = POWERS_OF_TEN.get(exponent.unsigned_abs() as usize) {
+            return mantissa as f64 / p;
         }
         if (23..=37).contains(&exponent) {
             let scaled = 10u64
@@ -172,44 +173,60 @@ fn decimal_to_f64(mut mantissa: u64, mut exponent: i64, exact: bool) -> f64 {
             }
         }
     }
-    let exponent = exponent.clamp(-400, 400) as i32;
+    // Beyond exact powers of ten: a scale made of exact steps of 10^22 and one smaller power.
+    let mut scale = 1.0;
+    let mut left = exponent.clamp(-400, 400).unsigned_abs() as usize;
+    while left > 22 {
+        scale *= 1e22;
+        left -= 22;
+    }
+    scale *= POWERS_OF_TEN.get(left).copied().unwrap_or(1.0);
     if exponent < 0 {
-        mantissa as f64 / 10f64.powi(-exponent)
+        mantissa as f64 / scale
     } else {
-        mantissa as f64 * 10f64.powi(exponent)
+        mantissa as f64 * scale
     }
 }
 
-/// Why an event was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// 10^0 to 10^22, every one exactly an `f64`.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Why an event was rejected: the field at fault and what is wrong with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventError {
     /// The field at fault.
     pub field: &'static str,
     /// What is wrong with it.
-    pub message: String,
+    pub message: &'static str,
 }
 
-impl fmt::Display for EventError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+#[cfg(feature = "std")]
+impl core::fmt::Display for EventError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for EventError {}
 
-fn reject(field: &'static str, message: impl Into<String>) -> Result<(), EventError> {
-    Err(EventError {
-        field,
-        message: message.into(),
-    })
+fn reject(field: &'static str, message: &'static str) -> Result<(), EventError> {
+    Err(EventError { field, message })
 }
+
+/// "longer than 2048 bytes", from [`MAX_TEXT_LEN`].
+const TOO_LONG: &str = "longer than 2048 bytes";
+const _: () = assert!(MAX_TEXT_LEN == 2048 && MAX_ENTRIES == 64);
 
 fn text(field: &'static str, value: &str) -> Result<(), EventError> {
     if value.trim().is_empty() {
         return reject(field, "must not be empty");
     }
     if value.len() > MAX_TEXT_LEN {
-        return reject(field, format!("longer than {MAX_TEXT_LEN} bytes"));
+        return reject(field, TOO_LONG);
     }
     Ok(())
 }
@@ -217,9 +234,7 @@ fn text(field: &'static str, value: &str) -> Result<(), EventError> {
 fn value(field: &'static str, v: &Value) -> Result<(), EventError> {
     match v {
         Value::Number(n) if !n.is_finite() => reject(field, "numbers must be finite"),
-        Value::Text(t) if t.len() > MAX_TEXT_LEN => {
-            reject(field, format!("longer than {MAX_TEXT_LEN} bytes"))
-        }
+        Value::Text(t) if t.len() > MAX_TEXT_LEN => reject(field, TOO_LONG),
         _ => Ok(()),
     }
 }
@@ -231,14 +246,14 @@ impl Event {
             Event::PageView { path, query } => {
                 text("path", path)?;
                 if !path.starts_with('/') {
-                    return reject("path", format!("\"{path}\" must start with \"/\""));
+                    return reject("path", "must start with \"/\"");
                 }
                 if query.len() > MAX_ENTRIES {
-                    return reject("query", format!("more than {MAX_ENTRIES} parameters"));
+                    return reject("query", "more than 64 parameters");
                 }
                 for (k, v) in query {
                     if k.len() > MAX_TEXT_LEN || v.len() > MAX_TEXT_LEN {
-                        return reject("query", format!("longer than {MAX_TEXT_LEN} bytes"));
+                        return reject("query", TOO_LONG);
                     }
                 }
                 Ok(())
@@ -256,7 +271,7 @@ impl Event {
                 }
                 for s in [id, name].into_iter().flatten() {
                     if s.len() > MAX_TEXT_LEN {
-                        return reject("id", format!("longer than {MAX_TEXT_LEN} bytes"));
+                        return reject("id", TOO_LONG);
                     }
                 }
                 Ok(())
@@ -264,7 +279,7 @@ impl Event {
             Event::Custom { name, properties } => {
                 text("name", name)?;
                 if properties.len() > MAX_ENTRIES {
-                    return reject("properties", format!("more than {MAX_ENTRIES} properties"));
+                    return reject("properties", "more than 64 properties");
                 }
                 for v in properties.values() {
                     value("properties", v)?;
@@ -273,17 +288,135 @@ impl Event {
             }
             Event::Engagement { seconds } => {
                 if !seconds.is_finite() || *seconds < 0.0 || *seconds > MAX_ENGAGED_SECONDS {
-                    return reject(
-                        "seconds",
-                        format!(
-                            "must be between 0 and {}, got {}",
-                            number_text(MAX_ENGAGED_SECONDS),
-                            number_text(*seconds)
-                        ),
-                    );
+                    return reject("seconds", "must be a number between 0 and 86400");
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// Event kinds in the byte form, in the order of [`Event`]'s variants.
+const PAGE_VIEW: u8 = 1;
+const DOWNLOAD: u8 = 2;
+const ANSWER: u8 = 3;
+const FORM_SUBMIT: u8 = 4;
+const CUSTOM: u8 = 5;
+const ENGAGEMENT: u8 = 6;
+
+impl Event {
+    /// Reads an event in the byte form the page adapter writes (`www/shim/event.js` documents the
+    /// layout); `None` for bytes that are not exactly one event. The event is not validated.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Event> {
+        let mut r = Reader::new(bytes);
+        let event = match r.u8() {
+            PAGE_VIEW => Event::PageView {
+                path: r.text(),
+                query: entries(&mut r, |r| r.text()),
+            },
+            DOWNLOAD => Event::Download { url: r.text() },
+            ANSWER => Event::Answer {
+                question: r.text(),
+                value: read_value(&mut r),
+            },
+            FORM_SUBMIT => {
+                let present = r.u8();
+                let id = (present & 1 != 0).then(|| r.text());
+                let name = (present & 2 != 0).then(|| r.text());
+                if present > 3 {
+                    r.fail();
+                }
+                Event::FormSubmit { id, name }
+            }
+            CUSTOM => Event::Custom {
+                name: r.text(),
+                properties: entries(&mut r, read_value),
+            },
+            ENGAGEMENT => Event::Engagement { seconds: r.f64() },
+            _ => return None,
+        };
+        r.finish().then_some(event)
+    }
+
+    /// The event in the byte form [`Event::from_bytes`] reads (what the page adapter sends).
+    pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {
+        let mut w = Writer::default();
+        let entries = |w: &mut Writer, n: usize| w.u8(n.min(255) as u8);
+        match self {
+            Event::PageView { path, query } => {
+                w.u8(PAGE_VIEW);
+                w.text(path);
+                entries(&mut w, query.len());
+                for (k, v) in query.iter().take(255) {
+                    w.text(k);
+                    w.text(v);
+                }
+            }
+            Event::Download { url } => {
+                w.u8(DOWNLOAD);
+                w.text(url);
+            }
+            Event::Answer { question, value } => {
+                w.u8(ANSWER);
+                w.text(question);
+                write_value(&mut w, value);
+            }
+            Event::FormSubmit { id, name } => {
+                w.u8(FORM_SUBMIT);
+                w.u8(u8::from(id.is_some()) | (u8::from(name.is_some()) << 1));
+                for s in [id, name].into_iter().flatten() {
+                    w.text(s);
+                }
+            }
+            Event::Custom { name, properties } => {
+                w.u8(CUSTOM);
+                w.text(name);
+                entries(&mut w, properties.len());
+                for (k, v) in properties.iter().take(255) {
+                    w.text(k);
+                    write_value(&mut w, v);
+                }
+            }
+            Event::Engagement { seconds } => {
+                w.u8(ENGAGEMENT);
+                w.f64(*seconds);
+            }
+        }
+        w.bytes
+    }
+}
+
+/// A `u8` count, then that many (name, value) pairs.
+fn entries<V>(r: &mut Reader<'_>, mut value: impl FnMut(&mut Reader<'_>) -> V) -> Entries<V> {
+    let n = usize::from(r.u8());
+    r.items(n, |r| (r.text(), value(r))).into_iter().collect()
+}
+
+fn read_value(r: &mut Reader<'_>) -> Value {
+    match r.u8() {
+        0 => Value::Text(r.text()),
+        1 => Value::Number(r.f64()),
+        2 => Value::Bool(r.bool()),
+        _ => {
+            r.fail();
+            Value::Bool(false)
+        }
+    }
+}
+
+fn write_value(w: &mut Writer, v: &Value) {
+    match v {
+        Value::Text(t) => {
+            w.u8(0);
+            w.text(t);
+        }
+        Value::Number(n) => {
+            w.u8(1);
+            w.f64(*n);
+        }
+        Value::Bool(b) => {
+            w.u8(2);
+            w.bool(*b);
         }
     }
 }

@@ -8,14 +8,14 @@ mod event;
 mod score;
 mod state;
 
-pub use event::{Event, EventError, Value};
+pub use crate::model::UNQUALIFIED;
+pub use event::{parse_number, Event, EventError, Value};
 pub use score::{score, Contribution, Score};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
 use crate::model::{Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
-
-/// The tier of a visitor who qualifies for none of the model's tiers.
-pub const UNQUALIFIED: &str = "unqualified";
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 const DAY_MS: f64 = 86_400_000.0;
 
@@ -260,7 +260,7 @@ pub(crate) fn half_life_factor(elapsed: Millis, days: f64) -> f64 {
     if elapsed <= 0 {
         1.0
     } else {
-        (-(elapsed as f64) / (days * DAY_MS)).exp2()
+        libm::exp2(-(elapsed as f64) / (days * DAY_MS))
     }
 }
 

@@ -3,6 +3,7 @@
 use super::state::{Millis, RuleState, State};
 use super::{half_life_factor, UNQUALIFIED};
 use crate::model::{Decay, Dimension, Thresholds, Tier, ValidModel};
+use alloc::vec::Vec;
 use serde::Serialize;
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -121,8 +122,7 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
             decayed: full - points,
         });
     }
-    // Stable: equal points keep the model's rule order.
-    contributions.sort_by(|a, b| b.points.total_cmp(&a.points));
+    sort_by_points(&mut contributions);
 
     let m = model.model();
     for d in Dimension::ALL {
@@ -171,6 +171,24 @@ pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m>
         .and_then(|i| m.tiers.get(i))
         .map_or(UNQUALIFIED, |t| &t.name);
     result
+}
+
+/// Highest points first; equal points keep the model's rule order. An insertion sort: the
+/// list holds only the rules that fired, and the kernel stays free of the standard sort's code.
+fn sort_by_points(list: &mut [Contribution<'_>]) {
+    for i in 1..list.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(a), Some(b)) = (list.get(j - 1), list.get(j)) else {
+                break;
+            };
+            if a.points.total_cmp(&b.points).is_ge() {
+                break;
+            }
+            list.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 fn thresholds_hold(t: &Thresholds, s: &Score<'_>, at_least: bool) -> bool {

@@ -3,9 +3,10 @@
 //! Its size is bounded by the model, whatever the visitor does: per rule at most
 //! [`MAX_FIRINGS_KEPT`] firing times, at most [`crate::model::MAX_DISTINCT_PAGES`] page hashes.
 
-use crate::model::tree::field::{optional, or_default, required, text};
-use crate::model::tree::{ObjectBuilder, Tree};
+use crate::bytes::{Reader, Writer};
 use crate::model::{fingerprint, ValidModel, MAX_DISTINCT_PAGES};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Version of the serialised state this build writes and reads.
@@ -86,50 +87,31 @@ fn is_zero_i(v: &i64) -> bool {
 }
 
 impl RuleState {
-    fn to_tree(&self) -> Tree {
-        ObjectBuilder::default()
-            .field("id", Tree::text(&self.id))
-            .field_unless(self.count == 0, "count", || Tree::number(self.count))
-            .field_unless(self.progress == 0, "progress", || {
-                Tree::number(self.progress)
-            })
-            .field_unless(self.last.is_none(), "last", || {
-                Tree::int(self.last.unwrap_or_default())
-            })
-            .field_unless(self.window.is_empty(), "window", || {
-                Tree::list_of(&self.window, |t| Tree::int(*t))
-            })
-            .field_unless(self.held == 0.0, "held", || Tree::number(self.held))
-            .field_unless(self.held_at == 0, "held_at", || Tree::int(self.held_at))
-            .field_unless(self.firings.is_empty(), "firings", || {
-                Tree::list_of(&self.firings, |(t, n)| {
-                    Tree::List(vec![Tree::int(*t), Tree::number(*n)])
-                })
-            })
-            .build()
+    fn write(&self, w: &mut Writer) {
+        w.text(&self.id);
+        w.u32(self.count);
+        w.u32(self.progress);
+        w.optional(self.last, Writer::i64);
+        w.list(self.window.iter(), |w, t| w.i64(*t));
+        w.f64(self.held);
+        w.i64(self.held_at);
+        w.list(self.firings.iter(), |w, (t, n)| {
+            w.i64(*t);
+            w.u32(*n);
+        });
     }
 
-    fn from_tree(tree: &Tree) -> Option<RuleState> {
-        if !matches!(tree, Tree::Object(_)) {
-            return None;
+    fn read(r: &mut Reader<'_>) -> RuleState {
+        RuleState {
+            id: r.text(),
+            count: r.u32(),
+            progress: r.u32(),
+            last: r.optional(Reader::i64),
+            window: r.list(Reader::i64),
+            held: r.f64(),
+            held_at: r.i64(),
+            firings: r.list(|r| (r.i64(), r.u32())),
         }
-        let firing = |t: &Tree| match t {
-            Tree::List(pair) => match pair.as_slice() {
-                [time, count] => Some((time.as_i64()?, count.as_u32()?)),
-                _ => None,
-            },
-            _ => None,
-        };
-        Some(RuleState {
-            id: required(tree, "id", text)?,
-            count: or_default(tree, "count", Tree::as_u32)?,
-            progress: or_default(tree, "progress", Tree::as_u32)?,
-            last: optional(tree, "last", Tree::as_i64)?,
-            window: or_default(tree, "window", |t| t.list(Tree::as_i64))?,
-            held: or_default(tree, "held", Tree::as_f64)?,
-            held_at: or_default(tree, "held_at", Tree::as_i64)?,
-            firings: or_default(tree, "firings", |t| t.list(firing))?,
-        })
     }
 
     fn new(id: &str) -> RuleState {
@@ -163,14 +145,14 @@ impl State {
         }
         let current = fingerprint(self.rules.iter().map(|r| r.id.as_str()));
         if current != model.rule_key() || self.rules.len() != model.rules().len() {
-            let mut old = std::mem::take(&mut self.rules);
+            let mut old = core::mem::take(&mut self.rules);
             self.rules = model
                 .rules()
                 .iter()
                 .map(|rule| {
                     old.iter_mut()
                         .find(|s| s.id == rule.id)
-                        .map(std::mem::take)
+                        .map(core::mem::take)
                         .unwrap_or_else(|| RuleState::new(&rule.id))
                 })
                 .collect();
@@ -185,73 +167,66 @@ impl State {
     }
 
     /// Checks state read from storage; the caller starts fresh when it fails.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), &'static str> {
         if self.format != STATE_FORMAT {
-            return Err(format!(
-                "state format {} is not {STATE_FORMAT}",
-                self.format
-            ));
+            return Err("another state format");
         }
         if self.pages.len() > MAX_DISTINCT_PAGES as usize {
-            return Err("too many pages".into());
+            return Err("too many pages");
         }
         if !self.seconds.is_finite() || self.seconds < 0.0 {
-            return Err("invalid seconds".into());
+            return Err("invalid seconds");
         }
         if self.rules.len() > 10_000 {
-            return Err("too many rules".into());
+            return Err("too many rules");
         }
         for r in &self.rules {
             if !r.held.is_finite()
                 || r.firings.len() > MAX_FIRINGS_KEPT
                 || r.window.len() > crate::model::MAX_WINDOW_TIMES as usize
             {
-                return Err(format!("invalid state for rule \"{}\"", r.id));
+                return Err("invalid rule state");
             }
         }
         Ok(())
     }
 
-    /// The state as serde writes it, for the widget's storage.
-    pub fn to_tree(&self) -> Tree {
-        ObjectBuilder::default()
-            .field("v", Tree::number(self.format))
-            .field_unless(self.first_seen.is_none(), "first_seen", || {
-                Tree::int(self.first_seen.unwrap_or_default())
-            })
-            .field_unless(self.last_seen.is_none(), "last_seen", || {
-                Tree::int(self.last_seen.unwrap_or_default())
-            })
-            .field("visits", Tree::number(self.visits))
-            .field("seconds", Tree::number(self.seconds))
-            .field_unless(self.pages.is_empty(), "pages", || {
-                Tree::list_of(&self.pages, |p| Tree::number(*p))
-            })
-            .field_unless(self.tier.is_none(), "tier", || {
-                Tree::text(self.tier.as_deref().unwrap_or_default())
-            })
-            .field("rules", Tree::list_of(&self.rules, RuleState::to_tree))
-            .build()
+    /// The state as bytes, for the browser's storage: [`STATE_FORMAT`] as one byte, then the
+    /// fields in declaration order (see [`crate::bytes`] for the encoding of each kind).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(STATE_FORMAT as u8);
+        w.optional(self.first_seen, Writer::i64);
+        w.optional(self.last_seen, Writer::i64);
+        w.u32(self.visits);
+        w.f64(self.seconds);
+        w.list(self.pages.iter(), |w, p| w.u32(*p));
+        w.optional(self.tier.as_deref(), Writer::text);
+        w.list(self.rules.iter(), |w, r| r.write(w));
+        w.bytes
     }
 
-    /// Reads state from a parsed JSON document as serde reads it (without aligning or checking
-    /// it); `None` when a field is missing or has the wrong type. Written by hand for the widget,
-    /// where serde's generated reader is several times larger.
-    pub fn from_tree(tree: &Tree) -> Option<State> {
-        if !matches!(tree, Tree::Object(_)) {
+    /// Reads state written by [`State::to_bytes`], checked and aligned to `model`; corrupt,
+    /// foreign or oversized bytes give `None` (the caller starts fresh).
+    pub fn from_bytes(bytes: &[u8], model: &ValidModel) -> Option<State> {
+        let mut r = Reader::new(bytes);
+        let mut state = State {
+            format: u32::from(r.u8()),
+            first_seen: r.optional(Reader::i64),
+            last_seen: r.optional(Reader::i64),
+            visits: r.u32(),
+            seconds: r.f64(),
+            pages: r.list(Reader::u32),
+            tier: r.optional(Reader::text),
+            rules: r.list(RuleState::read),
+            key: 0,
+        };
+        if !r.finish() {
             return None;
         }
-        Some(State {
-            format: required(tree, "v", Tree::as_u32)?,
-            first_seen: optional(tree, "first_seen", Tree::as_i64)?,
-            last_seen: optional(tree, "last_seen", Tree::as_i64)?,
-            visits: or_default(tree, "visits", Tree::as_u32)?,
-            seconds: or_default(tree, "seconds", Tree::as_f64)?,
-            pages: or_default(tree, "pages", |t| t.list(Tree::as_u32))?,
-            tier: optional(tree, "tier", text)?,
-            rules: or_default(tree, "rules", |t| t.list(RuleState::from_tree))?,
-            key: 0,
-        })
+        state.check().ok()?;
+        state.align(model);
+        Some(state)
     }
 
     /// Parses state from JSON text, aligned to `model`; corrupt or foreign text gives `None`.
@@ -275,93 +250,33 @@ impl State {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::engine::{apply, Event};
-    use crate::model::tree::from_json;
-    use serde_json::json;
-
-    /// The tree with its object keys sorted, as `serde_json::Value` keeps them (the order
-    /// written is checked against serde's in the browser tests).
-    fn sorted(tree: Tree) -> Tree {
-        match tree {
-            Tree::List(items) => Tree::List(items.into_iter().map(sorted).collect()),
-            Tree::Object(mut entries) => {
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                Tree::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-            }
-            other => other,
-        }
-    }
-
-    /// `State::from_tree` and serde agree on `doc`.
-    fn agree(doc: &serde_json::Value) {
-        let by_serde = serde_json::from_value::<State>(doc.clone()).ok();
-        assert_eq!(State::from_tree(&from_json(doc)), by_serde, "{doc}");
-    }
 
     #[test]
-    fn state_reads_by_hand_as_serde_reads_it() {
+    fn state_bytes_round_trip_and_reject_damage() {
         let model =
             ValidModel::from_json(&std::fs::read_to_string("www/models/saas.json").unwrap())
                 .unwrap();
         let log = std::fs::read_to_string("www/models/saas.events.jsonl").unwrap();
         let mut state = State::new(&model);
         for (i, line) in log.lines().enumerate() {
-            let event: Event = match serde_json::from_str(line) {
-                Ok(event) => event,
-                Err(_) => continue,
+            let Ok(event) = serde_json::from_str::<Event>(line) else {
+                continue;
             };
-            let now = 1_700_000_000_000 + i as i64 * 3_600_000;
-            let _ = apply(&mut state, &model, &event, now);
-            let doc = serde_json::to_value(&state).unwrap();
-            agree(&doc);
-            assert_eq!(
-                State::from_tree(&from_json(&doc)).unwrap().rules,
-                state.rules
-            );
-        }
-        let doc = serde_json::to_value(&state).unwrap();
-        for (path, value) in [
-            ("/v", json!(null)),
-            ("/v", json!(-1)),
-            ("/visits", json!("3")),
-            ("/visits", json!(null)),
-            ("/visits", json!(1.5)),
-            ("/seconds", json!(2)),
-            ("/first_seen", json!(null)),
-            ("/tier", json!(7)),
-            ("/pages", json!([1, -2])),
-            ("/rules/0", json!({"count": 1})),
-            ("/rules/0/firings", json!([[1]])),
-            ("/rules/0/firings", json!([[1, 2]])),
-            ("/rules/0/held", json!(0.25)),
-            ("/rules/0/last", json!(4_294_967_296u64)),
-            ("/rules", json!({})),
-        ] {
-            let mut changed = doc.clone();
-            let (parent, key) = path.rsplit_once('/').unwrap();
-            match changed.pointer_mut(parent).unwrap() {
-                serde_json::Value::Object(object) => {
-                    object.insert(key.to_string(), value);
-                }
-                list => list[key.parse::<usize>().unwrap()] = value,
+            let _ = apply(&mut state, &model, &event, 1_700_000_000_000 + i as i64 * 3_600_000);
+            let bytes = state.to_bytes();
+            assert_eq!(State::from_bytes(&bytes, &model).as_ref(), Some(&state));
+            // Every shorter prefix and any extra byte is refused, never misread.
+            for n in 0..bytes.len() {
+                assert_eq!(State::from_bytes(bytes.get(..n).unwrap(), &model), None);
             }
-            agree(&changed);
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(State::from_bytes(&longer, &model), None);
         }
-        for key in ["v", "visits", "rules", "pages"] {
-            let mut changed = doc.clone();
-            changed.as_object_mut().unwrap().remove(key);
-            agree(&changed);
-        }
-        assert_eq!(sorted(state.to_tree()), from_json(&doc));
-        assert_eq!(
-            sorted(State::new(&model).to_tree()),
-            from_json(&serde_json::to_value(State::new(&model)).unwrap())
-        );
-        // serde_json also reads a struct from a list of its fields; stored state never is one.
-        assert_eq!(State::from_tree(&from_json(&json!([1]))), None);
-        agree(&json!({"v": 1}));
+        assert_eq!(State::from_bytes(&[2], &model), None, "another format");
     }
 }

@@ -1,18 +1,27 @@
-//! The scoring model as data: serde types, the JSON Schema, and validation with exact error paths.
+//! The scoring model as data: serde types, the JSON Schema, validation with exact error paths,
+//! and the compiled binary form the browser reads.
 //!
-//! A [`Model`] is what a marketer edits; a [`ValidModel`] is a model that passed [`validate`] and is
-//! ready for the engine.
+//! A [`Model`] is what a marketer edits; a [`ValidModel`] is a model that passed `validate` (at
+//! compile time, natively) and is ready for the engine. The browser's kernel never validates: it
+//! reads a model that `leadscore build` validated and compiled ([`binary`]).
 
+pub mod binary;
 pub mod pattern;
-pub mod reader;
-pub mod tree;
 mod types;
+#[cfg(feature = "std")]
 mod validate;
 
+use alloc::vec::Vec;
 pub use types::*;
-pub use validate::{
-    reachable_max, validate, ModelError, ModelErrors, MAX_DISTINCT_PAGES, MAX_WINDOW_TIMES,
-};
+#[cfg(feature = "std")]
+pub use validate::{reachable_max, validate, ModelError, ModelErrors};
+
+/// The tier of a visitor who qualifies for none of the model's tiers.
+pub const UNQUALIFIED: &str = "unqualified";
+/// Highest `at_least` a `distinct_pages` condition may ask for (the state remembers 64 pages).
+pub const MAX_DISTINCT_PAGES: u32 = 64;
+/// Highest per-window count (the state keeps one timestamp per firing in the window).
+pub const MAX_WINDOW_TIMES: u32 = 100;
 
 /// A model that passed validation, with lookups the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,9 +66,16 @@ impl RuleGroup {
 
 impl ValidModel {
     /// Validates `model`; on failure returns every problem with its path.
+    #[cfg(feature = "std")]
     pub fn new(mut model: Model) -> Result<ValidModel, ModelErrors> {
         validate(&model)?;
         normalize(&mut model);
+        Ok(ValidModel::index(model))
+    }
+
+    /// Builds the engine's lookups for a model that is valid and normalised (validated here, or
+    /// compiled by `leadscore build`). Tiers' `requires` name rules by id; unknown ids are skipped.
+    pub(crate) fn index(model: Model) -> ValidModel {
         let mut by_kind: [Vec<usize>; KINDS] = Default::default();
         for (i, rule) in model.rules.iter().enumerate() {
             if let Some(list) = by_kind.get_mut(RuleGroup::of(&rule.when) as usize) {
@@ -89,14 +105,14 @@ impl ValidModel {
             })
             .collect();
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
-        Ok(ValidModel {
+        ValidModel {
             rule_key,
             by_kind,
             requires,
             literals,
             session_timeout_ms: (minutes * 60_000.0) as i64,
             model,
-        })
+        }
     }
 
     /// Parses and validates a model from JSON text.
@@ -154,6 +170,7 @@ impl ValidModel {
 }
 
 /// Trims the names and values that matchers compare with, so the engine compares them as they are.
+#[cfg(feature = "std")]
 fn normalize(model: &mut Model) {
     fn trim(s: &mut String) {
         if s.trim().len() != s.len() {
@@ -191,6 +208,7 @@ fn normalize(model: &mut Model) {
 }
 
 /// Turns a deserialisation error into a [`ModelError`] that names the path.
+#[cfg(feature = "json")]
 pub fn parse_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ModelErrors {
     let path = e.path().to_string();
     ModelErrors(vec![ModelError {
@@ -248,7 +266,7 @@ fn structural_errors(value: &serde_json::Value) -> Option<ModelErrors> {
 pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
-        for b in part.bytes().chain(std::iter::once(0u8)) {
+        for b in part.bytes().chain(core::iter::once(0u8)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -263,6 +281,7 @@ pub fn json_schema() -> schemars::Schema {
 }
 
 /// Largest integer below which every integer is exactly an `f64` (2^53).
+#[cfg(feature = "std")]
 const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 
 /// A number as messages show it: what `f64`'s `Display` writes (`50`, `-1`, `0.25`, `NaN`,
@@ -270,7 +289,7 @@ const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 /// decimals. Integers up to 10^19 are written exactly (`Display` rounds their last digits);
 /// other numbers with at most 15 significant digits, beyond 10^19 or below 10^-17 with an
 /// exponent (`1.5e300`).
-/// Written by hand because float formatting from `core` is a large part of the widget's size.
+#[cfg(feature = "std")]
 pub fn number_text(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_string();
@@ -326,6 +345,7 @@ pub fn number_text(v: f64) -> String {
 }
 
 /// Writes `digits` with a decimal point before the last `decimals` of them.
+#[cfg(feature = "std")]
 fn push_decimal(out: &mut String, mut digits: u64, decimals: usize) {
     let mut text = Vec::new();
     while digits > 0 || text.len() <= decimals {

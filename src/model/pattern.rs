@@ -10,6 +10,7 @@ pub const MAX_PATTERN_LEN: usize = 512;
 pub const MAX_WILDCARDS: usize = 8;
 
 /// Checks a path pattern; the error says what is wrong with it.
+#[cfg(feature = "std")]
 pub fn check(pattern: &str) -> Result<(), String> {
     if !pattern.starts_with('/') {
         return Err(format!(

@@ -3,8 +3,10 @@
 //! Every struct denies unknown fields, so a typo (`"pionts"`) is an error with its path, not a
 //! silently ignored rule. The JSON Schema in `schema/model.schema.json` is generated from these types.
 
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
 
 #[cfg(feature = "schema")]
 use schemars::JsonSchema;
@@ -392,7 +394,7 @@ pub struct Calibration {
 impl Calibration {
     /// Conversion probability for a total score.
     pub fn probability(&self, total: f64) -> f64 {
-        1.0 / (1.0 + (-(self.intercept + self.slope * total)).exp())
+        1.0 / (1.0 + libm::exp(-(self.intercept + self.slope * total)))
     }
 }
 
@@ -442,7 +444,7 @@ impl<V> Entries<V> {
     /// Sets the value of `key`; returns the value it replaced.
     pub fn insert(&mut self, key: String, value: V) -> Option<V> {
         match self.position(&key) {
-            Ok(i) => self.0.get_mut(i).map(|(_, v)| std::mem::replace(v, value)),
+            Ok(i) => self.0.get_mut(i).map(|(_, v)| core::mem::replace(v, value)),
             Err(i) => {
                 self.0.insert(i, (key, value));
                 None
@@ -489,7 +491,7 @@ impl<V, const N: usize> From<[(String, V); N]> for Entries<V> {
 
 impl<V> IntoIterator for Entries<V> {
     type Item = (String, V);
-    type IntoIter = std::vec::IntoIter<(String, V)>;
+    type IntoIter = alloc::vec::IntoIter<(String, V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
@@ -498,8 +500,8 @@ impl<V> IntoIterator for Entries<V> {
 
 impl<'a, V> IntoIterator for &'a Entries<V> {
     type Item = (&'a String, &'a V);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, V)>,
+    type IntoIter = core::iter::Map<
+        core::slice::Iter<'a, (String, V)>,
         fn(&'a (String, V)) -> (&'a String, &'a V),
     >;
 
@@ -527,11 +529,11 @@ impl<V: JsonSchema> JsonSchema for Entries<V> {
         BTreeMap::<String, V>::inline_schema()
     }
 
-    fn schema_name() -> std::borrow::Cow<'static, str> {
+    fn schema_name() -> alloc::borrow::Cow<'static, str> {
         BTreeMap::<String, V>::schema_name()
     }
 
-    fn schema_id() -> std::borrow::Cow<'static, str> {
+    fn schema_id() -> alloc::borrow::Cow<'static, str> {
         BTreeMap::<String, V>::schema_id()
     }
 

@@ -1,17 +1,13 @@
 //! Validation: every problem of a model at once, each with its exact path.
 
 use super::types::*;
-use super::{number_text, pattern};
+use super::{number_text, pattern, MAX_DISTINCT_PAGES, MAX_WINDOW_TIMES, UNQUALIFIED};
 use std::fmt;
 
 /// Longest id, name or question accepted, in characters.
 pub const MAX_NAME_LEN: usize = 128;
 /// Most rules a model may hold.
 pub const MAX_RULES: usize = 1000;
-/// Highest `at_least` a `distinct_pages` condition may ask for (the state remembers 64 pages).
-pub const MAX_DISTINCT_PAGES: u32 = 64;
-/// Highest per-window count (the state keeps one timestamp per firing in the window).
-pub const MAX_WINDOW_TIMES: u32 = 100;
 
 /// One problem in a model, at a path such as `rules[3].when.page.path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,7 +402,7 @@ fn check_tiers(c: &mut Collector, model: &Model) {
     for (i, tier) in model.tiers.iter().enumerate() {
         let at = format!("tiers[{i}]");
         c.name(&format!("{at}.name"), &tier.name, "tier name");
-        if tier.name.eq_ignore_ascii_case(crate::engine::UNQUALIFIED) {
+        if tier.name.eq_ignore_ascii_case(UNQUALIFIED) {
             c.err(
                 format!("{at}.name"),
                 "\"unqualified\" is the name for visitors in no tier; choose another",

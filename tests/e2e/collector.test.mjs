@@ -11,26 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, newPage, widgetReady, until, sleep, widgetWarnings } from './browser.mjs';
+import { leadscoreBinary } from './cli.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const EMAIL = 'jane.doe@example.com';
-
-/** The `leadscore` binary: $LEADSCORE_BIN, or built now with the `cli` feature. */
-function leadscoreBinary() {
-  if (process.env.LEADSCORE_BIN) return process.env.LEADSCORE_BIN;
-  const out = execFileSync('cargo', ['build', '--features', 'cli', '--bin', 'leadscore', '--message-format=json'], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const msg = JSON.parse(line);
-    if (msg.reason === 'compiler-artifact' && msg.executable && msg.target?.name === 'leadscore') return msg.executable;
-  }
-  throw new Error('cargo build did not report the leadscore executable');
-}
 
 /** Starts `leadscore serve` on 127.0.0.1 (a free port) with a SQLite file in a temp dir. */
 async function startCollector() {

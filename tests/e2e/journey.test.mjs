@@ -31,7 +31,7 @@ async function walk(page) {
   // visitor reading the page would (an unconfirmed result is sent again, with the same id).
   const delivered = (n) =>
     until(async () => server.accepted.length >= n &&
-      (await page.evaluate(() => !JSON.parse(localStorage.getItem('leadscore:v1')).outbox)), `result ${n}`);
+      (await page.evaluate(() => !JSON.parse(localStorage.getItem('leadscore:v2')).outbox)), `result ${n}`);
   const go = async (path) => {
     await page.goto(server.url + path);
     await widgetReady(page);
@@ -168,7 +168,7 @@ test('nothing but the tier payload leaves the page', async () => {
     }
     // What stays behind: one versioned key, no cookies, no answers in clear text.
     assert.equal(seen.cookies, '');
-    assert.deepEqual(seen.storage.map(([k]) => k), ['leadscore:v1']);
+    assert.deepEqual(seen.storage.map(([k]) => k), ['leadscore:v2']);
     assert.ok(!seen.storage[0][1].includes(EMAIL));
     assert.ok(seen.storage[0][1].length < 8192, 'the stored state stays small');
   } finally {

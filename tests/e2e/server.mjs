@@ -1,5 +1,6 @@
 // A small static server for the end-to-end tests: serves the demo site (www/) at /, the built
-// widget (pkg/) at /leadscore/ and test pages (tests/e2e/fixtures/) at /fixtures/; records every
+// widget (pkg/) at /leadscore/, the compiled models (pkg/models/, where the build puts them) at
+// /models/ before www/models/, and test pages (tests/e2e/fixtures/) at /fixtures/; records every
 // request and accepts tier results at POST /v1/tier. Its behaviour can be switched per test to
 // simulate a broken deployment (missing wasm, wrong MIME type, strict CSP, offline backend).
 
@@ -12,6 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const mounts = [
   ['/leadscore/', path.join(root, 'pkg')],
   ['/fixtures/', path.join(root, 'tests', 'e2e', 'fixtures')],
+  ['/models/', path.join(root, 'pkg', 'models')],
   ['/', path.join(root, 'www')],
 ];
 const types = {
@@ -97,7 +99,7 @@ async function resolve(pathname) {
         if ((await fs.stat(candidate)).isFile()) return candidate;
       } catch { /* try the next */ }
     }
-    return null;
+    // Not there: a later mount may have it (/models/ falls back to www/models/).
   }
   return null;
 }

@@ -1,6 +1,7 @@
 // What the widget does in a page: consent, privacy signals, forget, identify and the pre-load
 // queue, opt-in scores, single-page-app navigation, hidden fields in forms inserted later,
-// downloads, persistence, and the debug panel.
+// downloads, persistence, the debug panel (and the debug bundle loaded only for it), and the
+// kernel's ES module used directly.
 
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ const becomePql = (page) =>
     leadscore('track', 'feature_used', { feature: 'report' });
     leadscore('track', 'feature_used', { feature: 'integration' });
   });
-const stored = (page) => page.evaluate(() => localStorage.getItem('leadscore:v1'));
+const stored = (page) => page.evaluate(() => localStorage.getItem('leadscore:v2'));
 const times = (score, rule) => score.contributions.find((c) => c.rule === rule)?.times ?? 0;
 
 async function withPage(options, fn, { warnings = 0 } = {}) {
@@ -193,20 +194,27 @@ test('the score survives a reload; corrupt stored state starts fresh without a w
     assert.equal(times(await explain(page), 'trial-signup'), 1);
     const before = JSON.parse(await stored(page));
 
-    await page.evaluate(() => localStorage.setItem('leadscore:v1', '{"v":1,"visitor":"x","state":{"v":99}}'));
-    await page.reload();
-    await widgetReady(page);
-    assert.equal(times(await explain(page), 'trial-signup'), 0);
-    const after = JSON.parse(await stored(page));
-    assert.notEqual(after.visitor, before.visitor);
-    assert.match(after.visitor, /^[0-9a-f]{32}$/);
+    // A record that is not one, and a record whose state bytes the kernel does not accept.
+    for (const corrupt of ['{"v":2,"visitor":"x","state":""}', `{"v":2,"visitor":"${before.visitor}","state":"AAECAwQF"}`]) {
+      await page.evaluate(() => leadscore('track', 'signup'));
+      await page.evaluate((text) => localStorage.setItem('leadscore:v2', text), corrupt);
+      await page.reload();
+      await widgetReady(page);
+      assert.equal(times(await explain(page), 'trial-signup'), 0, corrupt);
+      const after = JSON.parse(await stored(page));
+      assert.notEqual(after.visitor, before.visitor);
+      assert.match(after.visitor, /^[0-9a-f]{32}$/);
+    }
     assert.deepEqual(widgetWarnings(page), []);
   }));
 
 test('debug panel: a shadow root shows the tier live, untouched by the host CSS', () =>
   withPage({}, async (page) => {
+    const tables = [];
+    page.on('console', (msg) => msg.type() === 'table' && tables.push(msg));
     await page.goto(server.url + '/fixtures/debug.html');
     await widgetReady(page);
+    assert.ok(server.requests.some((r) => r.path === '/leadscore/leadscore-debug.js'), 'debug mode loads the debug module');
     const panel = () =>
       page.evaluate(() => {
         const root = document.getElementById('leadscore-debug').shadowRoot;
@@ -218,23 +226,80 @@ test('debug panel: a shadow root shows the tier live, untouched by the host CSS'
     const { text, fontSize } = await panel();
     assert.match(text, /PQL/);
     assert.match(text, /trial-signup product \+20/);
+    assert.match(text, /total: \d/);
     assert.equal(fontSize, '12px');
+    assert.ok(tables.length >= 1, 'explain() prints its contributions as a table in debug mode');
   }));
 
-test('the npm ES module (pkg/) works without the shim', () =>
+test('an ordinary page never loads the debug bundle', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await becomePql(page);
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    await page.goto(server.url + '/quiz/');
+    await widgetReady(page);
+    const paths = server.requests.map((r) => r.path);
+    assert.ok(paths.includes('/leadscore/leadscore_wasm_bg.wasm') && paths.includes('/models/saas.bin'));
+    assert.deepEqual(paths.filter((p) => /leadscore[-_]debug/.test(p)), []);
+    assert.equal(await page.evaluate(() => document.getElementById('leadscore-debug')), null);
+  }));
+
+test('the npm ES module (pkg/): the kernel scores compiled models and event bytes without the shim', () =>
   withPage({}, async (page) => {
     await page.goto(server.url + '/fixtures/esm.html');
     await page.waitForFunction(() => window.esm);
-    await page.evaluate(() => {
-      esm.track('signup');
-      esm.track('teammate_invited');
-      esm.track('feature_used', { feature: 'report' });
-      esm.track('feature_used', { feature: 'integration' });
+    const seen = await page.evaluate(() => {
+      const now = Date.now();
+      const unloaded = { apply: esm.apply({ type: 'custom', name: 'signup' }), explain: esm.explain() };
+      const load = esm.load();
+      const model = esm.describe();
+      const results = [
+        { type: 'page_view', path: '/', query: {} },
+        { type: 'custom', name: 'signup' },
+        { type: 'custom', name: 'teammate_invited' },
+        { type: 'custom', name: 'feature_used', properties: { feature: 'report' } },
+        { type: 'custom', name: 'feature_used', properties: { feature: 'integration' } },
+      ].map((event) => esm.apply(event, now));
+      const explained = esm.explain(now);
+      const rejected = [esm.applyBytes([99]), esm.applyBytes([]), esm.apply({ type: 'page_view', path: 'pricing', query: {} }),
+        esm.apply({ type: 'engagement', seconds: -5 })];
+      const state = esm.state();
+      esm.reset();
+      const afterReset = esm.explain(now)[6];
+      const restored = esm.restore(state);
+      const afterRestore = esm.explain(now);
+      const foreign = esm.restore([1, 2, 3]);
+      const afterForeign = esm.explain()[6];
+      const downloads = [esm.isDownload('/resources/guide.pdf'), esm.isDownload('/pricing')];
+      const notAModel = esm.loadBytes(new Array(64).fill(0));
+      return { unloaded, load, model, results, explained, rejected, afterReset, restored, afterRestore, foreign,
+        afterForeign, downloads, notAModel };
     });
-    await until(() => server.accepted.length === 1, 'the PQL result');
-    assert.deepEqual(await page.evaluate(() => window.changes), [{ tier: 'PQL', previous_tier: 'unqualified' }]);
-    assert.equal(await page.inputValue('#tier'), 'PQL');
-    assert.equal(await page.evaluate(() => esm.explain().tier), 'PQL');
+    assert.deepEqual(seen.unloaded, { apply: -2, explain: [] });
+    assert.equal(seen.load, 0);
+    assert.equal(seen.model.id, 'acme-saas');
+    assert.equal(seen.model.version, '2026-11-01');
+    assert.deepEqual(seen.model.tiers, ['PQL', 'SQL', 'MQL']);
+    assert.deepEqual(seen.model.query, ['utm_source']);
+    assert.deepEqual([...seen.model.questions].sort(), ['company_size', 'role', 'timeline']);
+    assert.ok(seen.model.rules.includes('trial-signup'));
+    // tier + 256 * previous tier; PQL is tier 1: the change comes with the third product event.
+    assert.deepEqual(seen.results, [0, 0, 0, 1, 257]);
+    const [fit, , , product, total, , tier, previous, visits] = seen.explained;
+    assert.deepEqual({ fit, product, total, tier, previous, visits }, { fit: 0, product: 45, total: 45, tier: 1, previous: 1, visits: 1 });
+    const contributions = [];
+    for (let i = 10; i < seen.explained.length; i += 5) contributions.push(seen.explained.slice(i, i + 5));
+    const signup = contributions.find((c) => seen.model.rules[c[0]] === 'trial-signup');
+    assert.deepEqual(signup.slice(1, 4), [3, 20, 1], 'dimension product, 20 points, fired once');
+    assert.deepEqual(seen.rejected, [-1, -1, -1, -1]);
+    assert.equal(seen.afterReset, 0);
+    assert.equal(seen.restored, true);
+    assert.deepEqual(seen.afterRestore, seen.explained);
+    assert.equal(seen.foreign, false);
+    assert.equal(seen.afterForeign, 0, 'foreign state bytes leave a fresh state');
+    assert.deepEqual(seen.downloads, [true, false]);
+    assert.equal(seen.notAModel, 1);
   }));
 
 test('when the page is hidden: visible time becomes engagement, new results go by sendBeacon', () =>
@@ -257,7 +322,8 @@ test('when the page is hidden: visible time becomes engagement, new results go b
     ]);
     const record = JSON.parse(await stored(page));
     assert.equal(record.outbox, undefined, 'a queued beacon counts as handed over');
-    assert.ok(record.state.seconds >= 1, `visible seconds: ${record.state.seconds}`);
+    const { seconds } = await explain(page);
+    assert.ok(seconds >= 1, `visible seconds: ${seconds}`);
   }));
 
 test('results the backend refused are not trusted to a beacon when the page is left', () =>

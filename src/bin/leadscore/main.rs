@@ -1,5 +1,6 @@
 //! `leadscore`: check, run, learn and collect lead-scoring models from the command line.
 
+mod build;
 mod check;
 mod eval;
 mod score;
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Validate a model file; lists every problem with its path (exit 1 when invalid).
     Check(check::Args),
+    /// Compile a model for the browser: validate it as `check` does and write the compact binary
+    /// form the widget loads (MODEL.bin).
+    Build(build::Args),
     /// Score an event log (JSON lines) with a model: each visitor's tier, sub-scores and contributions.
     Score(score::Args),
     /// Print the JSON Schema of the model format.
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Build(args) => build::run(args),
         Command::Score(args) => score::run(args),
         Command::Schema => match serde_json::to_string_pretty(&leadscore::model::json_schema()) {
             Ok(text) => {

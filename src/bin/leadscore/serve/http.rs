@@ -43,6 +43,8 @@ pub struct StaticDirs {
     pub pkg: PathBuf,
     /// Served as `/leadscore/model.json`.
     pub embed_model: PathBuf,
+    /// Compiled models by the path they are served at (`/models/saas.bin`).
+    pub compiled: Vec<(String, Vec<u8>)>,
 }
 
 pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
@@ -62,13 +64,19 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
                 response
             },
         ));
-    let files = Router::new()
-        // The embed snippet: `<script async src="/leadscore/leadscore.js" data-model="/leadscore/model.json">`;
-        // the shim loads the wasm-bindgen files that sit next to it.
-        .route_service(
-            "/leadscore/leadscore.js",
-            ServeFile::new(dirs.www.join("leadscore.js")),
-        )
+    let mut files = Router::new();
+    for (path, bytes) in &dirs.compiled {
+        let bytes = axum::body::Bytes::from(bytes.clone());
+        files = files.route(
+            path,
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "application/octet-stream")], bytes)
+            }),
+        );
+    }
+    let files = files
+        // The embed snippet: `<script async src="/leadscore/leadscore.js" data-model="/leadscore/model.bin">`;
+        // the shim loads the kernel files that sit next to it.
         .route_service("/leadscore/model.json", ServeFile::new(&dirs.embed_model))
         .nest_service("/leadscore", ServeDir::new(&dirs.pkg))
         .nest_service("/pkg", ServeDir::new(&dirs.pkg))

@@ -34,7 +34,8 @@ const ROUTES: &str = "Routes:
   GET  /v1/summary    the dashboard's numbers as JSON (?days=N, 1-366, default 30)
   GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions
   GET  /healthz       200 when the server runs
-  GET  /leadscore/    the embed snippet's files: leadscore.js (the shim), model.json, the wasm
+  GET  /leadscore/    the embed snippet's files: leadscore.js (the shim), the kernel, model.bin
+  GET  /models/*.bin  every www/models/*.json, compiled as `leadscore build` compiles it
   GET  /pkg/, /       the built widget (--pkg) and the demo site (--www)
 
 Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, and every result answered 200 is
@@ -155,6 +156,31 @@ fn init_logs(format: LogFormat, level: tracing::Level) {
     };
 }
 
+/// Every valid `www/models/*.json`, compiled, served as `/models/NAME.bin`; and the embed model
+/// as `/leadscore/model.bin`. A model that does not compile is logged and not served compiled.
+fn compiled_models(args: &Args) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(args.www.join("models"))
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    let mut served = Vec::new();
+    let targets = files
+        .iter()
+        .filter_map(|f| Some((format!("/models/{}.bin", f.file_stem()?.to_str()?), f)))
+        .chain(std::iter::once((
+            "/leadscore/model.bin".to_string(),
+            &args.embed_model,
+        )));
+    for (route, file) in targets {
+        match crate::check::load_model(file) {
+            Ok(model) => served.push((route, leadscore::model::binary::write(&model))),
+            Err(e) => tracing::debug!(file = %file.display(), error = %e, "not compiled"),
+        }
+    }
+    served
+}
+
 /// The tier names of the models: explicit files must all load; by default, every valid
 /// `www/models/*.json` counts.
 fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
@@ -266,6 +292,7 @@ async fn serve(args: Args) -> Result<(), String> {
         www: args.www.clone(),
         pkg: args.pkg.clone(),
         embed_model: args.embed_model.clone(),
+        compiled: compiled_models(&args),
     };
     let router = http::router(app, &dirs);
 

@@ -1,0 +1,448 @@
+// leadscore: lead scoring in the visitor's browser; only the tier result leaves the page.
+//
+//   <script async src="/leadscore/leadscore.js" data-model="/leadscore/model.bin"
+//           data-endpoint="https://api.example.com/v1/tier"></script>
+//
+// Settings (data-* attributes, or leadscore('init', {...})):
+//   model            URL of the compiled model (`leadscore build`), or of a JSON model, or the id
+//                    of an inline <script type="application/json"> model (JSON models load the
+//                    debug bundle to compile them: a heavier page)
+//   endpoint         where tier results are posted (nothing is sent without it)
+//   field            name of hidden form fields that receive the tier
+//   consent          "required": nothing is stored or sent before leadscore('consent', true)
+//   privacy-signals  "ignore": send even with Global Privacy Control / Do Not Track
+//   send-scores      include the sub-scores in tier results
+//   debug            show the debug panel (also ?leadscore_debug=1)
+//   base             where the kernel files are (default: next to this script)
+//
+// Calls: leadscore('track', name, props), ('identify', leadId), ('consent', bool), ('forget'),
+// ('on', 'tier', callback), ('explain'), ('page'). Calls made before the widget runs are queued
+// and replayed. Nothing here ever throws into the host page: any failure switches the whole
+// widget off with one console warning.
+
+import { encodeEvent } from './event.js';
+import { KEY, MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseRecord, recordText, toBase64 } from './store.js';
+import { FAILED, REFUSED, backoff, beacon, payload, post } from './outbox.js';
+import { announce, answer, download, fill, keptQuery, submission } from './page.js';
+
+/** Kinds of warning; each is printed at most once per page, and none after the widget is off. */
+const STORAGE = 1;
+const DELIVERY = 2;
+const OFF = 4;
+/** When waiting results go out: after the backoff, now, or by beacon (the page is going away). */
+const DUE = 0;
+const NOW = 1;
+const LEAVING = 2;
+/** The scores, in the kernel's order; the first four are also the dimensions of the rules. */
+const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
+/** Why the kernel cannot use a compiled model, by `load()` code. */
+const UNUSABLE = [, 'not a compiled leadscore model', 'compiled for another format version', 'damaged', 'malformed'];
+
+let warned = 0;
+function warn(kind, message) {
+  if (warned & (kind | OFF)) return;
+  warned |= kind;
+  console.warn('leadscore: ' + message);
+}
+
+/** Fetches `url`; an HTTP error names the URL and the status. */
+const get = (url) =>
+  fetch(url).then((r) => {
+    if (!r.ok) throw Error(`${url}: HTTP ${r.status}`);
+    return r;
+  });
+const text = (v) => (v == null ? '' : String(v).trim());
+/** A setting that is on: true, or a bare data-* attribute, "1", "true", "yes", "on". */
+const flag = (v) => v === true || (typeof v == 'string' && /^(|1|true|yes|on)$/i.test(v.trim()));
+
+const existing = window.leadscore;
+if (!(existing && existing.loaded)) install();
+
+function install() {
+  const script = document.currentScript || document.querySelector('script[src*="leadscore.js"]');
+  const data = (script && script.dataset) || {};
+  const settings = {
+    model: data.model,
+    endpoint: data.endpoint,
+    field: data.field,
+    consent: data.consent,
+    privacy_signals: data.privacySignals,
+    send_scores: data.sendScores,
+    debug: data.debug,
+    base: data.base,
+  };
+  const queue = (existing && existing.q) || [];
+  let phase = 0; // 0 waiting for a model, 1 loading, 2 running, 3 off
+  let run; // the running widget's commands
+  const stops = []; // what switching off undoes
+
+  /** Switches everything off for the rest of the page, with one warning. */
+  function off(message) {
+    if (phase == 3) return;
+    phase = 3;
+    queue.length = 0;
+    for (const stop of stops) {
+      try {
+        stop();
+      } catch {
+        // keep undoing the rest
+      }
+    }
+    warn(OFF, message);
+  }
+  const fail = (e) => off(`internal error (${e}), so the widget is off`);
+  /** `fn` as a listener or callback: it runs only while the widget runs, and never throws. */
+  const guard = (fn) => (...args) => {
+    if (phase == 2) {
+      try {
+        fn(...args);
+      } catch (e) {
+        fail(e);
+      }
+    }
+  };
+
+  const leadscore = (name, ...args) => {
+    try {
+      if (phase == 2) return run(name, args);
+      if (phase == 3) return;
+      if (name == 'init') {
+        Object.assign(settings, args[0]);
+        boot();
+      } else if (queue.length < 100) {
+        queue.push([name, ...args]);
+      }
+    } catch (e) {
+      fail(e);
+    }
+  };
+  leadscore.loaded = 1;
+  leadscore.q = queue;
+  window.leadscore = leadscore;
+
+  /** Loads the kernel, the model (and the debug module when needed), then starts. */
+  async function boot() {
+    if (phase || !settings.model) return;
+    phase = 1;
+    try {
+      const base = new URL(text(settings.base || '.').replace(/\/?$/, '/'), (script && script.src) || location.href).href;
+      const model = text(settings.model);
+      const element = document.getElementById(model.replace(/^#/, ''));
+      const inline = element && element.tagName == 'SCRIPT' ? element.textContent : null;
+      const json = inline != null || /\.json([?#]|$)/.test(model);
+      const debug = flag(settings.debug) || /[?&]leadscore_debug=1/.test(location.search);
+      const [kernel, wasm, source, tools] = await Promise.all([
+        import(base + 'leadscore_wasm.js'),
+        // Compiling while downloading needs the right MIME type; otherwise, from the bytes.
+        get(base + 'leadscore_wasm_bg.wasm').then((r) =>
+          /^application\/wasm/.test(r.headers.get('content-type')) ? r : r.arrayBuffer()),
+        inline != null ? inline : get(model).then((r) => (json ? r.text() : r.arrayBuffer())),
+        (json || debug) && import(base + 'leadscore-debug.js'),
+      ]);
+      const bytes = json ? await tools.compile(base, source) : new Uint8Array(source);
+      await kernel.default({ module_or_path: wasm });
+      const code = kernel.load(bytes);
+      if (code) throw Error(`the compiled model ${model} is not usable: ${UNUSABLE[code] || code}`);
+      if (json) console.info('leadscore: the model is compiled in this page; `leadscore build` makes the page lighter');
+      run = start(kernel, debug && tools);
+      phase = 2;
+      for (const args of queue.splice(0)) leadscore(...args);
+    } catch (e) {
+      const message = String((e && e.message) || e);
+      off(/widget is off/.test(message) ? message : message + ' (the widget is off)');
+    }
+  }
+
+  /** Starts the widget on a loaded kernel; returns its commands. */
+  function start(k, tools) {
+    const model = JSON.parse(k.describe());
+    const names = ['unqualified', ...model.tiers];
+    const endpoint = text(settings.endpoint);
+    const field = text(settings.field);
+    const sendScores = flag(settings.send_scores);
+    // Global Privacy Control or Do Not Track, honoured: scoring stays in the page.
+    const privacy = !/^ignore$/i.test(text(settings.privacy_signals)) &&
+      (navigator.globalPrivacyControl === true || [navigator.doNotTrack, window.doNotTrack].includes('1'));
+    const storageFailed = () => warn(STORAGE, 'storage is unavailable: the score is kept for this page only');
+    let consented = !/^required$/i.test(text(settings.consent));
+    let store = openStore(consented, storageFailed);
+    let record = freshRecord();
+    let tier = 0; // index in `names`
+    let stopped = false; // after `forget`
+    let stale = false; // another tab wrote the record since this one read it
+    const pending = []; // events seen before consent
+    const callbacks = [];
+    let lastPage;
+    let visibleSince;
+    let inFlight; // event_id of the result being posted
+    let retry;
+    const panel = tools && tools.panel();
+    if (panel) stops.push(panel.remove);
+
+    const maySend = () => consented && !stopped && !privacy && endpoint;
+
+    /** Reads the stored record into the kernel; anything unusable makes a fresh visitor. */
+    function read() {
+      const r = parseRecord(store.read());
+      const state = r && fromBase64(r.state);
+      record = state && k.restore(state) ? r : freshRecord();
+      if (record != r) k.reset();
+      tier = k.explain(Date.now())[6];
+    }
+    function save() {
+      record.state = toBase64(k.state());
+      store.write(recordText(record));
+    }
+    /** Reads the record again when another tab changed it, so that tabs add up. */
+    function sync() {
+      if (stale && consented && !stopped) {
+        stale = false;
+        read();
+      }
+    }
+    /** Shows the current tier in the hidden fields (not before consent). */
+    function refresh() {
+      if (field && consented) fill(field, names[tier]);
+    }
+
+    const scores = (x) => Object.fromEntries(SCORES.map((name, i) => [name, x[i]]));
+
+    /** The score now and the contributions that explain it. */
+    function explanation(now) {
+      const x = k.explain(now);
+      const result = { ...scores(x), tier: names[x[6]], previous_tier: names[x[7]] };
+      if (x[5] == x[5]) result.probability = x[5];
+      result.visits = x[8];
+      result.seconds = x[9];
+      result.contributions = [];
+      for (let i = 10; i < x.length; i += 5) {
+        result.contributions.push({ rule: model.rules[x[i]], dimension: SCORES[x[i + 1]], points: x[i + 2],
+          times: x[i + 3], decayed: x[i + 4] });
+      }
+      return result;
+    }
+
+    /** Scores one event; on a tier change queues the result and tells the page. */
+    function apply(event, now = Date.now()) {
+      if (stopped) return;
+      sync();
+      if (!consented) {
+        if (pending.length < 64) pending.push([event, now]);
+        return;
+      }
+      const result = k.apply(encodeEvent(event), now);
+      if (result < 0) return;
+      tier = result & 255;
+      const change = tier != result >> 8 && { tier: names[tier], previous_tier: names[result >> 8] };
+      if (change && maySend()) {
+        record.outbox.push(payload(change, model, record, now, sendScores ? scores(k.explain(now)) : undefined));
+        record.outbox.splice(0, record.outbox.length - MAX_OUTBOX);
+      }
+      save();
+      flush(DUE, now);
+      if (panel) panel.show(explanation(now));
+      if (change) {
+        if (field) fill(field, change.tier);
+        announce(change, callbacks.slice(), privacy);
+      }
+    }
+
+    /** A page view, unless the page (as the model sees it) did not change. */
+    function page(now = Date.now()) {
+      const query = keptQuery(location.search, model.query);
+      const key = JSON.stringify([location.pathname, query]);
+      if (key == lastPage) return;
+      lastPage = key;
+      apply({ type: 'page_view', path: location.pathname, query }, now);
+    }
+
+    /** Reports the visible time since the last report. */
+    function engage(now) {
+      const seconds = (now - visibleSince) / 1000;
+      if (visibleSince != null && seconds >= 1) {
+        visibleSince = now;
+        apply({ type: 'engagement', seconds: Math.min(seconds, 86400) }, now);
+      }
+    }
+
+    /** Sends what is waiting: fetch, one at a time; or sendBeacon when the page is hidden or leaving. */
+    function flush(when, now = Date.now()) {
+      const outbox = record.outbox;
+      if (!maySend() || !outbox.length) return;
+      if (when == LEAVING || document.hidden) {
+        // A beacon outlives the page, but its answer is never known: only results that have
+        // not failed yet go this way. The others are retried, confirmed, on a visible page.
+        if (!record.attempts) {
+          record.outbox = outbox.filter((p) => p.event_id == inFlight || !beacon(endpoint, p));
+          if (record.outbox.length != outbox.length) save();
+        }
+        return;
+      }
+      if (inFlight || (when == DUE && now < record.retry_at)) return;
+      const id = (inFlight = outbox[0].event_id);
+      post(endpoint, outbox[0]).then(guard((outcome) => delivered(id, outcome)));
+    }
+
+    function delivered(id, outcome) {
+      if (inFlight == id) inFlight = undefined;
+      sync();
+      if (outcome == FAILED) {
+        const delay = backoff((record.attempts = (record.attempts || 0) + 1));
+        record.retry_at = Date.now() + delay;
+        warn(DELIVERY, 'the tier result could not be delivered; it is kept and retried');
+        clearTimeout(retry);
+        retry = setTimeout(guard(() => flush(DUE)), delay);
+      } else {
+        if (outcome == REFUSED) warn(DELIVERY, 'the backend refused a tier result; it is dropped, not retried');
+        record.outbox = record.outbox.filter((p) => p.event_id != id);
+        record.attempts = record.retry_at = 0;
+      }
+      save();
+      if (outcome != FAILED) flush(DUE);
+    }
+
+    /** Erases the record: a fresh visitor, kept in memory only. */
+    function erase() {
+      store.clear();
+      store = openStore(false);
+      record = freshRecord();
+      k.reset();
+      tier = 0;
+      pending.length = 0;
+      clearTimeout(retry);
+    }
+
+    function consent(granted) {
+      granted = granted === true;
+      if (granted == consented || stopped) return;
+      consented = granted;
+      if (granted) {
+        store = openStore(true, storageFailed);
+        read();
+        for (const [event, at] of pending.splice(0)) apply(event, at);
+        save();
+        refresh();
+        flush(NOW);
+      } else {
+        erase();
+        if (field) fill(field, names[0]);
+      }
+    }
+
+    const commands = {
+      track(name, properties) {
+        if (!text(name)) return;
+        const props = {};
+        for (const [key, v] of Object.entries(Object(properties))) {
+          if (Number.isFinite(v) || ['string', 'boolean'].includes(typeof v)) props[key] = v;
+        }
+        apply({ type: 'custom', name: text(name), properties: props });
+      },
+      identify(id) {
+        if (typeof id != 'string' || !isLeadId((id = id.trim())) || stopped) return;
+        sync();
+        record.lead = id;
+        if (consented) save();
+      },
+      consent,
+      forget() {
+        erase();
+        refresh();
+        stopped = true;
+      },
+      on(type, callback) {
+        if (type == 'tier' && typeof callback == 'function' && callbacks.length < 32) callbacks.push(callback);
+      },
+      explain() {
+        sync();
+        const x = explanation(Date.now());
+        if (tools) console.table(x.contributions);
+        return x;
+      },
+      page: () => page(),
+    };
+
+    // Listeners, timers and the observer: all undone when the widget is switched off.
+    const controller = new AbortController();
+    const listen = (target, type, fn, capture) =>
+      target.addEventListener(type, guard(fn), { capture, signal: controller.signal });
+    const interval = setInterval(guard(() => document.hidden || engage(Date.now())), 15000);
+    stops.push(() => controller.abort(), () => clearInterval(interval), () => clearTimeout(retry));
+    if (field) {
+      // Forms that builders insert after the page loaded get the tier too.
+      const observer = new MutationObserver(guard(refresh));
+      observer.observe(document.documentElement, { childList: true, subtree: true });
+      stops.push(() => observer.disconnect());
+    }
+
+    const onLink = (e) => {
+      const link = e.target.closest && e.target.closest('a[href]');
+      const url = link && download(link, k.is_download);
+      if (url) apply({ type: 'download', url });
+    };
+    listen(document, 'click', onLink, true);
+    // A middle click opens the link in a new tab without a `click` event.
+    listen(document, 'auxclick', onLink, true);
+    listen(document, 'change', (e) => {
+      const event = answer(e.target, model.questions);
+      if (event) apply(event);
+    }, true);
+    listen(document, 'submit', (e) => {
+      const now = Date.now();
+      for (const event of submission(e.target, model.questions)) apply(event, now);
+    }, true);
+    listen(document, 'visibilitychange', () => {
+      const now = Date.now();
+      if (document.hidden) {
+        engage(now);
+        visibleSince = undefined;
+        flush(NOW);
+      } else {
+        visibleSince = now;
+        flush(DUE);
+      }
+    });
+    listen(window, 'pagehide', () => {
+      const now = Date.now();
+      engage(now);
+      visibleSince = undefined;
+      flush(LEAVING);
+    });
+    listen(window, 'popstate', commands.page);
+    listen(window, 'storage', (e) => {
+      if (e.key == null || e.key == KEY) stale = true;
+    });
+    listen(window, 'online', () => flush(NOW));
+
+    // Single-page apps: navigation with the History API counts as a page view. Where History
+    // cannot be changed (frozen), only that is lost.
+    const navigated = guard(commands.page);
+    for (const method of ['pushState', 'replaceState']) {
+      try {
+        const original = history[method];
+        history[method] = function () {
+          const result = original.apply(this, arguments);
+          navigated();
+          return result;
+        };
+      } catch {
+        // History is frozen
+      }
+    }
+
+    const now = Date.now();
+    if (consented) read();
+    if (!document.hidden) visibleSince = now;
+    page(now);
+    performance.mark('leadscore:ready');
+    if (panel) panel.show(explanation(now));
+    refresh();
+    flush(NOW);
+
+    return (name, args) => (Object.prototype.hasOwnProperty.call(commands, name) ? commands[name](...args) : undefined);
+  }
+
+  // Calls made before this script arrived, 'init' among them.
+  for (const args of queue.splice(0)) leadscore(...args);
+  boot();
+}

@@ -1,0 +1,94 @@
+// What the widget keeps in the visitor's browser: one record under one localStorage key, or in
+// memory (before consent, or when storage throws).
+//
+// {"v":2, "visitor": 32 hex, "lead"?: text, "state": base64 of the kernel's state bytes,
+//  "outbox"?: [tier payloads not yet accepted, oldest first], "attempts"?: n, "retry_at"?: ms}
+
+/** The one localStorage key the widget writes. */
+export const KEY = 'leadscore:v2';
+/** Most undelivered tier payloads kept; the oldest go first. */
+export const MAX_OUTBOX = 16;
+/** Longest lead id, in UTF-8 bytes. */
+export const MAX_ID = 128;
+
+const HEX32 = /^[0-9a-f]{32}$/;
+
+/** 32 lowercase hex characters from the browser's cryptographic random source. */
+export const randomId = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b + 256).toString(16).slice(1)).join('');
+
+/** True for a lead id the widget keeps: text of 1 to MAX_ID bytes. */
+export const isLeadId = (id) =>
+  typeof id == 'string' && id.length > 0 && new TextEncoder().encode(id).length <= MAX_ID;
+
+/** A new visitor. */
+export const freshRecord = () => ({ v: 2, visitor: randomId(), state: '', outbox: [] });
+
+/** The record in stored text, or null when it is not one (corrupt, foreign, another version). */
+export function parseRecord(text) {
+  const count = (n) => n == null || (Number.isInteger(n) && n >= 0);
+  try {
+    const r = JSON.parse(text);
+    const outbox = r.outbox || [];
+    if (r.v === 2 && HEX32.test(r.visitor) && (r.lead == null || isLeadId(r.lead)) && typeof r.state == 'string' &&
+      outbox.length <= MAX_OUTBOX && outbox.every((p) => HEX32.test(p.event_id)) &&
+      count(r.attempts) && Number.isFinite(r.retry_at || 0)) return { ...r, outbox };
+  } catch {
+    // not JSON, or not an object where one belongs
+  }
+  return null;
+}
+
+/** The record as stored text: empty parts are left out. */
+export const recordText = (r) =>
+  JSON.stringify({ ...r, outbox: r.outbox.length ? r.outbox : undefined, attempts: r.attempts || undefined,
+    retry_at: r.retry_at || undefined });
+
+/** Bytes as base64. */
+export function toBase64(bytes) {
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}
+
+/** Base64 as bytes (null when it is not base64). */
+export function fromBase64(text) {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the record lives: localStorage when `persist` and it works, memory otherwise. Storage
+ * that throws is replaced by memory for the rest of the page, with one call of `onFail`.
+ */
+export function openStore(persist, onFail) {
+  let local = persist;
+  let memory = null;
+  /** Runs `fn` on localStorage while it works (reading `localStorage` itself may throw). */
+  const use = (fn) => {
+    try {
+      return local && fn(localStorage);
+    } catch {
+      local = false;
+      onFail();
+    }
+  };
+  use((storage) => storage.getItem(KEY));
+  return {
+    read() {
+      const text = use((storage) => storage.getItem(KEY));
+      return local ? text : memory;
+    },
+    write(text) {
+      memory = text;
+      use((storage) => storage.setItem(KEY, text));
+    },
+    clear() {
+      memory = null;
+      use((storage) => storage.removeItem(KEY));
+    },
+  };
+}
