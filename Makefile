@@ -24,7 +24,8 @@ demo: ## Install what is missing, build the widget, run demo site + collector + 
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: examples
-examples: ## Check the example models and score their event logs with the CLI
+examples: ## Check and compile the example models and score their event logs with the CLI
+	$(CARGO) run -q --features cli -- build www/models/saas.json -o target/saas.bin
 	$(CARGO) run -q --features cli -- check www/models/saas.json
 	$(CARGO) run -q --features cli -- score www/models/saas.json www/models/saas.events.jsonl
 	$(CARGO) run -q --features cli -- check www/models/wholesale.json
@@ -35,7 +36,7 @@ serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: test
-test: test-native test-browser test-e2e ## Run every test suite
+test: test-native test-browser test-e2e test-size ## Run every test suite
 
 .PHONY: test-native
 test-native: ## Native unit, property and integration tests (the collector's run against SQLite and a throwaway PostgreSQL)
@@ -48,20 +49,26 @@ test-serve: ## Collector integration tests against SQLite and a throwaway Postgr
 	$(CARGO) test --features cli --test serve_sqlite --test serve_postgres
 
 .PHONY: test-browser
-test-browser: ## Browser boundary tests: wasm-bindgen-test in headless Chromium
-	CHROMEDRIVER=$${CHROMEDRIVER:-/usr/bin/chromedriver} $(CARGO) test --target wasm32-unknown-unknown --no-default-features --test web
+test-browser: ## The kernel's boundary in headless Chromium (wasm-bindgen-test)
+	CHROMEDRIVER=$${CHROMEDRIVER:-/usr/bin/chromedriver} $(CARGO) test --target wasm32-unknown-unknown --no-default-features --features debug --test web
 
 .PHONY: test-e2e
-test-e2e: wasm ## End-to-end tests of the demo site and the embed contract (Playwright, headless Chromium)
+test-e2e: wasm ## The shim's unit tests; end-to-end tests of the demo site, the embed contract and kernel = CLI (Playwright, headless Chromium)
+	node --test tests/shim/ tests/tools/
 	npm run --silent test:e2e
 
+.PHONY: test-size
+test-size: wasm ## The widget within its size budget; the kernel free of core::fmt, dlmalloc and panic messages
+	node scripts/size.mjs --check
+	node scripts/check-kernel.mjs
+
 .PHONY: wasm
-wasm: ## Build the widget into pkg/: shim, wasm (wasm-opt -Oz), ES module glue, TypeScript types, package.json
+wasm: ## Build the widget into pkg/: shim, kernel (wasm-opt -Oz), glue, types, debug bundle, compiled example models
 	./scripts/build-wasm.sh
 
 .PHONY: size
-size: wasm ## Bytes a page downloads for the widget (shim + glue + wasm): raw / gzip -9 / brotli
-	./scripts/size.sh
+size: wasm ## Bytes a page downloads for the widget (shim + glue + kernel), the models, and the peers: raw / gzip -9 / brotli
+	node scripts/size.mjs
 
 .PHONY: loadtest
 loadtest: ## Bounded load test of the collector on 127.0.0.1 with wrk (SQLite, PostgreSQL): results/s, p50/p99, stored == accepted
@@ -92,7 +99,8 @@ bench: ## Benchmarks: engine apply+score per event; scorecard training time and 
 lint: ## rustfmt and clippy (library code denies unwrap/expect/panic/indexing)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --features cli --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --lib --test web -- -D warnings
+	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --lib -- -D warnings
+	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --features debug --lib --test web -- -D warnings
 
 .PHONY: schema
 schema: ## Regenerate schema/model.schema.json from the model types

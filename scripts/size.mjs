@@ -27,7 +27,7 @@ const WIDGET = [
 const DEBUG = [
   ['pkg/leadscore-debug.js', 'debug panel'],
   ['pkg/leadscore_debug.js', 'debug glue'],
-  ['pkg/leadscore_debug_bg.wasm', 'debug wasm (std, compile)'],
+  ['pkg/leadscore_debug_bg.wasm', 'debug wasm'],
 ];
 
 // Each peer is measured by the file its standard embed snippet loads first; like our debug bundle,
@@ -82,8 +82,9 @@ function measure(bytes) {
 
 const exists = (rel) => fs.existsSync(path.join(root, rel));
 const measureFile = (rel) => measure(fs.readFileSync(path.join(root, rel)));
-const sum = (rows) => rows.reduce((t, r) => ({ raw: t.raw + r.raw, gzip: t.gzip + r.gzip, brotli: t.brotli + r.brotli }),
-  { raw: 0, gzip: 0, brotli: 0 });
+const sum = (rows) =>
+  rows.reduce((t, r) => ({ raw: t.raw + r.raw, gzip: t.gzip + r.gzip, brotli: t.brotli + r.brotli }),
+    { raw: 0, gzip: 0, brotli: 0 });
 
 /** Measures a list of [file, role]; missing files are returned by name. */
 function measureGroup(files) {
@@ -114,7 +115,8 @@ function findPeerFile(peer) {
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
   const candidates = [...peer.files];
   if (peer.entry) {
-    const entry = pkg.exports?.['.']?.browser ?? pkg.exports?.['.']?.import ?? pkg.exports?.['.']?.default ?? pkg.module ?? pkg.main;
+    const dot = pkg.exports?.['.'];
+    const entry = dot?.browser ?? dot?.import ?? dot?.default ?? pkg.module ?? pkg.main;
     if (typeof entry === 'string') candidates.push(entry.replace(/^\.\//, ''));
   }
   const file = candidates.find((f) => fs.existsSync(path.join(dir, f)));
@@ -129,13 +131,18 @@ function readBudget() {
 }
 
 const n = (bytes) => bytes.toLocaleString('en-US');
-const ratio = (peer, ours) => (ours > 0 ? `${(peer / ours).toFixed(1)}×` : '–');
+const ratio = (peer, ours) => {
+  if (!(ours > 0)) return '–';
+  const r = peer / ours;
+  return `${r >= 10 ? r.toFixed(0) : r.toPrecision(2)}×`;
+};
 const pct = (part, whole) => `${Math.round((100 * part) / whole)}%`;
 
 function printText({ widget, models, debug, peers, budget }) {
-  const row = (name, m, extra = '') =>
-    console.log(`${name.padEnd(42)} ${n(m.raw).padStart(10)} ${n(m.gzip).padStart(9)} ${n(m.brotli).padStart(9)}${extra}`);
-  const head = (title) => console.log(`\n${title.padEnd(42)} ${'raw'.padStart(10)} ${'gzip -9'.padStart(9)} ${'brotli'.padStart(9)}`);
+  const columns = (name, raw, gzip, brotli) =>
+    `${name.padEnd(42)} ${raw.padStart(10)} ${gzip.padStart(9)} ${brotli.padStart(9)}`;
+  const row = (name, m, extra = '') => console.log(columns(name, n(m.raw), n(m.gzip), n(m.brotli)) + extra);
+  const head = (title) => console.log(`\n${columns(title, 'raw', 'gzip -9', 'brotli')}`);
 
   head('widget (compiled-model path)');
   for (const r of widget.rows) row(`  ${path.basename(r.file)} (${r.role})`, r);
@@ -143,15 +150,21 @@ function printText({ widget, models, debug, peers, budget }) {
   row(widget.missing.length ? '  total (incomplete)' : '  total', widget.total);
   if (budget && widget.missing.length === 0) {
     const left = budget.total_brotli - widget.total.brotli;
+    const margin = left >= 0 ? `${n(left)} left` : `OVER by ${n(-left)}`;
     console.log(`  budget: ${n(widget.total.brotli)} of ${n(budget.total_brotli)} bytes brotli ` +
-      `(${pct(widget.total.brotli, budget.total_brotli)}; ${left >= 0 ? `${n(left)} left` : `OVER by ${n(-left)}`})`);
+      `(${pct(widget.total.brotli, budget.total_brotli)}; ${margin})`);
+    if (Number.isFinite(budget.target_brotli)) {
+      const gap = widget.total.brotli - budget.target_brotli;
+      console.log(`  target: ${n(budget.target_brotli)} bytes brotli ` +
+        (gap > 0 ? `(${n(gap)} to go)` : '(reached)'));
+    }
   }
 
   head('models (compiled .bin | JSON)');
   if (models.length === 0) console.log('  no pkg/models/*.bin (run make wasm)');
   for (const m of models) {
     row(`  ${m.name}.bin`, m.bin);
-    if (m.json) row(`  ${m.name}.json`, m.json, `   (.bin is ${pct(m.bin.brotli, m.json.brotli)} of JSON, brotli)`);
+    if (m.json) row(`  ${m.name}.json`, m.json, `   (.bin: ${pct(m.bin.brotli, m.json.brotli)} of JSON, brotli)`);
   }
 
   head('debug bundle (loaded on demand)');
@@ -163,7 +176,10 @@ function printText({ widget, models, debug, peers, budget }) {
   for (const p of peers) {
     if (p.missing) console.log(`  ${p.name}: not installed (npm install -D ${p.name})`);
     else if (p.notFound) console.log(`  ${p.name}@${p.version}: no built file among ${p.notFound.join(', ')}`);
-    else row(`  ${p.label}`, p, `   ${ratio(p.brotli, widget.total.brotli).padStart(6)} leadscore  ${p.name}@${p.version}/${p.file}`);
+    else {
+      const times = ratio(p.brotli, widget.total.brotli).padStart(6);
+      row(`  ${p.label}`, p, `   ${times} leadscore  ${p.name}@${p.version}/${p.file}`);
+    }
   }
   row('  leadscore (widget total)', widget.total);
 }
@@ -175,7 +191,10 @@ function printMarkdown({ widget, models, debug, peers, budget }) {
   console.log('|---|--:|--:|--:|');
   for (const r of widget.rows) line([`\`${path.basename(r.file)}\` (${r.role})`, ...sizes(r)]);
   line(['**Total**', ...sizes(widget.total).map((s) => `**${s}**`)]);
-  if (budget) console.log(`\nBudget: ${n(budget.total_brotli)} bytes brotli (${pct(widget.total.brotli, budget.total_brotli)} used).`);
+  if (budget) {
+    const used = pct(widget.total.brotli, budget.total_brotli);
+    console.log(`\nBudget: ${n(budget.total_brotli)} bytes brotli (${used} used).`);
+  }
 
   if (models.length) {
     console.log('\n| Model | Compiled (.bin) brotli | JSON brotli |');
@@ -183,7 +202,8 @@ function printMarkdown({ widget, models, debug, peers, budget }) {
     for (const m of models) line([m.name, n(m.bin.brotli), m.json ? n(m.json.brotli) : '–']);
   }
   if (debug.rows.length) {
-    console.log(`\nThe debug bundle (panel and JSON model compiler, loaded only on demand) is ${n(debug.total.brotli)} bytes brotli.`);
+    console.log('\nThe debug bundle (panel and JSON model compiler, loaded only on demand) is ' +
+      `${n(debug.total.brotli)} bytes brotli.`);
   }
 
   const measured = peers.filter((p) => p.file);
@@ -191,7 +211,9 @@ function printMarkdown({ widget, models, debug, peers, budget }) {
     console.log('\n| Script (first file the embed loads) | brotli | vs leadscore |');
     console.log('|---|--:|--:|');
     line(['leadscore', n(widget.total.brotli), '1×']);
-    for (const p of measured) line([`${p.label} ${p.version}`, n(p.brotli), ratio(p.brotli, widget.total.brotli)]);
+    for (const p of measured) {
+      line([`${p.label} ${p.version}`, n(p.brotli), ratio(p.brotli, widget.total.brotli)]);
+    }
   }
 }
 
@@ -200,7 +222,8 @@ function main(argv) {
   const markdown = argv.includes('--markdown');
   const unknown = argv.filter((a) => a !== '--check' && a !== '--markdown');
   if (unknown.length) {
-    console.error(`size: unknown argument ${unknown.join(' ')}\nusage: node scripts/size.mjs [--check] [--markdown]`);
+    console.error(`size: unknown argument ${unknown.join(' ')}`);
+    console.error('usage: node scripts/size.mjs [--check] [--markdown]');
     return 2;
   }
 
@@ -225,8 +248,9 @@ function main(argv) {
   if (!budget || !Number.isFinite(budget.total_brotli)) {
     failures.push('size-budget.json with a numeric "total_brotli" is missing');
   } else if (widget.missing.length === 0 && widget.total.brotli > budget.total_brotli) {
-    failures.push(`the widget is ${n(widget.total.brotli)} bytes brotli, over the budget of ${n(budget.total_brotli)} ` +
-      `by ${n(widget.total.brotli - budget.total_brotli)} (size-budget.json)`);
+    const over = widget.total.brotli - budget.total_brotli;
+    failures.push(`the widget is ${n(widget.total.brotli)} bytes brotli, ${n(over)} over the budget ` +
+      `of ${n(budget.total_brotli)} (size-budget.json)`);
   }
   if (failures.length) {
     console.error(`\nsize check FAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);

@@ -255,13 +255,24 @@ fn retract(rs: &mut RuleState) {
     rs.firings.clear();
 }
 
-/// The share of points left after `elapsed` milliseconds with a half-life of `days`.
+/// The share of points left after `elapsed` milliseconds with a half-life of `days`:
+/// `2^-(elapsed / half-life)`, exact for whole half-lives (the whole part is a power of two,
+/// the fraction `exp(-f·ln 2)`; no table-driven `exp2`, which would add 4 KB to the widget).
 pub(crate) fn half_life_factor(elapsed: Millis, days: f64) -> f64 {
     if elapsed <= 0 {
-        1.0
-    } else {
-        libm::exp2(-(elapsed as f64) / (days * DAY_MS))
+        return 1.0;
     }
+    let halvings = elapsed as f64 / (days * DAY_MS);
+    if halvings.is_nan() || halvings >= 1075.0 {
+        // Beyond the smallest f64: nothing is left.
+        return 0.0;
+    }
+    let whole = libm::floor(halvings);
+    let fraction = libm::exp(-(halvings - whole) * core::f64::consts::LN_2);
+    // 2^-whole, split in two factors so that each is a normal f64.
+    let half = (whole / 2.0) as u64;
+    let power = |n: u64| f64::from_bits((1023 - n) << 52);
+    fraction * power(half) * power(whole as u64 - half)
 }
 
 fn condition_holds(
@@ -305,33 +316,49 @@ fn download_rule_matches(model: &ValidModel, i: usize, path: &str, ext: Option<&
 }
 
 /// The path of a URL (`https://x.com/a/b.pdf?x=1` → `/a/b.pdf`); a bare path stays as it is.
+/// Byte searches only: every delimiter is ASCII, so each cut falls on a character boundary.
 fn url_path(url: &str) -> &str {
-    let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://");
-    let rest = match scheme_end {
-        Some(i) => {
-            let after = url.get(i + 3..).unwrap_or("");
-            after.find('/').and_then(|j| after.get(j..)).unwrap_or("/")
-        }
+    let bytes = url.as_bytes();
+    let mut start = 0;
+    if let Some(i) = bytes.windows(3).position(|w| w == b"://") {
+        let host = i + 3;
+        start = bytes
+            .iter()
+            .skip(host)
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |j| host + j);
+    }
+    let end = bytes
+        .iter()
+        .skip(start)
+        .position(|&b| b == b'?' || b == b'#')
+        .map_or(bytes.len(), |j| start + j);
+    match url.get(start..end) {
+        Some("") if start == bytes.len() => "/",
+        Some(path) => path,
         None => url,
-    };
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    rest.get(..end).unwrap_or(rest)
+    }
 }
 
+/// The extension of the last path segment (`/a/b.pdf` → `pdf`), if it has a name before it.
 fn extension(path: &str) -> Option<&str> {
-    let file = path.rsplit('/').next()?;
-    let (stem, ext) = file.rsplit_once('.')?;
-    (!stem.is_empty() && !ext.is_empty()).then_some(ext)
+    let bytes = path.as_bytes();
+    let file = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let dot = bytes.iter().rposition(|&b| b == b'.')?;
+    (dot > file && dot + 1 < bytes.len())
+        .then(|| path.get(dot + 1..))
+        .flatten()
 }
 
 fn page_hash(path: &str) -> u32 {
-    let trimmed = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
+    let mut bytes = path.as_bytes();
+    if bytes.len() > 1 {
+        while let Some((b'/', rest)) = bytes.split_last() {
+            bytes = rest;
+        }
+    }
     let mut h: u32 = 0x811c_9dc5;
-    for b in trimmed.bytes() {
+    for b in bytes {
         h ^= u32::from(b.to_ascii_lowercase());
         h = h.wrapping_mul(0x0100_0193);
     }
@@ -353,5 +380,11 @@ mod tests {
         assert_eq!(extension("/files/a.PDF"), Some("PDF"));
         assert_eq!(extension("/files/.hidden"), None);
         assert_eq!(extension("/files/noext"), None);
+        assert_eq!(extension("/files.d/noext"), None);
+        assert_eq!(extension("/files/a."), None);
+        assert_eq!(url_path("https://example.com?x=1"), "/");
+        assert_eq!(page_hash("/pricing/"), page_hash("/PRICING"));
+        assert_eq!(page_hash("///"), page_hash(""));
+        assert_ne!(page_hash("/"), page_hash(""));
     }
 }

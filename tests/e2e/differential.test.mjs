@@ -56,6 +56,9 @@ const EXPECTED_OBSERVED = [
   'transition:promotion', 'transition:demotion', 'transition:at-now',
 ];
 const totals = { models: 0, visitors: 0, events: 0, transitions: 0 };
+/** Visitors scored differently when the kernel's state was saved and restored before each event. */
+const restoreMismatches = [];
+let reports = 0;
 
 before(async () => {
   console.log(`differential test seed ${SEED} (replay with LEADSCORE_DIFF_SEED=${SEED})`);
@@ -136,8 +139,12 @@ function describe() {
   return JSON.parse(text);
 }
 
-/** Replays one visitor's events (already in the CLI's order) in the kernel and explains at `now`. */
-function kernelScore(model, events, now) {
+/**
+ * Replays one visitor's events (already in the CLI's order) in the kernel and explains at `now`.
+ * With `restoring`, before each event the state is saved, the model loaded afresh and the state
+ * restored, as on a new page load.
+ */
+function kernelScore(model, events, now, restoring = false) {
   const load = kernel.load(model.bin);
   const names = (i) => (i === 0 ? UNQUALIFIED : model.describe.tiers[i - 1] ?? `<no tier ${i}>`);
   kernel.reset();
@@ -145,6 +152,12 @@ function kernelScore(model, events, now) {
   const problems = [];
   if (load !== 0) problems.push(`load returned ${load}`);
   for (const { ts, event } of events) {
+    if (restoring) {
+      const saved = kernel.state().slice();
+      const reload = kernel.load(model.bin);
+      if (reload !== 0) problems.push(`load returned ${reload}`);
+      if (kernel.restore(saved) !== true) problems.push(`restore(state()) before ${JSON.stringify(event)} gave false`);
+    }
     const bytes = encodeEvent(event);
     const code = kernel.apply(bytes, ts);
     if (!Number.isInteger(code) || code < 0) {
@@ -241,7 +254,7 @@ const wrap = (text, max = 6000) => (text.length > max ? `${text.slice(0, max)}\n
 // Shrinking a mismatch to a small case
 
 /** The mismatches of one visitor's `events` under `model` at `now`, or null (none, or invalid model). */
-function reproduce(model, events, now) {
+function reproduce(model, events, now, restoring) {
   const file = path.join(dir, 'shrink.json');
   fs.writeFileSync(file, JSON.stringify(model, null, 2));
   if (check(file) !== null) return null;
@@ -251,19 +264,19 @@ function reproduce(model, events, now) {
   const log = path.join(dir, 'shrink.events.jsonl');
   fs.writeFileSync(log, events.map(({ ts, event }) => JSON.stringify({ visitor: 'v', ts, ...event })).join('\n') + '\n');
   const cli = score(file, log, now).get('v');
-  const k = kernelScore(compiled, events, now);
+  const k = kernelScore(compiled, events, now, restoring);
   const diffs = differences(cli, k, model.calibration !== undefined, events.length);
   return diffs.length ? { diffs, cli, kernel: k } : null;
 }
 
 /** Removes events, rules, tiers, limits and calibration while the mismatch stays (bounded effort). */
-function shrink(model, events, now) {
+function shrink(model, events, now, restoring) {
   let budget = 500;
-  let best = reproduce(model, events, now);
+  let best = reproduce(model, events, now, restoring);
   if (!best) return null;
   const attempt = (m, e) => {
     if (budget-- <= 0) return false;
-    const r = reproduce(m, e, now);
+    const r = reproduce(m, e, now, restoring);
     if (r) [model, events, best] = [m, e, r];
     return Boolean(r);
   };
@@ -297,6 +310,22 @@ function shrink(model, events, now) {
       m.tiers.splice(i, 1);
       attempt(m, events);
     }
+    // Tier conditions, one at a time (a tier without any is invalid, so the last one stays).
+    for (let i = 0; i < model.tiers.length; i++) {
+      for (const part of ['min', 'max']) {
+        for (const key of Object.keys(model.tiers[i]?.[part] ?? {})) {
+          const m = structuredClone(model);
+          delete m.tiers[i][part][key];
+          if (Object.keys(m.tiers[i][part]).length === 0) delete m.tiers[i][part];
+          attempt(m, events);
+        }
+      }
+      if (model.tiers[i]?.requires) {
+        const m = structuredClone(model);
+        delete m.tiers[i].requires;
+        attempt(m, events);
+      }
+    }
     for (const key of ['limits', 'calibration', 'session_timeout_minutes', 'description', '$schema']) {
       if (model[key] === undefined) continue;
       const m = structuredClone(model);
@@ -304,9 +333,12 @@ function shrink(model, events, now) {
       attempt(m, events);
     }
   };
-  shrinkEvents();
-  shrinkModel();
-  shrinkEvents();
+  // Until nothing more can go (removing a tier condition may free a rule, and so on).
+  for (let size = Infinity; budget > 0 && size > model.rules.length + events.length + JSON.stringify(model).length;) {
+    size = model.rules.length + events.length + JSON.stringify(model).length;
+    shrinkEvents();
+    shrinkModel();
+  }
   return { model, events, ...best };
 }
 
@@ -334,8 +366,10 @@ function allAccepted(prepared) {
  * Compiles and scores a checked model with the CLI, then replays every visitor of the log in
  * the kernel; returns the mismatches.
  */
-function compare({ name, file, doc }, lines) {
+function compare(prepared, lines) {
+  const { name, file, doc } = prepared;
   const compiled = { bin: build(file) };
+  prepared.bin = compiled.bin;
   assert.equal(kernel.load(compiled.bin), 0, `the kernel does not load ${name}.bin, which leadscore check accepts`);
   compiled.describe = describe();
   assert.equal(compiled.describe.id, doc.id);
@@ -361,11 +395,16 @@ function compare({ name, file, doc }, lines) {
     const cli = reports.get(visitor);
     const k = kernelScore(compiled, events, now);
     const diffs = differences(cli, k, doc.calibration !== undefined, visitorLines.length);
+    if (diffs.length) mismatches.push({ name, file, doc, visitor, events, now, diffs, cli, kernel: k });
+    const restored = kernelScore(compiled, events, now, true);
+    const restoredDiffs = differences(cli, restored, doc.calibration !== undefined, visitorLines.length);
+    if (restoredDiffs.length) {
+      restoreMismatches.push({ name, file, doc, visitor, events, now, diffs: restoredDiffs, cli, kernel: restored });
+    }
     totals.visitors++;
     totals.events += events.length;
     totals.transitions += cli?.transitions.length ?? 0;
     observe(doc, cli, now);
-    if (diffs.length) mismatches.push({ name, file, doc, visitor, events, now, diffs, cli, kernel: k });
   }
   totals.models++;
   return mismatches;
@@ -402,16 +441,17 @@ function damaged(name, compiled, file) {
 }
 
 /** Fails with the first mismatches (shrunk to a small case) when there are any. */
-function report(mismatches) {
+function report(mismatches, restoring = false) {
   if (mismatches.length === 0) return;
   failed = true;
-  fs.writeFileSync(path.join(dir, 'mismatches.json'), JSON.stringify(mismatches, null, 1));
-  const parts = [`${mismatches.length} visitor(s) scored differently by the kernel and the CLI (seed ${SEED}); ` +
-    `all in ${path.join(dir, 'mismatches.json')}`];
+  const saved = path.join(dir, `mismatches-${++reports}.json`);
+  fs.writeFileSync(saved, JSON.stringify(mismatches, null, 1));
+  const parts = [`${mismatches.length} visitor(s) scored differently by the kernel and the CLI` +
+    `${restoring ? ' when the state is saved and restored before every event' : ''} (seed ${SEED}); all in ${saved}`];
   const first = mismatches[0];
-  const small = shrink(structuredClone(first.doc), first.events, first.now);
+  const small = shrink(structuredClone(first.doc), first.events, first.now, restoring);
   if (small) {
-    fs.writeFileSync(path.join(dir, 'shrunk.json'), JSON.stringify(small, null, 1));
+    fs.writeFileSync(saved.replace('mismatches', 'shrunk'), JSON.stringify(small, null, 1));
     parts.push(`\n=== shrunk from ${first.name} / ${first.visitor}: now ${first.now} (${new Date(first.now).toISOString()})`,
       `differences:\n  ${small.diffs.join('\n  ')}`,
       `model:\n${JSON.stringify(small.model)}`,
@@ -472,6 +512,10 @@ test('example models: the kernel scores their logs as the CLI does', keepOnFailu
     const lines = fs.readFileSync(path.join(root, 'www', 'models', `${name}.events.jsonl`), 'utf8')
       .split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     mismatches.push(...compare(prepared, lines));
+    // The example models the build ships are the ones `leadscore build` compiles.
+    const shipped = path.join(root, 'pkg', 'models', `${name}.bin`);
+    assert.ok(Buffer.from(prepared.bin).equals(fs.readFileSync(shipped)),
+      `${shipped} is not what leadscore build compiles from www/models/${name}.json`);
   }
   report(mismatches);
 }));
@@ -500,6 +544,11 @@ test('generated models: leadscore check accepts each, the kernel loads it and sc
   allAccepted(prepared);
   prepared.forEach((p, n) => mismatches.push(...compare(p, logs[n])));
   report(mismatches);
+}));
+
+test('the kernel state saved and restored before every event (a page load each) scores the same', keepOnFailure(() => {
+  assert.ok(totals.visitors > 0, 'no visitors were replayed');
+  report(restoreMismatches, true);
 }));
 
 test('the runs covered every event type and model feature, and enough visitors', keepOnFailure(() => {

@@ -37,7 +37,8 @@ function observePerformance() {
     } catch { /* type unsupported: `supported` tells the test */ }
   };
   observe('longtask', (e) => seen.longTasks.push({ start: e.startTime, duration: e.duration, name: e.name }));
-  observe('layout-shift', (e) => seen.shifts.push({ start: e.startTime, value: e.value, hadRecentInput: e.hadRecentInput }));
+  observe('layout-shift', (e) =>
+    seen.shifts.push({ start: e.startTime, value: e.value, hadRecentInput: e.hadRecentInput }));
 }
 
 /** Reads what the page recorded: the widget's window, long tasks, layout shifts, fetched files. */
@@ -65,8 +66,9 @@ async function coldLoad(path) {
   try {
     await context.addInitScript(observePerformance);
     await page.goto(server.url + path);
+    const marked = (name) => performance.getEntriesByName(name, 'mark').length > 0;
     await page
-      .waitForFunction((name) => performance.getEntriesByName(name, 'mark').length > 0, READY, { timeout: 15_000 })
+      .waitForFunction(marked, READY, { timeout: 15_000 })
       .catch(() => assert.fail(`no \`${READY}\` performance mark within 15 s of loading ${path} ` +
         `(page errors: ${JSON.stringify(page.errors)}, warnings: ${JSON.stringify(page.warnings)})`));
     await sleep(300); // long-task and layout-shift entries are delivered after their task ends
@@ -124,18 +126,20 @@ test(`home page, ${LOADS} cold loads: no long task in the widget's start-up, no 
   loads.forEach((load, i) => {
     const files = load.widgetFiles.map((f) => `${f.path} ${fmt(f.bytes)} B`).join(', ');
     const download = load.script.responseEnd - load.script.fetchStart;
-    console.log(`load ${i + 1}: start-up ${fmt(load.startupMs)} ms (script downloaded in ${fmt(download)} ms), long tasks in window ${load.overlapping.length} ` +
-      `(${load.longTasks.length} in the whole load), CLS ${load.cls.toFixed(4)}; fetched ${files}`);
+    console.log(`load ${i + 1}: start-up ${fmt(load.startupMs)} ms (script downloaded in ${fmt(download)} ms), ` +
+      `long tasks in window ${load.overlapping.length} (${load.longTasks.length} in the whole load), ` +
+      `CLS ${load.cls.toFixed(4)}; fetched ${files}`);
   });
   const kernel = loads[0].widgetFiles.filter((f) => f.path.endsWith('.wasm'));
-  console.log(`start-up (script fetch start → ${READY}): median ${fmt(median(loads.map((l) => l.startupMs)))} ms ` +
-    `over ${LOADS} cold loads (${loads.map((l) => fmt(l.startupMs)).join(', ')} ms); ` +
+  const startup = loads.map((l) => l.startupMs);
+  console.log(`start-up (script fetch start → ${READY}): median ${fmt(median(startup))} ms ` +
+    `over ${LOADS} cold loads (${startup.map(fmt).join(', ')} ms); ` +
     `wasm: ${kernel.map((f) => `${f.path.split('/').pop()} ${fmt(f.bytes)} B`).join(', ') || 'none'}; ` +
     `model: ${loads[0].model}`);
 
   for (const [i, load] of loads.entries()) {
     assert.ok(load.startupMs >= 0, `load ${i + 1}: the ready mark follows the script's fetch`);
-    assert.deepEqual(load.overlapping, [], `load ${i + 1}: long tasks between the script's fetch start and ${READY}`);
+    assert.deepEqual(load.overlapping, [], `load ${i + 1}: long tasks between the script's fetch and ${READY}`);
     assert.equal(load.cls, 0, `load ${i + 1}: cumulative layout shift ${JSON.stringify(load.shifts)}`);
   }
 });

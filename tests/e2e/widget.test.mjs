@@ -284,8 +284,8 @@ test('the npm ES module (pkg/): the kernel scores compiled models and event byte
     assert.deepEqual(seen.model.query, ['utm_source']);
     assert.deepEqual([...seen.model.questions].sort(), ['company_size', 'role', 'timeline']);
     assert.ok(seen.model.rules.includes('trial-signup'));
-    // tier + 256 * previous tier; PQL is tier 1: the change comes with the third product event.
-    assert.deepEqual(seen.results, [0, 0, 0, 1, 257]);
+    // tier + 256 * previous tier; PQL is tier 1, reached at 35 product points (20 + 15).
+    assert.deepEqual(seen.results, [0, 0, 1, 257, 257]);
     const [fit, , , product, total, , tier, previous, visits] = seen.explained;
     assert.deepEqual({ fit, product, total, tier, previous, visits }, { fit: 0, product: 45, total: 45, tier: 1, previous: 1, visits: 1 });
     const contributions = [];

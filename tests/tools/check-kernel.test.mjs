@@ -46,7 +46,7 @@ function module({ names, data, bodyPadding = 0 }) {
     ...section(10, vec(bodies)),
     ...section(11, vec([[0x00, 0x41, 0x10, 0x0b, ...vec([...utf8.encode(data)])]])), // at i32.const 16
     ...(names
-      ? section(0, [...name('name'), ...section(1, vec(names.map(([index, text]) => [...leb(index), ...name(text)])))])
+      ? section(0, [...name('name'), ...section(1, vec(names.map(([i, text]) => [...leb(i), ...name(text)])))])
       : []),
   ]);
 }
@@ -79,7 +79,29 @@ test('flags demangled names: dlmalloc, panicking, panic_fmt, rust_begin_unwind',
     data: 'clean',
   }));
   assert.equal(report.ok, false);
-  assert.deepEqual(report.forbiddenFunctions.map((f) => f.what).sort(), ['core::panicking', 'dlmalloc', 'rust_begin_unwind']);
+  assert.deepEqual(
+    report.forbiddenFunctions.map((f) => f.what).sort(),
+    ['core::panicking', 'dlmalloc', 'rust_begin_unwind'],
+  );
+});
+
+test('flags v0 symbols, mangled and demangled with crate disambiguators', () => {
+  const report = checkKernel(module({
+    names: [
+      [1, '_RNvNtCs1234abcd_4core3fmt5write'],
+      [2, '<core[c5930c85a12de822]::fmt::Arguments as core[c5930c85a12de822]::fmt::Display>::fmt'],
+      [0, 'core[c5930c85a12de822]::panicking::panic_bounds_check'],
+    ],
+    data: 'clean',
+  }));
+  assert.deepEqual(
+    report.forbiddenFunctions.map((f) => [f.what, f.name]).sort(),
+    [
+      ['core::fmt', '<core::fmt::Arguments as core::fmt::Display>::fmt'],
+      ['core::fmt', '_RNvNtCs1234abcd_4core3fmt5write'],
+      ['core::panicking', 'core::panicking::panic_bounds_check'],
+    ],
+  );
 });
 
 test('passes a clean module and reports its shape', () => {
@@ -114,7 +136,8 @@ test('the command exits 1 on a forbidden module and 0 on a clean one', () => {
       fs.writeFileSync(file, bytes);
       return spawnSync(process.execPath, [script, file], { encoding: 'utf8' });
     };
-    const bad = run(module({ names: [[1, '_ZN4core3fmt5write17h0123456789abcdefE']], data: 'index out of bounds' }));
+    const fmt = '_ZN4core3fmt5write17h0123456789abcdefE';
+    const bad = run(module({ names: [[1, fmt]], data: 'index out of bounds' }));
     assert.equal(bad.status, 1, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /\[core::fmt\] core::fmt::write/);
     assert.match(bad.stdout, /"index out of bounds"/);

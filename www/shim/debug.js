@@ -6,8 +6,12 @@
  * build` does. Throws the list of problems, one per line with its path, when the model is invalid.
  */
 export async function compile(base, text) {
-  const engine = await import(base + 'leadscore_debug.js');
-  await engine.default({ module_or_path: base + 'leadscore_debug_bg.wasm' });
+  const url = base + 'leadscore_debug_bg.wasm';
+  const [engine, wasm] = await Promise.all([import(base + 'leadscore_debug.js'), fetch(url)]);
+  if (!wasm.ok) throw Error(`${url}: HTTP ${wasm.status}`);
+  // Compiling while downloading needs the right MIME type; otherwise, from the bytes.
+  const type = wasm.headers.get('content-type');
+  await engine.default({ module_or_path: /^application\/wasm/.test(type) ? wasm : await wasm.arrayBuffer() });
   try {
     return engine.compile(text);
   } catch (problems) {

@@ -143,7 +143,7 @@ function install() {
       await kernel.default({ module_or_path: wasm });
       const code = kernel.load(bytes);
       if (code) throw Error(`the compiled model ${model} is not usable: ${UNUSABLE[code] || code}`);
-      if (json) console.info('leadscore: the model is compiled in this page; `leadscore build` makes the page lighter');
+      if (json) console.info('leadscore: a JSON model is compiled in the page; `leadscore build` makes it lighter');
       run = start(kernel, debug && tools);
       phase = 2;
       for (const args of queue.splice(0)) leadscore(...args);
@@ -257,7 +257,7 @@ function install() {
     }
 
     /** Reports the visible time since the last report. */
-    function engage(now) {
+    function engage(now = Date.now()) {
       const seconds = (now - visibleSince) / 1000;
       if (visibleSince != null && seconds >= 1) {
         visibleSince = now;
@@ -283,8 +283,10 @@ function install() {
       post(endpoint, outbox[0]).then(guard((outcome) => delivered(id, outcome)));
     }
 
+    /** How a post ended: accepted or refused, the result leaves the outbox; failed, it waits. */
     function delivered(id, outcome) {
       if (inFlight == id) inFlight = undefined;
+      if (!maySend()) return; // forgotten, or consent withdrawn, meanwhile
       sync();
       if (outcome == FAILED) {
         const delay = backoff((record.attempts = (record.attempts || 0) + 1));
@@ -366,7 +368,7 @@ function install() {
     const controller = new AbortController();
     const listen = (target, type, fn, capture) =>
       target.addEventListener(type, guard(fn), { capture, signal: controller.signal });
-    const interval = setInterval(guard(() => document.hidden || engage(Date.now())), 15000);
+    const interval = setInterval(guard(() => document.hidden || engage()), 15000);
     stops.push(() => controller.abort(), () => clearInterval(interval), () => clearTimeout(retry));
     if (field) {
       // Forms that builders insert after the page loaded get the tier too.
@@ -391,23 +393,18 @@ function install() {
       const now = Date.now();
       for (const event of submission(e.target, model.questions)) apply(event, now);
     }, true);
-    listen(document, 'visibilitychange', () => {
-      const now = Date.now();
-      if (document.hidden) {
-        engage(now);
-        visibleSince = undefined;
-        flush(NOW);
-      } else {
-        visibleSince = now;
-        flush(DUE);
-      }
-    });
-    listen(window, 'pagehide', () => {
-      const now = Date.now();
-      engage(now);
+    /** The page is hidden or going away: visible time so far is reported, results leave. */
+    const hidden = (when) => {
+      engage();
       visibleSince = undefined;
-      flush(LEAVING);
+      flush(when);
+    };
+    listen(document, 'visibilitychange', () => {
+      if (document.hidden) return hidden(NOW);
+      visibleSince = Date.now();
+      flush(DUE);
     });
+    listen(window, 'pagehide', () => hidden(LEAVING));
     listen(window, 'popstate', commands.page);
     listen(window, 'storage', (e) => {
       if (e.key == null || e.key == KEY) stale = true;
