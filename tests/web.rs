@@ -91,17 +91,28 @@ fn events_score_and_explain_as_numbers() {
     let changed = web::apply(&custom("teammate_invited", &[]), T0 + 2000.0);
     assert_eq!(changed, pql);
     let report = custom("feature_used", &[("feature", Value::Text("report".into()))]);
-    assert_eq!(web::apply(&report, T0 + 5000.0), pql + 256 * pql, "PQL, unchanged");
+    assert_eq!(
+        web::apply(&report, T0 + 5000.0),
+        pql + 256 * pql,
+        "PQL, unchanged"
+    );
 
     let x = web::explain(T0 + 5000.0);
     assert_eq!((x.len() - 10) % 5, 0);
-    assert_eq!(x[4], x[0] + x[1] + x[2] + x[3], "the total adds up the sub-scores");
+    assert_eq!(
+        x[4],
+        x[0] + x[1] + x[2] + x[3],
+        "the total adds up the sub-scores"
+    );
     assert_eq!(x[6], f64::from(pql));
     assert_eq!(x[7], f64::from(pql), "apply stored the tier");
     assert_eq!(x[8], 1.0, "one visit");
     let rules = d["rules"].as_array().unwrap();
     let contributions: Vec<&[f64]> = x[10..].chunks(5).collect();
-    assert!(contributions.windows(2).all(|w| w[0][2] >= w[1][2]), "highest first");
+    assert!(
+        contributions.windows(2).all(|w| w[0][2] >= w[1][2]),
+        "highest first"
+    );
     let signup = contributions
         .iter()
         .find(|c| rules[c[0] as usize] == "trial-signup")
@@ -129,8 +140,16 @@ fn malformed_or_invalid_events_are_rejected_without_changing_anything() {
     loaded();
     let before = web::state();
     assert_eq!(web::apply(&[], T0), web::REJECTED);
-    assert_eq!(web::apply(&[1, 200, 0], T0), web::REJECTED, "text past the end");
-    assert_eq!(web::apply(&page("pricing"), T0), web::REJECTED, "no leading /");
+    assert_eq!(
+        web::apply(&[1, 200, 0], T0),
+        web::REJECTED,
+        "text past the end"
+    );
+    assert_eq!(
+        web::apply(&page("pricing"), T0),
+        web::REJECTED,
+        "no leading /"
+    );
     let too_long = Event::Engagement { seconds: 1e9 }.to_bytes();
     assert_eq!(web::apply(&too_long, T0), web::REJECTED);
     assert_eq!(web::state(), before);
@@ -145,7 +164,11 @@ fn the_debug_compiler_lists_every_problem_with_its_path() {
       ],
       "tiers": [{"name": "SQL", "min": {"intent": 10}, "requires": ["no-such-rule"]}]}"#;
     let problems = web::compile(broken).unwrap_err();
-    for path in ["rules[0].when.page.path", "rules[1].id", "tiers[0].requires"] {
+    for path in [
+        "rules[0].when.page.path",
+        "rules[1].id",
+        "tiers[0].requires",
+    ] {
         assert!(problems.contains(path), "{path} in {problems}");
     }
     assert!(web::compile("{").unwrap_err().contains("not valid JSON"));

@@ -157,7 +157,10 @@ fn decimal_to_f64(mut mantissa: u64, mut exponent: i64, exact: bool) -> f64 {
     }
     if exact && mantissa <= EXACT_INTEGERS {
         // One rounding of exact operands (powers of ten up to 10^22 are exact).
-        if let Some(p) = POWERS_OF_TEN.get(exponent as usize).filter(|_| exponent >= 0) {
+        if let Some(p) = POWERS_OF_TEN
+            .get(exponent as usize)
+            .filter(|_| exponent >= 0)
+        {
             return mantissa as f64 * p;
         }
         if let Some(p) = POWERS_OF_TEN.get(exponent.unsigned_abs() as usize) {

@@ -266,7 +266,12 @@ mod tests {
             let Ok(event) = serde_json::from_str::<Event>(line) else {
                 continue;
             };
-            let _ = apply(&mut state, &model, &event, 1_700_000_000_000 + i as i64 * 3_600_000);
+            let _ = apply(
+                &mut state,
+                &model,
+                &event,
+                1_700_000_000_000 + i as i64 * 3_600_000,
+            );
             let bytes = state.to_bytes();
             assert_eq!(State::from_bytes(&bytes, &model).as_ref(), Some(&state));
             // Every shorter prefix and any extra byte is refused, never misread.

@@ -70,7 +70,9 @@ impl core::fmt::Display for LoadError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             LoadError::NotAModel => "not a compiled leadscore model",
-            LoadError::Version => "compiled for another format version; rebuild it with this version of leadscore",
+            LoadError::Version => {
+                "compiled for another format version; rebuild it with this version of leadscore"
+            }
             LoadError::Damaged => "damaged (its length or checksum does not match)",
             LoadError::Malformed => "malformed (a value is out of bounds)",
         })

@@ -62,7 +62,11 @@ pub fn load(model: &[u8]) -> u32 {
 /// "query": [query parameters that page rules test]}`.
 #[wasm_bindgen]
 pub fn describe() -> String {
-    with_kernel(|k| k.as_ref().map(|k| describe_model(&k.model)).unwrap_or_default())
+    with_kernel(|k| {
+        k.as_ref()
+            .map(|k| describe_model(&k.model))
+            .unwrap_or_default()
+    })
 }
 
 /// Replaces the visitor state with stored bytes ([`state`]'s), aligned to the model. False,
@@ -158,7 +162,10 @@ pub fn explain(now: f64) -> Vec<f64> {
 /// True when a download of the URL path `path` fires one of the model's download rules.
 #[wasm_bindgen]
 pub fn is_download(path: &str) -> bool {
-    with_kernel(|k| k.as_ref().is_some_and(|k| engine::is_download(&k.model, path)))
+    with_kernel(|k| {
+        k.as_ref()
+            .is_some_and(|k| engine::is_download(&k.model, path))
+    })
 }
 
 /// Reads and validates a model given as JSON text and compiles it, as `leadscore build` does.

@@ -67,12 +67,13 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
     let mut files = Router::new();
     for (path, bytes) in &dirs.compiled {
         let bytes = axum::body::Bytes::from(bytes.clone());
-        files = files.route(
-            path,
-            get(move || async move {
-                ([(header::CONTENT_TYPE, "application/octet-stream")], bytes)
-            }),
-        );
+        files =
+            files.route(
+                path,
+                get(move || async move {
+                    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes)
+                }),
+            );
     }
     let files = files
         // The embed snippet: `<script async src="/leadscore/leadscore.js" data-model="/leadscore/model.bin">`;
