@@ -32,118 +32,175 @@ pub fn apply<'m>(
     event.validate()?;
     state.align(model);
     let now = state.last_seen.map_or(now, |last| now.max(last));
+    let visit = record_visit(state, model, event, now);
+    match event {
+        Event::PageView { path, query } => page_view(state, model, path, query, now),
+        Event::Download { url } => download(state, model, url, now),
+        Event::Answer { question, value } => answer(state, model, question, value, now),
+        Event::FormSubmit { id, name } => form_submit(state, model, id, name, now),
+        Event::Custom { name, properties } => custom(state, model, name, properties, now),
+        Event::Engagement { seconds } => state.seconds += seconds,
+    }
+    aggregates(state, model, event, &visit, now);
+    let result = score(state, model, now);
+    store_tier(state, &result);
+    Ok(result)
+}
 
-    let new_visit = !matches!(event, Event::Engagement { .. })
+/// What an event means for the visit it belongs to.
+struct Visit {
+    /// The event starts a new visit (sessions end after the model's inactivity timeout).
+    new: bool,
+    /// Time since the previous event, if any.
+    gap: Option<Millis>,
+}
+
+/// Counts the event's visit and moves the clock of the state to `now`.
+fn record_visit(state: &mut State, model: &ValidModel, event: &Event, now: Millis) -> Visit {
+    let new = !matches!(event, Event::Engagement { .. })
         && state
             .last_seen
             .is_none_or(|last| now.saturating_sub(last) > model.session_timeout_ms());
     let gap = state.last_seen.map(|last| now.saturating_sub(last));
     state.first_seen.get_or_insert(now);
     state.last_seen = Some(now);
-    if new_visit {
+    if new {
         state.visits = state.visits.saturating_add(1);
     }
+    Visit { new, gap }
+}
 
-    match event {
-        Event::PageView { path, query } => {
-            let hash = page_hash(path);
-            if state.pages.len() < MAX_DISTINCT_PAGES as usize && !state.pages.contains(&hash) {
-                state.pages.push(hash);
-            }
-            for &i in model.rules_for(RuleGroup::Page) {
-                if let Some(Matcher::Page { path: p, query: q }) =
-                    model.rules().get(i).map(|r| &r.when)
-                {
-                    if model.path_matches(i, p, path)
-                        && q.iter().all(|(k, v)| {
-                            query
-                                .get(k)
-                                .is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
-                        })
-                    {
-                        fire(state, model, i, now);
-                    }
-                }
-            }
-        }
-        Event::Download { url } => {
-            let path = url_path(url);
-            let ext = extension(path);
-            for &i in model.rules_for(RuleGroup::Download) {
-                if download_rule_matches(model, i, path, ext) {
-                    fire(state, model, i, now);
-                }
-            }
-        }
-        Event::Answer { question, value } => {
-            let question = question.trim();
-            for &i in model.rules_for(RuleGroup::Answer) {
-                if let Some(Matcher::Answer {
-                    question: q,
-                    equals,
-                    one_of,
-                    min,
-                    max,
-                }) = model.rules().get(i).map(|r| &r.when)
-                {
-                    if !q.eq_ignore_ascii_case(question) {
-                        continue;
-                    }
-                    let holds = condition_holds(value, equals, one_of, *min, *max);
-                    let active = state.rules.get(i).is_some_and(|s| s.count > 0);
-                    if holds && !active {
-                        fire(state, model, i, now);
-                    } else if !holds && active {
-                        if let Some(s) = state.rules.get_mut(i) {
-                            retract(s);
-                        }
-                    }
-                }
-            }
-        }
-        Event::FormSubmit { id, name } => {
-            for &i in model.rules_for(RuleGroup::Form) {
-                if let Some(Matcher::Form {
-                    id: want_id,
-                    name: want_name,
-                }) = model.rules().get(i).map(|r| &r.when)
-                {
-                    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
-                        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
-                        _ => false,
-                    };
-                    if same(want_id, id) || same(want_name, name) {
-                        fire(state, model, i, now);
-                    }
-                }
-            }
-        }
-        Event::Custom { name, properties } => {
-            let name = name.trim();
-            for &i in model.rules_for(RuleGroup::Event) {
-                if let Some(Matcher::Event {
-                    name: want,
-                    properties: conds,
-                }) = model.rules().get(i).map(|r| &r.when)
-                {
-                    if want.eq_ignore_ascii_case(name)
-                        && conds.iter().all(|(k, c)| {
-                            properties.get(k).is_some_and(|v| {
-                                condition_holds(v, &c.equals, &c.one_of, c.min, c.max)
-                            })
-                        })
-                    {
-                        fire(state, model, i, now);
-                    }
-                }
-            }
-        }
-        Event::Engagement { seconds } => {
-            state.seconds += seconds;
+/// The rules of one group: each with its index and matcher.
+fn matchers(model: &ValidModel, group: RuleGroup) -> impl Iterator<Item = (usize, &Matcher)> {
+    model
+        .rules_for(group)
+        .iter()
+        .filter_map(|&i| model.rules().get(i).map(|r| (i, &r.when)))
+}
+
+/// A page view: remembers the page for `distinct_pages` and fires the page rules it matches.
+fn page_view(
+    state: &mut State,
+    model: &ValidModel,
+    path: &str,
+    query: &crate::model::Entries<String>,
+    now: Millis,
+) {
+    let hash = page_hash(path);
+    if state.pages.len() < MAX_DISTINCT_PAGES as usize && !state.pages.contains(&hash) {
+        state.pages.push(hash);
+    }
+    for (i, m) in matchers(model, RuleGroup::Page) {
+        let Matcher::Page { path: p, query: q } = m else {
+            continue;
+        };
+        let query_holds = q.iter().all(|(k, v)| {
+            query
+                .get(k)
+                .is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
+        });
+        if query_holds && model.path_matches(i, p, path) {
+            fire(state, model, i, now);
         }
     }
+}
 
-    // Aggregate conditions: award once, when they become true.
+/// A download: fires the download rules its URL matches.
+fn download(state: &mut State, model: &ValidModel, url: &str, now: Millis) {
+    let path = url_path(url);
+    let ext = extension(path);
+    for &i in model.rules_for(RuleGroup::Download) {
+        if download_rule_matches(model, i, path, ext) {
+            fire(state, model, i, now);
+        }
+    }
+}
+
+/// An answer: each answer rule of the question counts while the current answer meets it.
+fn answer(state: &mut State, model: &ValidModel, question: &str, value: &Value, now: Millis) {
+    let question = question.trim();
+    for (i, m) in matchers(model, RuleGroup::Answer) {
+        let Matcher::Answer {
+            question: q,
+            equals,
+            one_of,
+            min,
+            max,
+        } = m
+        else {
+            continue;
+        };
+        if !q.eq_ignore_ascii_case(question) {
+            continue;
+        }
+        let holds = condition_holds(value, equals, one_of, *min, *max);
+        let active = state.rules.get(i).is_some_and(|s| s.count > 0);
+        if holds && !active {
+            fire(state, model, i, now);
+        } else if !holds && active {
+            if let Some(s) = state.rules.get_mut(i) {
+                retract(s);
+            }
+        }
+    }
+}
+
+/// A form submission: fires the form rules that name the form's id or name.
+fn form_submit(
+    state: &mut State,
+    model: &ValidModel,
+    id: &Option<String>,
+    name: &Option<String>,
+    now: Millis,
+) {
+    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
+        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
+        _ => false,
+    };
+    for (i, m) in matchers(model, RuleGroup::Form) {
+        if let Matcher::Form {
+            id: want_id,
+            name: want_name,
+        } = m
+        {
+            if same(want_id, id) || same(want_name, name) {
+                fire(state, model, i, now);
+            }
+        }
+    }
+}
+
+/// A custom event: fires the event rules of its name whose property conditions hold.
+fn custom(
+    state: &mut State,
+    model: &ValidModel,
+    name: &str,
+    properties: &crate::model::Entries<Value>,
+    now: Millis,
+) {
+    let name = name.trim();
+    for (i, m) in matchers(model, RuleGroup::Event) {
+        let Matcher::Event {
+            name: want,
+            properties: conds,
+        } = m
+        else {
+            continue;
+        };
+        if want.eq_ignore_ascii_case(name)
+            && conds.iter().all(|(k, c)| {
+                properties
+                    .get(k)
+                    .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
+            })
+        {
+            fire(state, model, i, now);
+        }
+    }
+}
+
+/// Aggregate conditions: each awards its points once, when it becomes true.
+fn aggregates(state: &mut State, model: &ValidModel, event: &Event, visit: &Visit, now: Millis) {
     for &i in model.rules_for(RuleGroup::Aggregate) {
         let Some(rule) = model.rules().get(i) else {
             continue;
@@ -166,7 +223,10 @@ pub fn apply<'m>(
                 state.seconds >= f64::from(*at_least_seconds)
             }
             Matcher::ReturnVisit { within_days } => {
-                new_visit && gap.is_some_and(|g| (g as f64) <= within_days * DAY_MS)
+                visit.new
+                    && visit
+                        .gap
+                        .is_some_and(|g| (g as f64) <= within_days * DAY_MS)
             }
             _ => false,
         };
@@ -174,10 +234,6 @@ pub fn apply<'m>(
             fire(state, model, i, now);
         }
     }
-
-    let result = score(state, model, now);
-    store_tier(state, &result);
-    Ok(result)
 }
 
 /// Re-evaluates the tier at `now` when no event happened (points decayed or expired).

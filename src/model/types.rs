@@ -474,12 +474,24 @@ impl<V> Entries<V> {
 }
 
 impl<V> FromIterator<(String, V)> for Entries<V> {
+    /// Collects named values; a name given twice keeps its last value.
     fn from_iter<I: IntoIterator<Item = (String, V)>>(items: I) -> Self {
-        let mut entries = Entries::new();
+        let mut list: Vec<(String, V)> = Vec::new();
         for (k, v) in items {
-            entries.insert(k, v);
+            match list.iter_mut().find(|(key, _)| *key == k) {
+                Some(entry) => entry.1 = v,
+                None => list.push((k, v)),
+            }
         }
-        entries
+        // An insertion sort: a few entries at most, and no sort code in the browser's kernel.
+        for i in 1..list.len() {
+            let mut j = i;
+            while j > 0 && list.get(j - 1).map(|e| &e.0) > list.get(j).map(|e| &e.0) {
+                list.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        Entries(list)
     }
 }
 
