@@ -144,6 +144,8 @@ impl<'a> Reader<'a> {
 pub struct Writer {
     /// The bytes written so far.
     pub bytes: Vec<u8>,
+    /// Set when a text or a list was too long for its length field (it was cut).
+    pub overflow: bool,
 }
 
 impl Writer {
@@ -182,8 +184,10 @@ impl Writer {
         self.u8(u8::from(v));
     }
 
-    /// Text: a `u16` byte length, then UTF-8, cut to 65,535 bytes on a character boundary.
+    /// Text: a `u16` byte length, then UTF-8, cut to 65,535 bytes on a character boundary
+    /// (and [`Writer::overflow`] set).
     pub fn text(&mut self, s: &str) {
+        self.overflow |= s.len() > usize::from(u16::MAX);
         let mut end = s.len().min(usize::from(u16::MAX));
         while !s.is_char_boundary(end) {
             end -= 1;
@@ -201,12 +205,14 @@ impl Writer {
         }
     }
 
-    /// A list of at most 65,535 items: a `u16` count, then the items.
+    /// A list of at most 65,535 items: a `u16` count, then the items (more are cut, and
+    /// [`Writer::overflow`] set).
     pub fn list<'a, T: 'a>(
         &mut self,
         items: impl ExactSizeIterator<Item = &'a T>,
         mut write: impl FnMut(&mut Self, &'a T),
     ) {
+        self.overflow |= items.len() > usize::from(u16::MAX);
         let n = items.len().min(usize::from(u16::MAX));
         self.u16(n as u16);
         for item in items.take(n) {

@@ -19,7 +19,7 @@
 //!   "tiers": [{"name": "SQL", "min": {"intent": 30}}]
 //! }"#).unwrap();
 //! // What the browser loads: compiled ahead of time, read back without validation.
-//! let compiled = binary::read(&binary::write(&model)).unwrap();
+//! let compiled = binary::read(&binary::write(&model).unwrap()).unwrap();
 //! let mut state = State::new(&compiled);
 //! let pricing = Event::PageView { path: "/pricing".into(), query: Default::default() };
 //! let score = engine::apply(&mut state, &compiled, &pricing, 1_767_225_600_000).unwrap();

@@ -152,6 +152,10 @@ fn malformed_or_invalid_events_are_rejected_without_changing_anything() {
     );
     let too_long = Event::Engagement { seconds: 1e9 }.to_bytes();
     assert_eq!(web::apply(&too_long, T0), web::REJECTED);
+    for bad_clock in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e300] {
+        assert_eq!(web::apply(&page("/pricing"), bad_clock), web::REJECTED);
+        assert!(web::explain(bad_clock).is_empty());
+    }
     assert_eq!(web::state(), before);
 }
 

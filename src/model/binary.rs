@@ -89,6 +89,9 @@ pub fn read(bytes: &[u8]) -> Result<ValidModel, LoadError> {
     if header.take(4) != MAGIC {
         return Err(LoadError::NotAModel);
     }
+    if bytes.len() < HEADER_LEN {
+        return Err(LoadError::Damaged);
+    }
     if header.u16() != FORMAT {
         return Err(LoadError::Version);
     }
@@ -282,9 +285,30 @@ fn tier(r: &mut Reader<'_>, rules: &[Rule]) -> Tier {
     }
 }
 
-/// Compiles a validated model to its binary form (native only: the browser never compiles).
+/// Most tiers a compiled model may have: the kernel reports a tier change as two tier numbers
+/// of eight bits each.
+pub const MAX_TIERS: usize = 255;
+
+/// Why a valid model cannot be compiled: a part too large for the compiled layout.
 #[cfg(feature = "std")]
-pub fn write(model: &ValidModel) -> Vec<u8> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError(pub &'static str);
+
+#[cfg(feature = "std")]
+impl core::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for WriteError {}
+
+/// Compiles a validated model to its binary form (native only: the browser never compiles).
+/// Fails, rather than cut anything, when a text is longer than 65,535 bytes, a list has more
+/// than 65,535 items or there are more than [`MAX_TIERS`] tiers.
+#[cfg(feature = "std")]
+pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
     use crate::bytes::Writer;
 
     fn texts(w: &mut Writer, list: &[String]) {
@@ -428,6 +452,16 @@ pub fn write(model: &ValidModel) -> Vec<u8> {
         w.list(requires.iter(), |w, &r| w.u16(r as u16));
     });
 
+    if w.overflow {
+        return Err(WriteError(
+            "a text longer than 65,535 bytes or a list of more than 65,535 items does not fit the compiled form",
+        ));
+    }
+    if m.tiers.len() > MAX_TIERS {
+        return Err(WriteError(
+            "more than 255 tiers do not fit the compiled form",
+        ));
+    }
     let body = w.bytes;
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&MAGIC);
@@ -436,5 +470,82 @@ pub fn write(model: &ValidModel) -> Vec<u8> {
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&fnv1a32(&body).to_le_bytes());
     out.extend_from_slice(&body);
-    out
+    Ok(out)
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> ValidModel {
+        let path = format!("www/models/{name}.json");
+        ValidModel::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// What the compiled form keeps: everything the engine reads.
+    fn without_notes(model: &ValidModel) -> Model {
+        let mut m = model.model().clone();
+        m.schema = None;
+        m.description = None;
+        for rule in &mut m.rules {
+            rule.description = None;
+            rule.evidence = None;
+        }
+        m
+    }
+
+    #[test]
+    fn examples_round_trip_and_every_damage_is_refused() {
+        for name in ["saas", "wholesale"] {
+            let model = example(name);
+            let bytes = write(&model).unwrap();
+            let back = read(&bytes).unwrap();
+            assert_eq!(back.model(), &without_notes(&model), "{name}");
+            assert_eq!(back.rule_key(), model.rule_key());
+            for n in 0..bytes.len() {
+                assert!(read(&bytes[..n]).is_err(), "{name}: {n} bytes");
+            }
+            for i in HEADER_LEN..bytes.len() {
+                let mut flipped = bytes.clone();
+                flipped[i] ^= 1;
+                assert_eq!(
+                    read(&flipped).err(),
+                    Some(LoadError::Damaged),
+                    "{name}: byte {i}"
+                );
+            }
+        }
+        assert_eq!(read(b"LSCM").err(), Some(LoadError::Damaged));
+        assert_eq!(read(b"{\"version\": 1}").err(), Some(LoadError::NotAModel));
+    }
+
+    #[test]
+    fn what_does_not_fit_the_layout_is_refused_not_cut() {
+        let mut m = example("saas").model().clone();
+        let tier = m.tiers[0].clone();
+        m.tiers = (0..300)
+            .map(|i| Tier {
+                name: format!("T{i}"),
+                ..tier.clone()
+            })
+            .collect();
+        // Refused by the validator, or else by the compiler; never compiled with a cut.
+        match ValidModel::new(m) {
+            Ok(many_tiers) => assert!(write(&many_tiers).unwrap_err().0.contains("255 tiers")),
+            Err(e) => assert!(e.to_string().contains("tiers"), "{e}"),
+        }
+        let mut m = example("saas").model().clone();
+        m.rules[0].when = Matcher::Answer {
+            question: "role".into(),
+            equals: None,
+            one_of: Some((0..70_000).map(|i| format!("v{i}")).collect()),
+            min: None,
+            max: None,
+        };
+        match ValidModel::new(m) {
+            Ok(long_list) => assert!(write(&long_list).unwrap_err().0.contains("65,535")),
+            Err(e) => assert!(e.to_string().contains("one_of"), "{e}"),
+        }
+    }
 }

@@ -36,6 +36,9 @@ struct Slot(UnsafeCell<Option<Kernel>>);
 // SAFETY: wasm32-unknown-unknown without the atomics feature has exactly one thread.
 unsafe impl Sync for Slot {}
 
+#[cfg(target_feature = "atomics")]
+compile_error!("the kernel keeps its state in a single-threaded slot: build it without atomics");
+
 static KERNEL: Slot = Slot(UnsafeCell::new(None));
 
 fn with_kernel<R>(f: impl FnOnce(&mut Option<Kernel>) -> R) -> R {
@@ -105,16 +108,16 @@ pub fn state() -> Vec<u8> {
 }
 
 /// Applies one event (the page adapter's byte form, see [`Event::from_bytes`]) at `now`
-/// (milliseconds since the epoch). Answers `tier + 256 * previous_tier` (0 = unqualified,
+/// (milliseconds since the epoch; a time that is not finite or beyond ±8.64e15 is rejected). Answers `tier + 256 * previous_tier` (0 = unqualified,
 /// `i + 1` = the model's tier `i`), [`REJECTED`] or [`NO_MODEL`].
 #[wasm_bindgen]
 pub fn apply(event: &[u8], now: f64) -> i32 {
     with_kernel(|k| {
         let Some(k) = k else { return NO_MODEL };
-        let Some(event) = Event::from_bytes(event) else {
+        let (Some(event), Some(now)) = (Event::from_bytes(event), millis(now)) else {
             return REJECTED;
         };
-        match engine::apply(&mut k.state, &k.model, &event, now as i64) {
+        match engine::apply(&mut k.state, &k.model, &event, now) {
             Ok(score) => {
                 tier_number(&k.model, score.tier) + 256 * tier_number(&k.model, score.previous_tier)
             }
@@ -130,8 +133,10 @@ pub fn apply(event: &[u8], now: f64) -> i32 {
 #[wasm_bindgen]
 pub fn explain(now: f64) -> Vec<f64> {
     with_kernel(|k| {
-        let Some(k) = k else { return Vec::new() };
-        let s = engine::score(&k.state, &k.model, now as i64);
+        let (Some(k), Some(now)) = (k, millis(now)) else {
+            return Vec::new();
+        };
+        let s = engine::score(&k.state, &k.model, now);
         let mut out = Vec::with_capacity(10 + 5 * s.contributions.len());
         out.extend_from_slice(&[
             s.fit,
@@ -181,11 +186,18 @@ pub fn compile(json: &str) -> Result<Vec<u8>, String> {
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    Ok(binary::write(&model))
+    binary::write(&model).map_err(|e| e.to_string())
 }
 
 #[cfg(feature = "debug")]
 use alloc::string::ToString;
+
+/// The time of an event or a score, if it is one: a finite number of milliseconds within the
+/// range of JavaScript dates (±8.64e15). Anything else is refused, so that one bad clock reading
+/// cannot pin the visitor's state at the end of time.
+fn millis(now: f64) -> Option<i64> {
+    (now.abs() <= 8.64e15).then_some(now as i64)
+}
 
 fn tier_number(model: &ValidModel, name: &str) -> i32 {
     if name == UNQUALIFIED {

@@ -17,7 +17,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let model = load_model(&args.model)?;
-    let bytes = binary::write(&model);
+    let bytes = binary::write(&model)
+        .map_err(|e| format!("cannot compile {}: {e}", args.model.display()))?;
     let out = args.out.unwrap_or_else(|| args.model.with_extension("bin"));
     std::fs::write(&out, &bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let json = std::fs::metadata(&args.model).map_or(0, |m| m.len());
