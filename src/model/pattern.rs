@@ -4,6 +4,9 @@
 //! `?` matches one character other than `/`. Matching ignores ASCII case and a trailing `/`.
 //! Character classes and braces are not supported and make a pattern invalid.
 
+use alloc::vec;
+use alloc::vec::Vec;
+
 /// Longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 512;
 /// Most wildcards a pattern may hold.
