@@ -74,8 +74,11 @@ const stored = () => rows(collector.db, 'SELECT COUNT(*) FROM tier_results')[0][
 test('the demo journey ends with the right rows in the database and on the dashboard', async () => {
   const { context, page } = await newPage(browser);
   const answers = [];
+  const types = []; // content types of the widget's posts: CORS-simple text/plain
   page.on('response', (r) => {
-    if (new URL(r.url()).pathname === '/v1/tier') answers.push(r.status());
+    if (new URL(r.url()).pathname !== '/v1/tier') return;
+    answers.push(r.status());
+    types.push(r.request().headers()['content-type']);
   });
   try {
     const go = async (p) => {
@@ -132,6 +135,7 @@ test('the demo journey ends with the right rows in the database and on the dashb
     }
     assert.equal(new Set(result.map((r) => r[5])).size, 3);
     assert.ok(answers.every((s) => s === 200), `every POST /v1/tier answered 200: ${answers}`);
+    assert.deepEqual(new Set(types), new Set(['text/plain;charset=UTF-8']), 'the collector takes the CORS-simple post');
     assert.deepEqual(widgetWarnings(page), []);
     assert.deepEqual(page.errors, []);
     const everything = JSON.stringify(rows(collector.db, 'SELECT * FROM tier_results'));

@@ -1,8 +1,10 @@
 // A small static server for the end-to-end tests: serves the demo site (www/) at /, the built
 // widget (pkg/) at /leadscore/, the compiled models (pkg/models/, where the build puts them) at
 // /models/ before www/models/, and test pages (tests/e2e/fixtures/) at /fixtures/; records every
-// request and accepts tier results at POST /v1/tier. Its behaviour can be switched per test to
-// simulate a broken deployment (missing wasm, wrong MIME type, strict CSP, offline backend).
+// request and accepts tier results at POST /v1/tier as the collector does: JSON sent as
+// application/json or as text/plain (the widget's CORS-simple post), from any origin. Its
+// behaviour can be switched per test to simulate a broken deployment (missing wasm, wrong MIME
+// type, strict CSP, a backend that is down or never answers).
 
 import http from 'node:http';
 import fs from 'node:fs/promises';
@@ -29,9 +31,10 @@ const types = {
 
 /** Default behaviour; tests change `server.options` and call `server.reset()` between tests. */
 const defaults = () => ({
-  tierStatus: 200, // status answered to POST /v1/tier (503 = backend down)
+  tierStatus: 200, // status answered to POST /v1/tier (503 = backend down; 'hang' = never answers)
   wasm: 'ok', // 'ok' | 'missing' | 'wrong-mime'
   csp: null, // Content-Security-Policy header for HTML pages
+  pages: {}, // pathname -> HTML text served instead of the file (pages a test writes)
 });
 
 export async function startServer() {
@@ -40,12 +43,20 @@ export async function startServer() {
     requests: [], // every request: {method, path, search, headers, body}
     tierPosts: [], // bodies of POST /v1/tier, parsed, in arrival order (accepted or not)
     accepted: [], // tier results answered with 2xx
+    held: [], // answers of tier posts held while tierStatus is 'hang'
     url: '',
     reset() {
       this.options = defaults();
       this.requests.length = 0;
       this.tierPosts.length = 0;
       this.accepted.length = 0;
+      this.held.length = 0;
+    },
+    /** Answers the tier posts held so far with `status` (a hung post whose page gave up is lost). */
+    release(status = 200) {
+      for (const answer of this.held.splice(0)) {
+        try { answer(status); } catch { /* the page closed the connection */ }
+      }
     },
   };
 
@@ -57,19 +68,40 @@ export async function startServer() {
     server.requests.push({ method: req.method, path: url.pathname, search: url.search, headers: req.headers, body });
 
     if (url.pathname === '/v1/tier') {
+      // Any origin may post (the collector allows it too); a preflight is answered but recorded,
+      // so that tests can check the widget never needs one.
+      res.setHeader('access-control-allow-origin', '*');
+      if (req.method === 'OPTIONS') {
+        res.setHeader('access-control-allow-methods', 'POST');
+        res.setHeader('access-control-allow-headers', 'content-type');
+        return send(res, 204, 'text/plain', '');
+      }
       if (req.method !== 'POST') return send(res, 405, 'text/plain', 'POST only');
+      const type = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/json' && type !== 'text/plain') return send(res, 415, 'text/plain', 'JSON only');
       let parsed = null;
       try { parsed = JSON.parse(body); } catch { /* recorded as null */ }
       server.tierPosts.push(parsed);
-      const status = server.options.tierStatus;
-      if (status >= 200 && status < 300) server.accepted.push(parsed);
-      return send(res, status, 'application/json', '{}');
+      const answer = (status) => {
+        if (status >= 200 && status < 300) server.accepted.push(parsed);
+        send(res, status, 'application/json', '{}');
+      };
+      // A backend that never answers: the request is held until `release` (or the server closes).
+      if (server.options.tierStatus === 'hang') return server.held.push(answer);
+      return answer(server.options.tierStatus);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only');
     if (url.pathname.endsWith('.wasm') && server.options.wasm === 'missing') {
       return send(res, 404, 'text/plain', 'not found');
     }
 
+    const written = server.options.pages[url.pathname];
+    if (written != null) {
+      const headers = { 'content-type': types['.html'], 'cache-control': 'no-store' };
+      if (server.options.csp) headers['content-security-policy'] = server.options.csp;
+      res.writeHead(200, headers);
+      return res.end(written);
+    }
     const file = await resolve(url.pathname);
     if (!file) return send(res, 404, 'text/html', '<h1>Not found</h1>');
     const ext = path.extname(file);

@@ -194,11 +194,13 @@ test('the score survives a reload; corrupt stored state starts fresh without a w
     assert.equal(times(await explain(page), 'trial-signup'), 1);
     const before = JSON.parse(await stored(page));
 
-    // A record that is not one, and a record whose state bytes the kernel does not accept.
+    // A record that is not one, and a record whose state bytes the kernel does not accept, written
+    // while no widget runs (a running widget keeps its own record rather than a corrupt one).
     for (const corrupt of ['{"v":2,"visitor":"x","state":""}', `{"v":2,"visitor":"${before.visitor}","state":"AAECAwQF"}`]) {
       await page.evaluate(() => leadscore('track', 'signup'));
+      await page.goto(server.url + '/favicon.svg');
       await page.evaluate((text) => localStorage.setItem('leadscore:v2', text), corrupt);
-      await page.reload();
+      await page.goto(server.url + '/fixtures/basic.html');
       await widgetReady(page);
       assert.equal(times(await explain(page), 'trial-signup'), 0, corrupt);
       const after = JSON.parse(await stored(page));
@@ -302,10 +304,11 @@ test('the npm ES module (pkg/): the kernel scores compiled models and event byte
     assert.equal(seen.notAModel, 1);
   }));
 
-test('when the page is hidden: visible time becomes engagement, new results go by sendBeacon', () =>
+test('when the page is hidden: visible time becomes engagement, results leave with keepalive, without cookies or page URL', () =>
   withPage({}, async (page) => {
     await page.goto(server.url + '/fixtures/basic.html');
     await widgetReady(page);
+    await page.evaluate(() => { document.cookie = 'session=secret-cookie; path=/'; });
     await sleep(1200);
     await page.evaluate(() => {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
@@ -314,16 +317,57 @@ test('when the page is hidden: visible time becomes engagement, new results go b
     });
     // A tier change while hidden (an app sending events from the background).
     await becomePql(page);
-    await until(() => server.accepted.length === 1, 'the beacon');
-    const beacon = server.requests.find((r) => r.path === '/v1/tier');
-    assert.match(beacon.headers['content-type'], /^text\/plain/, 'sendBeacon sends a string as text/plain');
+    await until(() => server.accepted.length === 1, 'the result');
+    const post = server.requests.find((r) => r.path === '/v1/tier');
+    assert.match(post.headers['content-type'], /^text\/plain/, 'a CORS-simple body');
+    assert.equal(post.headers.cookie, undefined, 'no cookie');
+    assert.equal(post.headers.referer, undefined, 'no page URL');
     assert.deepEqual(Object.keys(server.accepted[0]).sort(), [
       'at', 'event_id', 'model_id', 'model_version', 'previous_tier', 'schema', 'tier', 'visitor_id',
     ]);
-    const record = JSON.parse(await stored(page));
-    assert.equal(record.outbox, undefined, 'a queued beacon counts as handed over');
+    // Kept until the answer came back, then gone.
+    await until(async () => JSON.parse(await stored(page)).outbox === undefined, 'the answered result to leave the outbox');
     const { seconds } = await explain(page);
     assert.ok(seconds >= 1, `visible seconds: ${seconds}`);
+  }));
+
+test('a result posted on the way out whose answer never came is posted again from the next page', () =>
+  withPage({}, async (page) => {
+    server.options.tierStatus = 'hang';
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await becomePql(page);
+    await until(() => server.tierPosts.length === 1, 'the post on the way out');
+    const record = JSON.parse(await stored(page));
+    assert.equal(record.outbox.length, 1, 'kept until answered');
+    server.options.tierStatus = 200; // the first post still hangs
+    await page.goto(server.url + '/fixtures/downloads.html');
+    await widgetReady(page);
+    await until(() => server.accepted.some((p) => p.event_id === record.outbox[0].event_id), 'the same result again');
+    assert.equal(server.tierPosts.length, 2);
+    assert.equal(server.tierPosts[1].event_id, server.tierPosts[0].event_id, 'the same idempotency id');
+    await until(async () => JSON.parse(await stored(page)).outbox === undefined, 'the outbox to empty');
+  }));
+
+test('identify before consent is kept; consent takes only true or false', () =>
+  withPage({}, async (page) => {
+    await page.goto(server.url + '/fixtures/consent.html');
+    await widgetReady(page);
+    await page.evaluate(() => {
+      leadscore('identify', 'crm-7');
+      leadscore('consent', 'true'); // not a boolean: ignored, nothing stored
+    });
+    assert.equal(await stored(page), null);
+    await page.evaluate(() => leadscore('consent', true));
+    await becomePql(page);
+    await until(() => server.accepted.length === 1, 'the PQL result');
+    assert.equal(server.accepted[0].lead_id, 'crm-7');
+    await page.evaluate(() => leadscore('consent', 'no')); // ignored too: nothing erased
+    assert.ok(await stored(page));
   }));
 
 test('results the backend refused are not trusted to a beacon when the page is left', () =>
@@ -375,4 +419,103 @@ test('two tabs of the site add up instead of overwriting each other', () =>
     }
     await until(() => server.accepted.length >= 1, 'the PQL result');
     assert.equal(server.accepted[0].tier, 'PQL');
+  }));
+
+test('tabs: every write builds on what the other tab stored, even before its storage event arrives', () =>
+  withPage({}, async (first, context) => {
+    // The first tab never hears the other's storage events: it must read before every write.
+    await first.addInitScript(() => window.addEventListener('storage', (e) => e.stopImmediatePropagation(), true));
+    server.options.tierStatus = 'hang';
+    await first.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(first);
+    const second = await context.newPage();
+    await second.goto(server.url + '/quiz/');
+    await widgetReady(second);
+
+    await second.evaluate(() => leadscore('track', 'signup'));
+    await first.evaluate(() => leadscore('track', 'feature_used', { feature: 'report' }));
+    await second.evaluate(() => leadscore('track', 'feature_used', { feature: 'integration' }));
+    // 20 + 5 + 5 + 15 product points: a PQL only if the first tab counts the second tab's events.
+    await first.evaluate(() => leadscore('track', 'teammate_invited'));
+    await until(() => server.held.length === 1, 'the PQL post, which hangs');
+    assert.equal(server.tierPosts[0].tier, 'PQL');
+    await first.evaluate(() => leadscore('identify', 'crm-7'));
+
+    // The second tab drops the visitor to unqualified (a student): a second result, queued behind
+    // the one the first tab is posting, which the second tab does not post again meanwhile.
+    await second.selectOption('select[name=role]', 'student');
+    await sleep(300);
+    assert.equal(server.tierPosts.length, 1, 'one tab posts at a time');
+    const record = JSON.parse(await stored(second));
+    assert.equal(record.lead, 'crm-7');
+    assert.deepEqual(record.outbox.map((p) => p.tier), ['PQL', 'unqualified']);
+
+    // The first tab's post succeeds: it removes that result by its id and sends the other.
+    server.options.tierStatus = 200;
+    server.release(200);
+    await until(() => server.accepted.length === 2, 'both results');
+    await until(async () => !JSON.parse(await stored(first)).outbox, 'the outbox to empty');
+    await sleep(300);
+    assert.deepEqual(server.accepted.map((p) => [p.previous_tier, p.tier]), [['unqualified', 'PQL'], ['PQL', 'unqualified']]);
+    assert.equal(server.tierPosts.length, 2, 'each result posted once');
+    assert.equal(server.accepted[1].lead_id, 'crm-7');
+    for (const page of [first, second]) {
+      const score = await explain(page);
+      assert.equal(score.fit, -30);
+      assert.equal(Math.round(score.product), 45);
+    }
+    await second.close();
+  }));
+
+test('tabs: forget or consent withdrawn in one tab stops the other open tabs', async () => {
+  await withPage({}, async (first, context) => {
+    await first.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(first);
+    const second = await context.newPage();
+    await second.goto(server.url + '/fixtures/downloads.html');
+    await widgetReady(second);
+    await first.evaluate(() => leadscore('track', 'signup'));
+    await second.evaluate(() => leadscore('forget'));
+    await until(async () => times(await explain(first), 'trial-signup') === 0, 'the first tab to forget');
+    await becomePql(first);
+    await first.evaluate(() => window.dispatchEvent(new Event('pagehide')));
+    await sleep(300);
+    assert.equal(await stored(first), null);
+    assert.equal(server.tierPosts.length, 0);
+    assert.equal(await first.inputValue('input[name=leadscore_tier]'), 'unqualified');
+    await second.close();
+  });
+  await withPage({}, async (first, context) => {
+    await first.goto(server.url + '/fixtures/consent.html');
+    await widgetReady(first);
+    const second = await context.newPage();
+    await second.goto(server.url + '/fixtures/consent.html');
+    await widgetReady(second);
+    for (const page of [first, second]) await page.evaluate(() => leadscore('consent', true));
+    await first.evaluate(() => leadscore('track', 'signup'));
+    assert.ok(await stored(first));
+    await second.evaluate(() => leadscore('consent', false));
+    await until(async () => times(await explain(first), 'trial-signup') === 0, 'the first tab to stop');
+    await becomePql(first);
+    await sleep(300);
+    assert.equal(await stored(first), null);
+    assert.equal(server.tierPosts.length, 0);
+    await second.close();
+  });
+});
+
+test('a visible tab without input stops adding time on site 30 s after the last input', () =>
+  withPage({}, async (page) => {
+    await page.clock.install();
+    await page.goto(server.url + '/fixtures/basic.html');
+    await widgetReady(page);
+    await page.clock.runFor(5 * 60_000);
+    const idle = await explain(page);
+    assert.ok(idle.seconds >= 29 && idle.seconds <= 31, `counted ${idle.seconds} s of 5 idle minutes`);
+    assert.equal(times(idle, 'time-on-site-5min'), 0);
+    await page.mouse.move(40, 40);
+    await page.mouse.move(80, 80);
+    await page.clock.runFor(20_000);
+    const { seconds } = await explain(page);
+    assert.ok(seconds - idle.seconds >= 14 && seconds - idle.seconds <= 21, `${seconds - idle.seconds} s after input`);
   }));

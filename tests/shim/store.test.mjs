@@ -73,3 +73,41 @@ test('a store over storage that throws falls back to memory, reporting it once',
     delete globalThis.localStorage;
   }
 });
+
+test('records survive what pages do to built-ins: JSON replaced after load, arrays with toJSON, Array.from', () => {
+  const { parse, stringify } = JSON;
+  const from = Array.from;
+  JSON.parse = () => ({ host: true });
+  JSON.stringify = () => '"host"';
+  Array.prototype.toJSON = function () {
+    return 'an array';
+  };
+  Array.from = (iterable) => [...iterable]; // Prototype.js's $A: no mapping function
+  try {
+    const full = { ...valid, outbox: [{ event_id: VISITOR, tier: 'MQL' }], attempts: 1 };
+    const text = recordText(full);
+    assert.deepEqual(parse(text).outbox, full.outbox);
+    assert.deepEqual(parseRecord(text), full);
+    assert.match(randomId(), /^[0-9a-f]{32}$/);
+    assert.match(freshRecord().visitor, /^[0-9a-f]{32}$/);
+  } finally {
+    Object.assign(JSON, { parse, stringify });
+    delete Array.prototype.toJSON;
+    Array.from = from;
+  }
+});
+
+test('clearing erases the record and the first version\'s record', () => {
+  const items = new Map([[KEY, 'x'], ['leadscore:v1', 'y'], ['other', 'z']]);
+  globalThis.localStorage = {
+    getItem: (k) => items.get(k) ?? null,
+    setItem: (k, v) => items.set(k, v),
+    removeItem: (k) => items.delete(k),
+  };
+  try {
+    openStore(true, () => assert.fail('storage works')).clear();
+    assert.deepEqual([...items.keys()], ['other']);
+  } finally {
+    delete globalThis.localStorage;
+  }
+});

@@ -26,35 +26,47 @@ export const MAX_ENTRIES = 64;
 
 const KINDS = { page_view: 1, download: 2, answer: 3, form_submit: 4, custom: 5, engagement: 6 };
 const utf8 = new TextEncoder();
+/** One buffer for every event: the kernel copies the bytes at once. */
+let buf = new Uint8Array(8192);
+let view = new DataView(buf.buffer);
+let at = 0;
+
+/** Makes room for one more text (or number) and its length. */
+function room() {
+  if (at + MAX_TEXT + 11 > buf.length) {
+    const bigger = new Uint8Array(buf.length * 2);
+    bigger.set(buf);
+    buf = bigger;
+    view = new DataView(buf.buffer);
+  }
+}
+const byte = (b) => { room(); buf[at++] = b; };
+const f64 = (n) => { room(); view.setFloat64(at, n, true); at += 8; };
+/** Text as UTF-8; `encodeInto` stops before a character that does not fit, so a text over
+ *  MAX_TEXT bytes is cut on a character boundary. */
+const text = (s) => {
+  room();
+  const { written } = utf8.encodeInto(String(s), buf.subarray(at + 2, at + 2 + MAX_TEXT));
+  view.setUint16(at, written, true);
+  at += 2 + written;
+};
+const value = (v) => {
+  if (typeof v == 'boolean') { byte(2); byte(v ? 1 : 0); }
+  else if (typeof v == 'number') { byte(1); f64(v); }
+  else { byte(0); text(v); }
+};
+const entries = (object, each) => {
+  const list = Object.entries(object || {}).slice(0, MAX_ENTRIES);
+  byte(list.length);
+  for (const [k, v] of list) { text(k); each(v); }
+};
 
 /** The bytes of `event`, or null for an event type the engine does not know. */
 export function encodeEvent(event) {
   const kind = KINDS[event.type];
   if (!kind) return null;
-  const bytes = [kind];
-  const byte = (b) => bytes.push(b & 255);
-  const u16 = (n) => bytes.push(n & 255, (n >> 8) & 255);
-  const f64 = (n) => bytes.push(...new Uint8Array(new Float64Array([n]).buffer));
-  const text = (s) => {
-    let b = utf8.encode(String(s));
-    if (b.length > MAX_TEXT) {
-      let end = MAX_TEXT;
-      while (end > 0 && (b[end] & 0xc0) === 0x80) end--;
-      b = b.subarray(0, end);
-    }
-    u16(b.length);
-    for (let i = 0; i < b.length; i++) bytes.push(b[i]);
-  };
-  const value = (v) => {
-    if (typeof v === 'boolean') { byte(2); byte(v ? 1 : 0); }
-    else if (typeof v === 'number') { byte(1); f64(v); }
-    else { byte(0); text(v); }
-  };
-  const entries = (object, each) => {
-    const list = Object.entries(object || {}).slice(0, MAX_ENTRIES);
-    byte(list.length);
-    for (const [k, v] of list) { text(k); each(v); }
-  };
+  at = 0;
+  byte(kind);
   switch (kind) {
     case 1: text(event.path); entries(event.query, text); break;
     case 2: text(event.url); break;
@@ -69,5 +81,5 @@ export function encodeEvent(event) {
     case 5: text(event.name); entries(event.properties, value); break;
     default: f64(Number(event.seconds));
   }
-  return new Uint8Array(bytes);
+  return buf.slice(0, at);
 }

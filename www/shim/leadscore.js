@@ -21,18 +21,21 @@
 // widget off with one console warning.
 
 import { encodeEvent } from './event.js';
-import { KEY, MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseRecord, recordText, toBase64 } from './store.js';
-import { FAILED, REFUSED, backoff, beacon, payload, post } from './outbox.js';
+import { MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseJSON, parseRecord, recordText, toBase64, toJSON } from './store.js';
+import { FAILED, REFUSED, TIMEOUT, backoff, payload, post } from './outbox.js';
 import { announce, answer, download, fill, keptQuery, submission } from './page.js';
 
 /** Kinds of warning; each is printed at most once per page, and none after the widget is off. */
 const STORAGE = 1;
 const DELIVERY = 2;
 const OFF = 4;
-/** When waiting results go out: after the backoff, now, or by beacon (the page is going away). */
+const DROPPED = 8;
+/** When waiting results go out: after the backoff, now, or all at once (the page is going away). */
 const DUE = 0;
 const NOW = 1;
 const LEAVING = 2;
+/** Time on site stops counting this long after the visitor's last input (an idle visible tab). */
+const IDLE = 30000;
 /** The scores, in the kernel's order; the first four are also the dimensions of the rules. */
 const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
 /** Why the kernel cannot use a compiled model, by `load()` code. */
@@ -56,7 +59,13 @@ const text = (v) => (v == null ? '' : String(v).trim());
 const flag = (v) => v === true || (typeof v == 'string' && /^(|1|true|yes|on)$/i.test(v.trim()));
 
 const existing = window.leadscore;
-if (!(existing && existing.loaded)) install();
+if (!(existing && existing.loaded)) {
+  try {
+    install();
+  } catch (e) {
+    warn(OFF, `could not start (${e})`);
+  }
+}
 
 function install() {
   const script = document.currentScript || document.querySelector('script[src*="leadscore.js"]');
@@ -71,7 +80,7 @@ function install() {
     debug: data.debug,
     base: data.base,
   };
-  const queue = (existing && existing.q) || [];
+  const queue = existing && Array.isArray(existing.q) ? existing.q : [];
   let phase = 0; // 0 waiting for a model, 1 loading, 2 running, 3 off
   let run; // the running widget's commands
   const stops = []; // what switching off undoes
@@ -109,7 +118,8 @@ function install() {
       if (name == 'init') {
         Object.assign(settings, args[0]);
         boot();
-      } else if (queue.length < 100) {
+      } else if (queue.length < 100 || (name != 'track' && name != 'page')) {
+        // Beyond 100 queued calls only events are dropped, never consent, identify or forget.
         queue.push([name, ...args]);
       }
     } catch (e) {
@@ -125,7 +135,10 @@ function install() {
     if (phase || !settings.model) return;
     phase = 1;
     try {
-      const base = new URL(text(settings.base || '.').replace(/\/?$/, '/'), (script && script.src) || location.href).href;
+      // The folder of the kernel files (a query string or a file name in `base` is left out).
+      const folder = new URL(text(settings.base || '.'), (script && script.src) || location.href);
+      if (!folder.pathname.endsWith('/')) folder.pathname += '/';
+      const base = new URL('.', folder).href;
       const model = text(settings.model);
       const element = document.getElementById(model.replace(/^#/, ''));
       const inline = element && element.tagName == 'SCRIPT' ? element.textContent : null;
@@ -155,7 +168,7 @@ function install() {
 
   /** Starts the widget on a loaded kernel; returns its commands. */
   function start(k, tools) {
-    const model = JSON.parse(k.describe());
+    const model = parseJSON(k.describe());
     const names = ['unqualified', ...model.tiers];
     const endpoint = text(settings.endpoint);
     const field = text(settings.field);
@@ -168,37 +181,43 @@ function install() {
     let store = openStore(consented, storageFailed);
     let record = freshRecord();
     let tier = 0; // index in `names`
-    let stopped = false; // after `forget`
-    let stale = false; // another tab wrote the record since this one read it
+    let stopped = false; // after `forget`, here or in another tab
+    let known = null; // the stored text as this tab last read or wrote it
     const pending = []; // events seen before consent
     const callbacks = [];
     let lastPage;
-    let visibleSince;
+    let visibleSince; // start of the visible, active time not yet reported (none: hidden or idle)
+    let active = Date.now(); // the visitor's last input
     let inFlight; // event_id of the result being posted
+    const leaving = new Set(); // event_ids posted while the page was hidden or going away
     let retry;
     const panel = tools && tools.panel();
     if (panel) stops.push(panel.remove);
 
     const maySend = () => consented && !stopped && !privacy && endpoint;
 
-    /** Reads the stored record into the kernel; anything unusable makes a fresh visitor. */
+    /**
+     * Brings the record and the kernel up to date with what is stored, before every change: what
+     * another tab wrote since is taken in (tabs add up, and a change to the outbox is made by
+     * event_id on what is stored); a record that another tab erased (forget, consent withdrawn)
+     * stops this tab too. A stored record that is unusable is replaced by this tab's own (at
+     * start, a fresh visitor).
+     */
     function read() {
-      const r = parseRecord(store.read());
+      const text = store.read();
+      if (text == known) return;
+      if (text == null) return forget(1);
+      known = text;
+      const r = parseRecord(text);
       const state = r && fromBase64(r.state);
-      record = state && k.restore(state) ? r : freshRecord();
-      if (record != r) k.reset();
+      if (state && k.restore(state)) record = r;
+      else k.restore(fromBase64(record.state));
       tier = k.explain(Date.now())[6];
+      refresh();
     }
     function save() {
       record.state = toBase64(k.state());
-      store.write(recordText(record));
-    }
-    /** Reads the record again when another tab changed it, so that tabs add up. */
-    function sync() {
-      if (stale && consented && !stopped) {
-        stale = false;
-        read();
-      }
+      store.write((known = recordText(record)));
     }
     /** Shows the current tier in the hidden fields (not before consent). */
     function refresh() {
@@ -224,8 +243,8 @@ function install() {
 
     /** Scores one event; on a tier change queues the result and tells the page. */
     function apply(event, now = Date.now()) {
+      read();
       if (stopped) return;
-      sync();
       if (!consented) {
         if (pending.length < 64) pending.push([event, now]);
         return;
@@ -250,63 +269,89 @@ function install() {
     /** A page view, unless the page (as the model sees it) did not change. */
     function page(now = Date.now()) {
       const query = keptQuery(location.search, model.query);
-      const key = JSON.stringify([location.pathname, query]);
+      const key = toJSON([location.pathname, query]);
       if (key == lastPage) return;
       lastPage = key;
       apply({ type: 'page_view', path: location.pathname, query }, now);
     }
 
-    /** Reports the visible time since the last report. */
+    /**
+     * Reports the visible time since the last report, up to IDLE after the visitor's last input;
+     * past that, time on site pauses until the next input.
+     */
     function engage(now = Date.now()) {
-      const seconds = (now - visibleSince) / 1000;
-      if (visibleSince != null && seconds >= 1) {
-        visibleSince = now;
+      const end = Math.min(now, active + IDLE);
+      const seconds = (end - visibleSince) / 1000;
+      if (seconds >= 1) {
+        visibleSince = end;
         apply({ type: 'engagement', seconds: Math.min(seconds, 86400) }, now);
       }
+      if (end < now) visibleSince = undefined;
     }
 
-    /** Sends what is waiting: fetch, one at a time; or sendBeacon when the page is hidden or leaving. */
+    /**
+     * Sends what is waiting: one at a time, each answer awaited; all at once when the page is
+     * hidden or going away.
+     */
     function flush(when, now = Date.now()) {
+      read();
       const outbox = record.outbox;
       if (!maySend() || !outbox.length) return;
       if (when == LEAVING || document.hidden) {
-        // A beacon outlives the page, but its answer is never known: only results that have
-        // not failed yet go this way. The others are retried, confirmed, on a visible page.
+        // Posted with keepalive, which outlives the page (and, unlike sendBeacon, sends no
+        // cookie and no page URL). Each result stays in the outbox until its answer arrives, on
+        // this page if it lives on, or it is posted again from the next one (same event_id).
+        // Results that already failed wait for a visible page.
         if (!record.attempts) {
-          record.outbox = outbox.filter((p) => p.event_id == inFlight || !beacon(endpoint, p));
-          if (record.outbox.length != outbox.length) save();
+          for (const p of outbox) {
+            if (p.event_id == inFlight || leaving.has(p.event_id)) continue;
+            leaving.add(p.event_id);
+            post(endpoint, p).then(guard((outcome) => outcome != FAILED && settle(p.event_id, outcome)));
+          }
         }
         return;
       }
       if (inFlight || (when == DUE && now < record.retry_at)) return;
       const id = (inFlight = outbox[0].event_id);
+      // Other tabs wait while this one posts (until it answers, or at most TIMEOUT).
+      record.retry_at = Date.now() + TIMEOUT;
+      save();
       post(endpoint, outbox[0]).then(guard((outcome) => delivered(id, outcome)));
     }
 
     /** How a post ended: accepted or refused, the result leaves the outbox; failed, it waits. */
     function delivered(id, outcome) {
       if (inFlight == id) inFlight = undefined;
+      read();
       if (!maySend()) return; // forgotten, or consent withdrawn, meanwhile
-      sync();
       if (outcome == FAILED) {
         const delay = backoff((record.attempts = (record.attempts || 0) + 1));
         record.retry_at = Date.now() + delay;
         warn(DELIVERY, 'the tier result could not be delivered; it is kept and retried');
         clearTimeout(retry);
-        retry = setTimeout(guard(() => flush(DUE)), delay);
+        // NOW: a clock set back meanwhile must not leave the result waiting for ever.
+        retry = setTimeout(guard(() => flush(NOW)), delay);
+        save();
       } else {
-        if (outcome == REFUSED) warn(DELIVERY, 'the backend refused a tier result; it is dropped, not retried');
-        record.outbox = record.outbox.filter((p) => p.event_id != id);
-        record.attempts = record.retry_at = 0;
+        settle(id, outcome);
+        flush(DUE);
       }
-      save();
-      if (outcome != FAILED) flush(DUE);
     }
 
-    /** Erases the record: a fresh visitor, kept in memory only. */
-    function erase() {
-      store.clear();
+    /** An answer arrived: the result leaves the outbox (accepted, or refused for good). */
+    function settle(id, outcome) {
+      read();
+      if (outcome == REFUSED) warn(DROPPED, 'the backend refused a tier result; it is dropped, not retried');
+      record.outbox = record.outbox.filter((p) => p.event_id != id);
+      record.attempts = record.retry_at = 0;
+      save();
+    }
+
+    /** Erases the record (`here`: in storage too): a fresh visitor, kept in memory only. */
+    function erase(here) {
+      if (here) store.clear();
       store = openStore(false);
+      known = null;
       record = freshRecord();
       k.reset();
       tier = 0;
@@ -314,21 +359,30 @@ function install() {
       clearTimeout(retry);
     }
 
+    /** `true` gives consent, `false` withdraws it (erasing what was stored); anything else is ignored. */
     function consent(granted) {
-      granted = granted === true;
-      if (granted == consented || stopped) return;
+      if (typeof granted != 'boolean' || granted == consented || stopped) return;
       consented = granted;
       if (granted) {
+        const lead = record.lead; // an identify before consent is kept
         store = openStore(true, storageFailed);
         read();
+        if (lead && !record.lead) record.lead = lead;
         for (const [event, at] of pending.splice(0)) apply(event, at);
         save();
         refresh();
         flush(NOW);
       } else {
-        erase();
+        erase(1);
         if (field) fill(field, names[0]);
       }
+    }
+
+    /** Erases the record and stops this tab for the rest of the page (`elsewhere`: another tab did). */
+    function forget(elsewhere) {
+      erase(!elsewhere);
+      refresh();
+      stopped = true;
     }
 
     const commands = {
@@ -341,22 +395,18 @@ function install() {
         apply({ type: 'custom', name: text(name), properties: props });
       },
       identify(id) {
+        read();
         if (typeof id != 'string' || !isLeadId((id = id.trim())) || stopped) return;
-        sync();
         record.lead = id;
         if (consented) save();
       },
       consent,
-      forget() {
-        erase();
-        refresh();
-        stopped = true;
-      },
+      forget: () => forget(),
       on(type, callback) {
         if (type == 'tier' && typeof callback == 'function' && callbacks.length < 32) callbacks.push(callback);
       },
       explain() {
-        sync();
+        read();
         const x = explanation(Date.now());
         if (tools) console.table(x.contributions);
         return x;
@@ -401,14 +451,21 @@ function install() {
     };
     listen(document, 'visibilitychange', () => {
       if (document.hidden) return hidden(NOW);
-      visibleSince = Date.now();
+      visibleSince = active = Date.now();
       flush(DUE);
     });
+    // Input of any kind (pointer events cover mouse, pen and touch): the visitor is there, and
+    // time on site resumes after a pause.
+    for (const type of ['pointerdown', 'pointermove', 'keydown', 'scroll']) {
+      listen(document, type, () => {
+        active = Date.now();
+        if (visibleSince == null && !document.hidden) visibleSince = active;
+      }, true);
+    }
     listen(window, 'pagehide', () => hidden(LEAVING));
     listen(window, 'popstate', commands.page);
-    listen(window, 'storage', (e) => {
-      if (e.key == null || e.key == KEY) stale = true;
-    });
+    // Another tab wrote or erased the record.
+    listen(window, 'storage', () => read());
     listen(window, 'online', () => flush(NOW));
 
     // Single-page apps: navigation with the History API counts as a page view. Where History
@@ -428,7 +485,7 @@ function install() {
     }
 
     const now = Date.now();
-    if (consented) read();
+    read();
     if (!document.hidden) visibleSince = now;
     page(now);
     performance.mark('leadscore:ready');

@@ -1,7 +1,7 @@
-// Delivering tier results: the payload, `fetch` with keepalive (one at a time, each answer
-// confirmed), `navigator.sendBeacon` when the page goes away, and the backoff between retries.
+// Delivering tier results: the payload, `fetch` with keepalive (each answer confirmed or timed
+// out, also when the page goes away), and the backoff between retries.
 
-import { randomId } from './store.js';
+import { randomId, toJSON } from './store.js';
 
 /** How a delivery ended. */
 export const ACCEPTED = 0;
@@ -37,28 +37,42 @@ export const outcome = (status) =>
 /** Delay before retry number `attempts` (1, 2, ...): 2 s, doubling, at most 5 minutes. */
 export const backoff = (attempts) => Math.min(2000 * 2 ** Math.min(attempts - 1, 16), 300000);
 
-/** Posts `body` to `endpoint` without cookies or referrer; resolves to how it ended. */
+const FIELDS = ['schema', 'tier', 'previous_tier', 'model_id', 'model_version', 'visitor_id', 'event_id', 'at',
+  'lead_id'];
+const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
+const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] != null).map((k) => [k, object[k]]));
+
+/** The payload as it is sent: its known fields only, whatever else the stored record holds. */
+export const sendable = (p) => {
+  const out = pick(p, FIELDS);
+  if (p.scores) out.scores = pick(p.scores, SCORES);
+  return out;
+};
+
+/** How long a delivery may take before it counts as failed (a backend that never answers). */
+export const TIMEOUT = 10000;
+
+/**
+ * Posts `body` to `endpoint` without cookies or referrer, as a CORS-simple request (a string
+ * body goes as text/plain;charset=UTF-8: no preflight); resolves to how it ended. A post still
+ * unanswered after TIMEOUT is aborted and counts as failed.
+ */
 export async function post(endpoint, body) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT);
   try {
     const response = await fetch(endpoint, {
       method: 'POST',
-      body: JSON.stringify(body),
+      body: toJSON(sendable(body)),
       keepalive: true,
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
-      headers: { 'content-type': 'application/json' },
+      signal: abort.signal,
     });
     return outcome(response.status);
   } catch {
     return FAILED;
-  }
-}
-
-/** Hands `body` to the browser to send after the page is gone; true when it was queued. */
-export function beacon(endpoint, body) {
-  try {
-    return navigator.sendBeacon(endpoint, JSON.stringify(body));
-  } catch {
-    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -31,7 +31,7 @@ export function answer(field, questions) {
  */
 export function submission(form, questions) {
   const events = [];
-  for (const field of Array.from(form.elements || [])) {
+  for (const field of form.elements || []) {
     const a = answer(field, questions);
     if (a && a.value.trim() && !events.some((e) => e.question == a.question)) events.push(a);
   }

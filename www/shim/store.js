@@ -13,9 +13,37 @@ export const MAX_ID = 128;
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
-/** 32 lowercase hex characters from the browser's cryptographic random source. */
+/**
+ * JSON as the browser made it, taken when this script runs. A page may have replaced
+ * `JSON.parse` or `JSON.stringify` before (then those of a fresh realm, an empty frame added and
+ * removed at once, are used) or after, or given arrays a `toJSON` (Prototype.js), which `toJSON`
+ * below ignores: either would otherwise make every page load a new visitor.
+ */
+let { parse, stringify } = JSON;
+if (!/native code[^]*native code/.test(parse + stringify)) {
+  try {
+    // Removed before anything is drawn.
+    const frame = document.documentElement.appendChild(document.createElement('iframe'));
+    ({ parse, stringify } = frame.contentWindow.JSON);
+    frame.remove();
+  } catch {
+    // no frame: the page's JSON it is
+  }
+}
+/** JSON text as a value. */
+export { parse as parseJSON };
+/** `value` as JSON text; an array is written as an array whatever its `toJSON` says. */
+export const toJSON = (value) =>
+  stringify(value, function (key, v) {
+    return Array.isArray(this[key]) ? this[key] : v;
+  });
+
+/**
+ * 32 lowercase hex characters from the browser's cryptographic random source (not `Array.from`,
+ * which pages with Prototype.js replace by one that ignores the mapping function).
+ */
 export const randomId = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b + 256).toString(16).slice(1)).join('');
+  crypto.getRandomValues(new Uint8Array(16)).reduce((id, b) => id + (b + 256).toString(16).slice(1), '');
 
 /** True for a lead id the widget keeps: text of 1 to MAX_ID bytes. */
 export const isLeadId = (id) =>
@@ -28,7 +56,7 @@ export const freshRecord = () => ({ v: 2, visitor: randomId(), state: '', outbox
 export function parseRecord(text) {
   const count = (n) => n == null || (Number.isInteger(n) && n >= 0);
   try {
-    const r = JSON.parse(text);
+    const r = parse(text);
     const outbox = r.outbox || [];
     if (r.v === 2 && HEX32.test(r.visitor) && (r.lead == null || isLeadId(r.lead)) && typeof r.state == 'string' &&
       outbox.length <= MAX_OUTBOX && outbox.every((p) => HEX32.test(p.event_id)) &&
@@ -41,7 +69,7 @@ export function parseRecord(text) {
 
 /** The record as stored text: empty parts are left out. */
 export const recordText = (r) =>
-  JSON.stringify({ ...r, outbox: r.outbox.length ? r.outbox : undefined, attempts: r.attempts || undefined,
+  toJSON({ ...r, outbox: r.outbox.length ? r.outbox : undefined, attempts: r.attempts || undefined,
     retry_at: r.retry_at || undefined });
 
 /** Bytes as base64. */
@@ -86,9 +114,13 @@ export function openStore(persist, onFail) {
       memory = text;
       use((storage) => storage.setItem(KEY, text));
     },
+    /** Erases the record, and the one the widget's first version kept (`leadscore:v1`). */
     clear() {
       memory = null;
-      use((storage) => storage.removeItem(KEY));
+      use((storage) => {
+        storage.removeItem(KEY);
+        storage.removeItem('leadscore:v1');
+      });
     },
   };
 }
