@@ -39,7 +39,7 @@ fn custom(name: &str, props: &[(&str, Value)]) -> Vec<u8> {
 fn loaded() -> serde_json::Value {
     let bytes = web::compile(SAAS).unwrap();
     assert_eq!(web::load(&bytes), 0);
-    serde_json::from_str(&web::describe()).unwrap()
+    serde_json::from_slice(&web::describe()).unwrap()
 }
 
 fn tier_index(describe: &serde_json::Value, name: &str) -> i32 {
@@ -62,8 +62,8 @@ fn a_compiled_model_loads_and_describes_what_the_page_must_watch() {
         .unwrap()
         .contains(&serde_json::json!("role")));
     assert!(d["rules"].as_array().unwrap().len() > 10);
-    assert!(web::is_download("/resources/lead-scoring-playbook.pdf"));
-    assert!(!web::is_download("/pricing"));
+    assert!(web::is_download(b"/resources/lead-scoring-playbook.pdf"));
+    assert!(!web::is_download(b"/pricing"));
 }
 
 #[wasm_bindgen_test]

@@ -60,14 +60,15 @@ pub fn load(model: &[u8]) -> u32 {
     }
 }
 
-/// The loaded model as the page needs it, as JSON text (`""` before a model is loaded):
+/// The loaded model as the page needs it, as UTF-8 JSON (empty before a model is loaded):
 /// `{"id", "version", "tiers": [names], "rules": [ids], "questions": [answer questions],
-/// "query": [query parameters that page rules test]}`.
+/// "query": [query parameters that page rules test]}`. Text crosses the boundary as bytes
+/// only, so the glue carries no text encoder or decoder of its own.
 #[wasm_bindgen]
-pub fn describe() -> String {
+pub fn describe() -> Vec<u8> {
     with_kernel(|k| {
         k.as_ref()
-            .map(|k| describe_model(&k.model))
+            .map(|k| describe_model(&k.model).into_bytes())
             .unwrap_or_default()
     })
 }
@@ -164,9 +165,10 @@ pub fn explain(now: f64) -> Vec<f64> {
     })
 }
 
-/// True when a download of the URL path `path` fires one of the model's download rules.
+/// True when a download of the URL path `path` (UTF-8) fires one of the model's download rules.
 #[wasm_bindgen]
-pub fn is_download(path: &str) -> bool {
+pub fn is_download(path: &[u8]) -> bool {
+    let path = core::str::from_utf8(path).unwrap_or_default();
     with_kernel(|k| {
         k.as_ref()
             .is_some_and(|k| engine::is_download(&k.model, path))

@@ -168,7 +168,7 @@ function install() {
 
   /** Starts the widget on a loaded kernel; returns its commands. */
   function start(k, tools) {
-    const model = parseJSON(k.describe());
+    const model = parseJSON(new TextDecoder().decode(k.describe()));
     const names = ['unqualified', ...model.tiers];
     const endpoint = text(settings.endpoint);
     const field = text(settings.field);
@@ -429,7 +429,7 @@ function install() {
 
     const onLink = (e) => {
       const link = e.target.closest && e.target.closest('a[href]');
-      const url = link && download(link, k.is_download);
+      const url = link && download(link, (path) => k.is_download(new TextEncoder().encode(path)));
       if (url) apply({ type: 'download', url });
     };
     listen(document, 'click', onLink, true);
