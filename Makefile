@@ -36,29 +36,29 @@ serve: ## Run the collector: demo site, widget and dashboard on http://127.0.0.1
 	$(CARGO) run -q --features cli -- serve --listen 127.0.0.1:8080 --db leadscore.db
 
 .PHONY: test
-test: test-native test-browser test-e2e test-size ## Run every test suite
+test: setup test-native test-browser test-e2e test-size ## Run every test suite (installs what is missing first, as `make setup`)
 
 .PHONY: test-native
-test-native: ## Native unit, property and integration tests (the collector's run against SQLite and a throwaway PostgreSQL)
+test-native: setup ## Native unit, property and integration tests (the collector's run against SQLite and a throwaway PostgreSQL)
 	./scripts/postgres.sh install
 	$(CARGO) test --features cli
 
 .PHONY: test-serve
-test-serve: ## Collector integration tests against SQLite and a throwaway PostgreSQL (installs Debian's postgresql)
+test-serve: setup ## Collector integration tests against SQLite and a throwaway PostgreSQL (installs Debian's postgresql)
 	./scripts/postgres.sh install
 	$(CARGO) test --features cli --test serve_sqlite --test serve_postgres
 
 .PHONY: test-browser
-test-browser: ## The kernel's boundary in headless Chromium (wasm-bindgen-test)
+test-browser: setup ## The kernel's boundary in headless Chromium (wasm-bindgen-test)
 	CHROMEDRIVER=$${CHROMEDRIVER:-/usr/bin/chromedriver} $(CARGO) test --target wasm32-unknown-unknown --no-default-features --features debug --test web
 
 .PHONY: test-e2e
-test-e2e: wasm ## The shim's unit tests; end-to-end tests of the demo site, the embed contract and kernel = CLI (Playwright, headless Chromium)
+test-e2e: setup wasm ## The shim's unit tests; end-to-end tests of the demo site, the embed contract and kernel = CLI (Playwright, headless Chromium)
 	node --test tests/shim/ tests/tools/
 	npm run --silent test:e2e
 
 .PHONY: test-size
-test-size: wasm ## The widget within its size budget; the kernel free of core::fmt, dlmalloc and panic messages
+test-size: setup wasm ## The widget within its size budget; the kernel free of core::fmt, dlmalloc and panic messages
 	node scripts/size.mjs --check
 	node scripts/check-kernel.mjs
 
@@ -79,21 +79,41 @@ DATA ?= ../shared/data
 LEARN_MAPPING := www/models/xeducation.mapping.json
 
 .PHONY: learn-demo
-learn-demo: ## Learn a scorecard from the X Education data in ../shared/data (or DATA=dir), check it, evaluate it on the test split
+learn-demo: ## Learn scorecards from the X Education data in ../shared/data (or DATA=dir), logistic and boosted; compare them on the test split
 	@if [ ! -f $(DATA)/leads_xeducation.csv ]; then echo "no $(DATA)/leads_xeducation.csv: set DATA=folder"; exit 0; fi; \
-	set -e; mkdir -p target/learn-demo; \
+	set -e; out=target/learn-demo; mkdir -p $$out; \
 	$(CARGO) build -q --release --features cli; \
 	bin=$$($(CARGO) metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/leadscore; \
-	$$bin train $(DATA)/leads_xeducation.csv --mapping $(LEARN_MAPPING) --split $(DATA)/leads_xeducation.split.csv \
-		--out target/learn-demo/xeducation.json --id xeducation; \
-	$$bin check target/learn-demo/xeducation.json; \
-	$$bin eval target/learn-demo/xeducation.json $(DATA)/leads_xeducation.csv --mapping $(LEARN_MAPPING) \
-		--split $(DATA)/leads_xeducation.split.csv
+	for fit in logistic boost; do \
+		$$bin train $(DATA)/leads_xeducation.csv --mapping $(LEARN_MAPPING) --split $(DATA)/leads_xeducation.split.csv \
+			--fit $$fit --out $$out/xeducation-$$fit.json --id xeducation-$$fit >$$out/train-$$fit.txt 2>$$out/train-$$fit.err; \
+		$$bin check $$out/xeducation-$$fit.json >/dev/null; \
+		$$bin eval $$out/xeducation-$$fit.json $(DATA)/leads_xeducation.csv >$$out/eval-$$fit.txt; \
+	done; \
+	echo "X Education, test split ($$(sed -n 's/.* on \([0-9]*\) test leads.*/\1/p' $$out/eval-boost.txt) leads); leadscore scored through the engine with integer points"; \
+	printf '%-42s %8s %9s %6s %11s %8s\n' model "ROC AUC" "log loss" rules "before rnd" "train s"; \
+	for fit in logistic boost; do \
+		printf '%-42s %8s %9s %6s %11s %8s\n' "leadscore --fit $$fit" \
+			"$$(awk '/^ROC AUC/{print $$3}' $$out/eval-$$fit.txt)" \
+			"$$(awk '/^log loss/{print $$3}' $$out/eval-$$fit.txt)" \
+			"$$(sed -n 's/^wrote .* (\([0-9]*\) rules)$$/\1/p' $$out/train-$$fit.txt)" \
+			"$$(sed -n 's/.*, \([0-9.]*\) before rounding.*/\1/p' $$out/train-$$fit.txt)" \
+			"$$(sed -n 's/^time: \([0-9.]*\) s.*/\1/p' $$out/train-$$fit.txt)"; \
+	done; \
+	awk -F'|' '/^\| *(logistic regression|histogram gradient boosting) *\|/ { \
+		gsub(/^ +| +$$/, "", $$2); gsub(/ /, "", $$3); gsub(/ /, "", $$4); \
+		printf "%-42s %8s %9s %6s %11s %8s\n", "scikit-learn " $$2, $$3, $$4, "-", "-", "-" }' $(DATA)/README.md; \
+	echo "models, training reports and full evaluations (tiers, calibration): $$out/"
 
 .PHONY: bench
 bench: ## Benchmarks: engine apply+score per event; scorecard training time and peak memory (X Education, 1M leads)
 	$(CARGO) bench --bench engine
 	$(CARGO) bench --features learn --bench learn
+
+.PHONY: bench-browser
+bench-browser: wasm ## Widget kernel vs a plain-JS loop vs json-rules-engine in one headless Chromium run; start-up, memory, state size
+	$(CARGO) build -q --features cli --bin leadscore
+	node benches/browser/run.mjs
 
 .PHONY: lint
 lint: ## rustfmt and clippy (library code denies unwrap/expect/panic/indexing)
@@ -101,6 +121,15 @@ lint: ## rustfmt and clippy (library code denies unwrap/expect/panic/indexing)
 	$(CARGO) clippy --features cli --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --lib -- -D warnings
 	$(CARGO) clippy --target wasm32-unknown-unknown --no-default-features --features debug --lib --test web -- -D warnings
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= model_json model_binary engine state
+
+.PHONY: fuzz
+fuzz: ## Fuzz the model reader and compiler, the compiled-model loader, the engine and the stored-state reader, FUZZ_SECONDS each (default 60)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" ./fuzz/run.sh
 
 .PHONY: schema
 schema: ## Regenerate schema/model.schema.json from the model types

@@ -15,6 +15,7 @@
 )]
 
 use leadscore::learn::data::{read_csv, read_split, Part};
+use leadscore::learn::layout;
 use leadscore::learn::mapping::{self, Mapping};
 use leadscore::learn::scorecard::{self, TrainOptions};
 use leadscore::learn::synthetic;
@@ -44,6 +45,10 @@ fn child(spec: &str) {
     let data = parts.next().unwrap();
     let mapping_path = parts.next().unwrap();
     let split_path = parts.next().filter(|s| !s.is_empty());
+    let options = match parts.next() {
+        Some("boost") => TrainOptions::boosted(),
+        _ => TrainOptions::default(),
+    };
     let started = Instant::now();
     let mut m: Mapping =
         serde_json::from_str(&std::fs::read_to_string(mapping_path).unwrap()).unwrap();
@@ -57,8 +62,8 @@ fn child(spec: &str) {
     let keep = |h: &str| !skip.contains(h) || Some(h) == id.as_deref();
     let file = BufReader::with_capacity(1 << 20, std::fs::File::open(data).unwrap());
     let table = read_csv(file, &keep, &mut |_, _| {}).unwrap();
-    let layout = mapping::resolve(&m, &table, None, &[]).unwrap();
-    let labels = scorecard::labels(&table, &layout).unwrap();
+    let layout = layout::resolve(&m, &table, None, &[]).unwrap();
+    let labels = layout::labels(&table, &layout).unwrap();
     let rows: Vec<u32> = match (&split, id.as_deref().and_then(|n| table.column(n))) {
         (Some(s), Some(col)) => (0..table.rows)
             .filter(|&r| s.parts.get(col.value(r)) == Some(&Part::Train))
@@ -67,8 +72,7 @@ fn child(spec: &str) {
         _ => (0..table.rows as u32).collect(),
     };
     let read = started.elapsed().as_secs_f64();
-    let trained =
-        scorecard::train(&table, &layout, &labels, &rows, &TrainOptions::default()).unwrap();
+    let trained = scorecard::train(&table, &layout, &labels, &rows, &options).unwrap();
     let learn = started.elapsed().as_secs_f64() - read;
     println!(
         "{} {read} {learn} {} {}",
@@ -86,9 +90,9 @@ struct Measure {
     auc: f64,
 }
 
-fn measure(data: &Path, mapping: &Path, split: Option<&Path>) -> Measure {
+fn measure(data: &Path, mapping: &Path, split: Option<&Path>, fit: &str) -> Measure {
     let spec = format!(
-        "{}\u{1f}{}\u{1f}{}",
+        "{}\u{1f}{}\u{1f}{}\u{1f}{fit}",
         data.display(),
         mapping.display(),
         split.map(|p| p.display().to_string()).unwrap_or_default()
@@ -114,8 +118,10 @@ fn measure(data: &Path, mapping: &Path, split: Option<&Path>) -> Measure {
 }
 
 /// The median of `runs` measurements by total time.
-fn median(data: &Path, mapping: &Path, split: Option<&Path>, runs: usize) -> Measure {
-    let mut all: Vec<Measure> = (0..runs).map(|_| measure(data, mapping, split)).collect();
+fn median(data: &Path, mapping: &Path, split: Option<&Path>, fit: &str, runs: usize) -> Measure {
+    let mut all: Vec<Measure> = (0..runs)
+        .map(|_| measure(data, mapping, split, fit))
+        .collect();
     all.sort_by(|a, b| (a.read + a.learn).total_cmp(&(b.read + b.learn)));
     all.swap_remove(runs / 2)
 }
@@ -143,6 +149,9 @@ fn generated(rows: usize, dir: &Path) -> PathBuf {
     path
 }
 
+/// The fitters measured, by `--fit` name.
+const FITS: [&str; 2] = ["logistic", "boost"];
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         child(&spec);
@@ -159,13 +168,16 @@ fn main() {
         .unwrap_or_else(|| root.join("../shared/data"));
     let xed = xed_dir.join("leads_xeducation.csv");
     if xed.exists() {
-        let m = median(
-            &xed,
-            &root.join("www/models/xeducation.mapping.json"),
-            Some(&xed_dir.join("leads_xeducation.split.csv")),
-            5,
-        );
-        results.push(("X Education (train split)".into(), m));
+        for fit in FITS {
+            let m = median(
+                &xed,
+                &root.join("www/models/xeducation.mapping.json"),
+                Some(&xed_dir.join("leads_xeducation.split.csv")),
+                fit,
+                5,
+            );
+            results.push((format!("X Education, {fit}"), m));
+        }
     } else {
         eprintln!(
             "X Education data not found in {}; skipped",
@@ -174,8 +186,10 @@ fn main() {
     }
     for rows in [100_000usize, 1_000_000] {
         let data = generated(rows, &tmp);
-        let m = measure(&data, &synthetic_mapping, None);
-        results.push((format!("generated, {rows} leads"), m));
+        for fit in FITS {
+            let m = measure(&data, &synthetic_mapping, None, fit);
+            results.push((format!("{rows} generated, {fit}"), m));
+        }
     }
 
     let base = results

@@ -194,3 +194,58 @@ fn schema_is_valid_json_describing_the_model() {
     assert_eq!(schema["title"], "Model");
     assert!(schema["properties"]["rules"].is_object());
 }
+
+#[test]
+fn check_warns_about_a_tier_held_only_at_the_instant_a_decaying_rule_fires() {
+    let model = temp_file(
+        "flapping.json",
+        r#"{ "version": 1, "id": "x", "model_version": "1",
+            "rules": [
+              { "id": "demo", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": 40,
+                "decay": { "half_life_days": 45 } }
+            ],
+            "tiers": [ { "name": "SQL", "min": { "intent": 40 } } ] }"#,
+    );
+    let out = leadscore(&["check", model.to_str().unwrap()]);
+    assert!(out.status.success(), "a warning is not a failure");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": valid ("));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flapping.json: warning: tiers[0].min.intent: 40 is met exactly when `demo` (40 points) fires")
+            && err.contains("1 warning(s)"),
+        "{err}"
+    );
+    // The example models are free of warnings.
+    for model in ["www/models/saas.json", "www/models/wholesale.json"] {
+        let out = leadscore(&["check", model]);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{model}");
+    }
+}
+
+/// README's test command alone must work on a fresh machine: it installs what is missing first.
+#[test]
+fn make_test_sets_the_machine_up_first() {
+    for target in [
+        "test",
+        "test-native",
+        "test-browser",
+        "test-e2e",
+        "test-size",
+    ] {
+        let out = Command::new("make")
+            .args(["-n", "--no-print-directory", target])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            plan.lines().next(),
+            Some("./scripts/setup.sh"),
+            "make {target} runs setup first:\n{plan}"
+        );
+    }
+}

@@ -278,10 +278,10 @@ fn half_life_halves_points_and_expiry_removes_them() {
     let mut s = State::new(&m);
     engine::apply(&mut s, &m, &page("/a"), T0).unwrap();
     engine::apply(&mut s, &m, &page("/b"), T0).unwrap();
-    engine::apply(&mut s, &m, &page("/b"), T0 + 20 * DAY).unwrap();
     engine::apply(&mut s, &m, &answer("role", "cto"), T0).unwrap();
+    assert!(close(engine::score(&s, &m, T0 + 10 * DAY).engagement, 20.0));
+    engine::apply(&mut s, &m, &page("/b"), T0 + 20 * DAY).unwrap();
     let at = |d: i64| engine::score(&s, &m, T0 + d * DAY);
-    assert!(close(at(10).engagement, 20.0));
     assert!(close(at(20).engagement, 10.0));
     assert_eq!(at(25).intent, 20.0);
     assert_eq!(
@@ -723,4 +723,271 @@ fn time_ms(s: &str) -> Millis {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     ((days * 24 + h) * 60 + mi) * 60_000 + se * 1000
+}
+
+/// One rule `r` (a form submission, 40 intent points) with the given frequency and decay.
+fn one_rule(frequency: serde_json::Value, decay: serde_json::Value, points: i32) -> ValidModel {
+    let mut rule = json!({ "id": "r", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": points });
+    if !frequency.is_null() {
+        rule["frequency"] = frequency;
+    }
+    if !decay.is_null() {
+        rule["decay"] = decay;
+    }
+    model(
+        json!([rule, { "id": "other", "when": { "page": { "path": "/x" } }, "dimension": "fit", "points": 1 }]),
+        json!([{ "name": "SQL", "min": { "intent": 10 }, "requires": ["r"] }]),
+    )
+}
+
+fn intent_at(s: &State, m: &ValidModel, at: Millis) -> f64 {
+    engine::score(s, m, at).intent
+}
+
+#[test]
+fn adding_decay_to_a_rule_keeps_the_points_already_earned() {
+    let before = one_rule(serde_json::Value::Null, serde_json::Value::Null, 40);
+    let half_life = one_rule(serde_json::Value::Null, json!({ "half_life_days": 10 }), 40);
+    let expiring = one_rule(
+        serde_json::Value::Null,
+        json!({ "expires_after_days": 30 }),
+        40,
+    );
+    let mut s = State::new(&before);
+    engine::apply(&mut s, &before, &form_id("demo"), T0).unwrap();
+    let stored = s.to_bytes();
+    for path in ["in memory", "stored"] {
+        let load = |m: &ValidModel| match path {
+            "in memory" => s.clone(),
+            _ => State::from_bytes(&stored, m).unwrap(),
+        };
+        // Half-life: the firing decays from when it happened.
+        let mut h = load(&half_life);
+        assert!(close(intent_at(&h, &half_life, T0), 40.0), "{path}");
+        assert!(
+            close(intent_at(&h, &half_life, T0 + 10 * DAY), 20.0),
+            "{path}"
+        );
+        let sc = engine::apply(&mut h, &half_life, &page("/x"), T0 + DAY).unwrap();
+        assert_eq!(sc.tier, "SQL", "{path}: still qualified a day later");
+        // A `once` rule that fired does not fire again, and keeps its points.
+        engine::apply(&mut h, &half_life, &form_id("demo"), T0 + 2 * DAY).unwrap();
+        let c = engine::score(&h, &half_life, T0 + 10 * DAY);
+        assert_eq!(c.contributions[0].times, 1, "{path}");
+        assert!(close(c.intent, 20.0), "{path}");
+        // Expiry: the firing counts in full until it expires.
+        let e = load(&expiring);
+        assert_eq!(intent_at(&e, &expiring, T0 + 29 * DAY), 40.0, "{path}");
+        assert_eq!(intent_at(&e, &expiring, T0 + 31 * DAY), 0.0, "{path}");
+    }
+}
+
+#[test]
+fn changing_decay_frequency_or_points_carries_the_earned_firings_over() {
+    let every = |decay: serde_json::Value, points| one_rule(json!("every_time"), decay, points);
+    let expiring = every(json!({ "expires_after_days": 30 }), 10);
+    let mut s = State::new(&expiring);
+    for day in [0, 10, 20] {
+        engine::apply(&mut s, &expiring, &form_id("demo"), T0 + day * DAY).unwrap();
+    }
+    assert_eq!(intent_at(&s, &expiring, T0 + 20 * DAY), 30.0);
+
+    // Expiring → half-life: each firing decays from its own time.
+    let halving = every(json!({ "half_life_days": 10 }), 10);
+    let h = State::from_bytes(&s.to_bytes(), &halving).unwrap();
+    assert!(close(
+        intent_at(&h, &halving, T0 + 20 * DAY),
+        10.0 * (0.25 + 0.5 + 1.0)
+    ));
+    // Half-life → no decay: every firing counts in full; → expiring: they expire with the last.
+    let kept = every(serde_json::Value::Null, 10);
+    let k = State::from_bytes(&h.to_bytes(), &kept).unwrap();
+    assert_eq!(intent_at(&k, &kept, T0 + 400 * DAY), 30.0);
+    let e = State::from_bytes(&h.to_bytes(), &expiring).unwrap();
+    assert_eq!(intent_at(&e, &expiring, T0 + 49 * DAY), 30.0);
+    assert_eq!(intent_at(&e, &expiring, T0 + 51 * DAY), 0.0);
+
+    // New points apply to the firings earned; a tighter frequency cuts the count.
+    let doubled = every(serde_json::Value::Null, 20);
+    assert_eq!(intent_at(&k, &doubled, T0 + 20 * DAY), 60.0);
+    let at_most_2 = one_rule(json!({ "at_most": 2 }), json!({ "half_life_days": 10 }), 10);
+    let c = engine::score(&h, &at_most_2, T0 + 20 * DAY);
+    assert_eq!(c.contributions[0].times, 2);
+    assert!(c.intent <= 20.0 + 1e-9, "{}", c.intent);
+    let mut a = h.clone();
+    engine::apply(&mut a, &at_most_2, &form_id("demo"), T0 + 21 * DAY).unwrap();
+    assert_eq!(
+        engine::score(&a, &at_most_2, T0 + 21 * DAY).contributions[0].times,
+        2
+    );
+    // A window frequency counts the last firing in its window.
+    let weekly = one_rule(
+        json!({ "at_most_per_window": { "times": 1, "days": 7 } }),
+        serde_json::Value::Null,
+        10,
+    );
+    let mut w = State::from_bytes(&k.to_bytes(), &weekly).unwrap();
+    engine::apply(&mut w, &weekly, &form_id("demo"), T0 + 21 * DAY).unwrap();
+    assert_eq!(
+        intent_at(&w, &weekly, T0 + 21 * DAY),
+        30.0,
+        "within a week of the last firing"
+    );
+    engine::apply(&mut w, &weekly, &form_id("demo"), T0 + 28 * DAY).unwrap();
+    assert_eq!(intent_at(&w, &weekly, T0 + 28 * DAY), 40.0);
+}
+
+#[test]
+fn tick_never_moves_time_backwards() {
+    let m = one_rule(
+        serde_json::Value::Null,
+        json!({ "expires_after_days": 30 }),
+        40,
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &form_id("demo"), T0).unwrap();
+    let later = engine::tick(&mut s, &m, T0 + 31 * DAY);
+    assert_eq!((later.previous_tier, later.tier), ("SQL", UNQUALIFIED));
+    // The clock goes back ten days: what expired stays expired.
+    let back = engine::tick(&mut s, &m, T0 + 21 * DAY);
+    assert_eq!((back.intent, back.tier), (0.0, UNQUALIFIED));
+    assert_eq!(engine::score(&s, &m, T0 + 21 * DAY).intent, 0.0);
+    let sc = engine::apply(&mut s, &m, &page("/x"), T0 + 22 * DAY).unwrap();
+    assert_eq!((sc.intent, sc.tier), (0.0, UNQUALIFIED));
+    // And the clock survives storage.
+    let stored = State::from_bytes(&s.to_bytes(), &m).unwrap();
+    assert_eq!(engine::score(&stored, &m, T0 + 21 * DAY).intent, 0.0);
+}
+
+#[test]
+fn score_reads_a_state_kept_for_another_model_by_rule_id() {
+    let a = model(
+        json!([
+            { "id": "fit", "when": { "answer": { "question": "role", "equals": "cto" } }, "dimension": "fit", "points": 20 },
+            { "id": "demo", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": 40 }
+        ]),
+        mql_at(1),
+    );
+    let mut s = State::new(&a);
+    engine::apply(&mut s, &a, &form_id("demo"), T0).unwrap();
+    // Version 2 puts a new rule first and drops `fit`: the state is not aligned to it.
+    let b = model(
+        json!([
+            { "id": "pricing", "when": { "page": { "path": "/pricing" } }, "dimension": "engagement", "points": 5 },
+            { "id": "demo", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": 40, "decay": { "half_life_days": 10 } }
+        ]),
+        mql_at(1),
+    );
+    let sc = engine::score(&s, &b, T0 + 10 * DAY);
+    let rules: Vec<&str> = sc.contributions.iter().map(|c| c.rule).collect();
+    assert_eq!(rules, vec!["demo"]);
+    assert!(close(sc.intent, 20.0) && sc.engagement == 0.0, "{sc:?}");
+    let mut aligned = s.clone();
+    aligned.align(&b);
+    assert_eq!(sc, engine::score(&aligned, &b, T0 + 10 * DAY));
+}
+
+#[test]
+fn state_of_format_1_is_read_with_its_points() {
+    let m = tiered();
+    // Format 1 kept a half-life rule's decayed points (not firings) and had no clock.
+    let v1 = json!({ "v": 1, "first_seen": T0, "last_seen": T0, "visits": 1, "rules": [
+        { "id": "demo-request", "count": 1, "last": T0, "held": 40.0, "held_at": T0 },
+        { "id": "quiz-exec", "count": 1, "last": T0 }
+    ]});
+    let s = State::from_json(&v1.to_string(), &m).unwrap();
+    let sc = engine::score(&s, &m, T0);
+    assert_eq!((sc.intent, sc.fit, sc.tier), (40.0, 20.0, "SQL"));
+    assert!(close(engine::score(&s, &m, T0 + 7 * DAY).intent, 20.0));
+    assert_eq!(s.format, leadscore::engine::STATE_FORMAT);
+    // The same in bytes: format byte 1, no clock.
+    let mut bytes = vec![1u8];
+    let opt = |b: &mut Vec<u8>, v: Option<i64>| match v {
+        Some(t) => {
+            b.push(1);
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        None => b.push(0),
+    };
+    opt(&mut bytes, Some(T0));
+    opt(&mut bytes, Some(T0));
+    bytes.extend_from_slice(&1u32.to_le_bytes()); // visits
+    bytes.extend_from_slice(&0f64.to_le_bytes()); // seconds
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // pages
+    bytes.push(0); // tier
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&12u16.to_le_bytes());
+    bytes.extend_from_slice(b"demo-request");
+    bytes.extend_from_slice(&1u32.to_le_bytes()); // count
+    bytes.extend_from_slice(&0u32.to_le_bytes()); // progress
+    opt(&mut bytes, Some(T0)); // last
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // window
+    bytes.extend_from_slice(&40f64.to_le_bytes()); // held
+    bytes.extend_from_slice(&T0.to_le_bytes()); // held_at
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // firings
+    let s = State::from_bytes(&bytes, &m).unwrap();
+    assert_eq!(engine::score(&s, &m, T0).intent, 40.0);
+}
+
+/// The demo model: a CTO of a 100-person company requests a demo, and looks at a page a second
+/// later. The tier must not flap back.
+#[test]
+fn the_demo_model_does_not_flap_after_a_demo_request() {
+    let m =
+        ValidModel::from_json(&std::fs::read_to_string("www/models/saas.json").unwrap()).unwrap();
+    let mut s = State::new(&m);
+    let mut changes = Vec::new();
+    let steps = [
+        (T0, answer("role", "cto")),
+        (T0 + 1000, answer("company_size", "100")),
+        (T0 + 2000, form_id("demo-request")),
+        (T0 + 3000, page("/")),
+        (T0 + 4000, page("/docs/")),
+    ];
+    for (t, e) in &steps {
+        let sc = engine::apply(&mut s, &m, e, *t).unwrap();
+        if sc.changed() {
+            changes.push((sc.previous_tier.to_string(), sc.tier.to_string()));
+        }
+    }
+    assert_eq!(changes, vec![(UNQUALIFIED.to_string(), "SQL".to_string())]);
+    assert_eq!(
+        engine::tick(&mut s, &m, T0 + DAY).tier,
+        "SQL",
+        "a day later"
+    );
+}
+
+/// Found by the `state` fuzz target: stored state with an empty firing entry, or with firing
+/// counts whose sum overflows, read differently the second time (the empty entry was dropped
+/// after deciding the rule kept its firings; the overflowing sum cut too few).
+#[test]
+fn stored_state_reads_back_as_it_was_read() {
+    let expiring = one_rule(
+        serde_json::Value::Null,
+        json!({ "expires_after_days": 30 }),
+        40,
+    );
+    let halving = one_rule(serde_json::Value::Null, json!({ "half_life_days": 30 }), 40);
+    // And firing counts whose sum overflows a u32 were cut short of the rule's count.
+    let overflowing = [[0, 2_147_483_648u64], [0, 3_594_387_456], [T0 as u64, 1]];
+    for firings in [json!([[T0, 0]]), json!(overflowing)] {
+        let text = json!({ "v": 2, "last_seen": T0, "rules": [
+            { "id": "r", "count": 1, "last": T0, "firings": firings }
+        ]})
+        .to_string();
+        for m in [&expiring, &halving] {
+            let s = State::from_json(&text, m).unwrap();
+            assert_eq!(
+                State::from_bytes(&s.to_bytes(), m).as_ref(),
+                Some(&s),
+                "{text}"
+            );
+            assert_eq!(
+                intent_at(&s, m, T0),
+                40.0,
+                "the firing counted still counts"
+            );
+        }
+    }
 }

@@ -125,7 +125,8 @@ fn trains_a_valid_model_that_ranks_held_out_leads() {
         assert!((0.0..=1.0).contains(&rate));
     }
     // The leaking CRM column was ignored; the rare affiliate sources got no rule of their own.
-    let text_model = m.to_string();
+    // (The `training` section lists the ignored column: only the rules are searched.)
+    let text_model = m["rules"].to_string();
     assert!(!text_model.contains("Sales Stage") && !text_model.contains("Closed"));
     assert!(!text_model.contains("affiliate-"));
     // Known effects come out with the right sign.
@@ -397,9 +398,12 @@ fn same_seed_same_model_and_ignore_drops_columns() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 
     let c = f.path("c.json");
-    let o = f.train(&c, &["--ignore", "Country,Role", "--l2", "2"]);
+    let o = f.train(
+        &c,
+        &["--fit", "logistic", "--ignore", "Country,Role", "--l2", "2"],
+    );
     assert!(o.status.success(), "{}", text(&o).1);
-    let m = std::fs::read_to_string(&c).unwrap();
+    let m = read_json(&c)["rules"].to_string();
     assert!(!m.contains("\"country\"") && !m.contains("\"role\""));
     assert!(text(&o).0.contains("L2 penalty 2"));
 }
@@ -600,7 +604,8 @@ fn signal_flags_replace_a_mapping_file() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("Visits") && out.contains("visits"), "{out}");
-    let m = std::fs::read_to_string(&model).unwrap();
+    // The rules only: the `training` section records the flags, the ignored column included.
+    let m = serde_json::to_string_pretty(&read_json(&model)["rules"]).unwrap();
     assert!(
         m.contains("\"visits\": {") && m.contains("\"time_on_site\": {"),
         "{m}"
@@ -634,6 +639,10 @@ fn eval_warns_when_the_mapping_is_forgotten() {
     let f = fixture("no-mapping", 1500, 9);
     let model = f.path("model.json");
     assert!(f.train(&model, &[]).status.success());
+    // A model without a `training` section (hand-written, or from an older leadscore).
+    let mut m = read_json(&model);
+    m.as_object_mut().unwrap().remove("training");
+    std::fs::write(&model, m.to_string()).unwrap();
     let o = run(&[
         "eval",
         &model,
@@ -651,4 +660,224 @@ fn eval_warns_when_the_mapping_is_forgotten() {
         "{err}"
     );
     assert!(out.contains("ROC AUC"));
+}
+
+#[test]
+fn the_model_remembers_its_training_and_eval_needs_no_repeated_flags() {
+    let f = fixture("remembers", 2000, 12);
+    let model = f.path("model.json");
+    let o = f.train(&model, &["--ignore", "Country"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(run(&["check", &model]).status.success());
+
+    let m = read_json(&model);
+    let t = &m["training"];
+    assert_eq!(t["label"], "Converted");
+    assert_eq!(t["mapping"]["id"], "Lead ID");
+    assert_eq!(t["mapping"]["columns"]["Visits"]["kind"], "visits");
+    assert_eq!(t["mapping_file"]["path"], f.mapping.as_str());
+    assert_eq!(t["ignore"][0], "Country");
+    assert_eq!(t["split"]["file"]["path"], f.split.as_str());
+    assert!(t["split"]["file"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("fnv1a64:"));
+    assert_eq!(t["data"]["rows"], 2000);
+    assert_eq!(t["data"]["training_rows"], 1600);
+    assert_eq!(t["data"]["held_out_rows"], 400);
+    assert_eq!(
+        t["data"]["fingerprint"],
+        format!(
+            "{}",
+            leadscore::learn::fingerprint::of(&std::fs::read(&f.data).unwrap())
+        )
+    );
+
+    // Round trip: the model reads back and writes out the same section.
+    let text_model = std::fs::read_to_string(&model).unwrap();
+    let parsed: leadscore::model::Model = serde_json::from_str(&text_model).unwrap();
+    let again = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(again["training"], m["training"]);
+
+    // eval with the model and the data only: same mapping, label, ignore and split.
+    let bare = run(&["eval", &model, &f.data, "--json"]);
+    let (out, err) = text(&bare);
+    assert!(bare.status.success(), "{err}");
+    assert!(!err.contains("--mapping missing"), "{err}");
+    let bare: Value = serde_json::from_str(&out).unwrap();
+    let flagged = f.eval_json(&model, &["--ignore", "Country"]);
+    assert_eq!(bare["rows"], "test");
+    assert_eq!(bare["leads"], 400);
+    assert_eq!(bare["roc_auc"], flagged["roc_auc"]);
+    assert_eq!(bare["log_loss"], flagged["log_loss"]);
+
+    // A different label given explicitly wins, with a note.
+    let other = run(&[
+        "eval",
+        &model,
+        &f.data,
+        "--label",
+        "Guide Download",
+        "--json",
+    ]);
+    let (_, err) = text(&other);
+    assert!(other.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "note: using label column \"Guide Download\"; the model was trained on \"Converted\""
+        ),
+        "{err}"
+    );
+
+    // train --base reads the base's label, mapping and ignores from its training section.
+    let refit = f.path("refit.json");
+    let o = run(&["train", &f.data, "--base", &model, "--out", &refit]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let r = read_json(&refit);
+    assert!(
+        ["refit", "recalibrate", "base"].contains(&r["training"]["fit"].as_str().unwrap()),
+        "{}",
+        r["training"]
+    );
+    assert_eq!(r["training"]["ignore"][0], "Country");
+}
+
+#[test]
+fn boosted_fitter_is_deterministic_and_keeps_points_monotone() {
+    let f = fixture("boosted", 2000, 21);
+    let a = f.path("a.json");
+    let b = f.path("b.json");
+    let args = [
+        "--fit",
+        "boost",
+        "--seed",
+        "5",
+        "--id",
+        "same",
+        "--monotone",
+        "Visits=+",
+    ];
+    let o = f.train(&a, &args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("boosted per-column shapes"), "{out}");
+    assert!(out.contains("held-out ROC AUC"), "{out}");
+    assert!(f.train(&b, &args).status.success());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let c = f.path("c.json");
+    assert!(f
+        .train(&c, &["--fit", "boost", "--seed", "6", "--id", "same"])
+        .status
+        .success());
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+
+    let m = read_json(&a);
+    assert_eq!(m["training"]["fit"], "boost");
+    for r in m["rules"].as_array().unwrap() {
+        assert!(r["evidence"]["leads"].as_u64().unwrap() > 0, "{r}");
+        if r["when"].get("visits").is_some() {
+            assert!(
+                r["points"].as_i64().unwrap() > 0,
+                "visit steps only add: {r}"
+            );
+        }
+    }
+    assert!(run(&["check", &a]).status.success());
+    let report = f.eval_json(&a, &[]);
+    assert!(report["roc_auc"].as_f64().unwrap() > 0.75, "{report}");
+
+    let bad = f.train(
+        &f.path("bad.json"),
+        &["--fit", "boost", "--monotone", "Role=+"],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).1.contains("categorical column has no order"),
+        "{}",
+        text(&bad).1
+    );
+    let bad = f.train(
+        &f.path("bad.json"),
+        &["--fit", "logistic", "--monotone", "Visits=+"],
+    );
+    assert!(
+        text(&bad).1.contains("needs --fit boost"),
+        "{}",
+        text(&bad).1
+    );
+}
+
+#[test]
+fn base_refit_on_a_small_slice_keeps_points_and_recalibrates() {
+    let f = fixture("retune", 2000, 31);
+    let base = f.path("base.json");
+    assert!(f.train(&base, &[]).status.success());
+
+    // A slice too small to move points: the base's points are kept, the calibration moves.
+    let small = f.path("small.csv");
+    let text_small = synthetic::csv(120, 77);
+    std::fs::write(&small, &text_small).unwrap();
+    let out = f.path("small-refit.json");
+    let o = run(&["train", &small, "--base", &base, "--out", &out]);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(stdout.contains("too small to move points"), "{stdout}");
+    let (b, r) = (read_json(&base), read_json(&out));
+    let points = |m: &Value| -> Vec<i64> {
+        m["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["points"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(points(&b), points(&r));
+    assert_ne!(b["calibration"], r["calibration"]);
+    assert!(run(&["check", &out]).status.success());
+
+    // A larger slice: the candidates are compared on a held-out quarter of it.
+    let large = f.path("large.csv");
+    std::fs::write(&large, synthetic::csv(4000, 78)).unwrap();
+    let out = f.path("large-refit.json");
+    let o = run(&["train", &large, "--base", &base, "--out", &out, "--json"]);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("held-out quarter of the slice"), "{notes}");
+    assert!(
+        notes.contains("the base's points recalibrated: log loss"),
+        "{notes}"
+    );
+    assert!(run(&["check", &out]).status.success());
+}
+
+#[test]
+fn time_ordered_split_trains_on_older_rows() {
+    let f = fixture("ordered", 2000, 41);
+    let model = f.path("model.json");
+    let o = run(&[
+        "train",
+        &f.data,
+        "--mapping",
+        &f.mapping,
+        "--split-by",
+        "Lead ID",
+        "--test-share",
+        "0.25",
+        "--out",
+        &model,
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("learned from 1500 leads"), "{out}");
+    let m = read_json(&model);
+    assert_eq!(m["training"]["split"]["ordered"]["column"], "Lead ID");
+    // eval finds the same newest quarter without being told.
+    let o = run(&["eval", &model, &f.data, "--json"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["leads"], 500);
+    assert_eq!(report["rows"], "test");
 }

@@ -8,10 +8,15 @@
 )]
 
 use leadscore::learn::binning::{self, BinOptions, Tally};
+use leadscore::learn::boost::Monotone;
 use leadscore::learn::data::read_csv;
+use leadscore::learn::engine_check;
+use leadscore::learn::layout;
 use leadscore::learn::mapping::{self, Mapping};
 use leadscore::learn::metrics::roc_auc;
-use leadscore::learn::scorecard::{self, points, Penalty, TrainOptions};
+use leadscore::learn::penalised::Penalty;
+use leadscore::learn::points::points;
+use leadscore::learn::scorecard::{self, TrainOptions};
 use leadscore::learn::synthetic;
 use leadscore::learn::tiers::{choose, Target};
 use leadscore::model::ValidModel;
@@ -118,13 +123,13 @@ fn train_generated(
     rows: usize,
     data_seed: u64,
     options: &TrainOptions,
-) -> leadscore::learn::scorecard::Trained {
+) -> leadscore::learn::report::Trained {
     let text = synthetic::csv(rows, data_seed);
     let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
     let skip = mapping::ignored(&m, &[]);
     let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
-    let layout = mapping::resolve(&m, &table, None, &[]).unwrap();
-    let labels = scorecard::labels(&table, &layout).unwrap();
+    let layout = layout::resolve(&m, &table, None, &[]).unwrap();
+    let labels = layout::labels(&table, &layout).unwrap();
     let rows: Vec<u32> = (0..table.rows as u32).collect();
     scorecard::train(&table, &layout, &labels, &rows, options).unwrap()
 }
@@ -142,6 +147,37 @@ fn training_is_deterministic_for_a_fixed_seed() {
     assert!(ValidModel::new(a.model.clone()).is_ok());
     // The cross-validation really ran over the whole grid.
     assert_eq!(a.report.cross_validation.len(), 5);
+}
+
+#[test]
+fn boosted_training_is_deterministic_and_keeps_monotone_columns_monotone() {
+    let options = TrainOptions {
+        seed: 9,
+        monotone: vec![("Time On Site".into(), Monotone::Increasing)],
+        ..TrainOptions::boosted()
+    };
+    let a = train_generated(3000, 4, &options);
+    let b = train_generated(3000, 4, &options);
+    assert_eq!(a.model, b.model);
+    assert_eq!(a.report, b.report);
+    assert_eq!(a.report.fit, "boost");
+    assert!(ValidModel::new(a.model.clone()).is_ok());
+    // Time-on-site steps only add points (a step of 0 points is left out).
+    for r in &a.model.rules {
+        if matches!(r.when, leadscore::model::Matcher::TimeOnSite { .. }) {
+            assert!(r.points > 0, "{r:?}");
+        }
+        assert!(r.evidence.as_ref().is_some_and(|e| e.leads > 0), "{r:?}");
+    }
+    let other = train_generated(
+        3000,
+        4,
+        &TrainOptions {
+            seed: 10,
+            ..options.clone()
+        },
+    );
+    assert_ne!(a.model, other.model, "the seed draws the bags");
 }
 
 #[test]
@@ -234,11 +270,11 @@ proptest! {
         let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
         let skip = mapping::ignored(&m, &[]);
         let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
-        let layout = mapping::resolve(&m, &table, None, &[]).unwrap();
+        let layout = layout::resolve(&m, &table, None, &[]).unwrap();
         for (row, line) in text.lines().skip(1).enumerate() {
             let cells: Vec<&str> = line.split(',').collect();
             let expected = total_from_cells(&trained.model, &synthetic::HEADER, &cells);
-            let engine = scorecard::engine_total(&model, &table, &layout, row);
+            let engine = engine_check::engine_total(&model, &table, &layout, row);
             prop_assert_eq!(engine, expected as f64, "line {}: {}", row + 2, line);
         }
     }

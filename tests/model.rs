@@ -189,3 +189,104 @@ fn example_models_declare_the_schema() {
         assert_eq!(v["$schema"], "../../schema/model.schema.json", "{f}");
     }
 }
+
+#[test]
+fn a_limit_min_counts_towards_what_tiers_can_reach() {
+    // Every visitor's fit is at least 10, so a fit threshold of 5 is always met.
+    let mut doc = base();
+    doc["rules"].as_array_mut().unwrap().push(
+        json!({ "id": "careers", "when": { "page": { "path": "/careers" } }, "dimension": "fit", "points": -5 }),
+    );
+    doc["limits"] = json!({ "fit": { "min": 10, "max": 20 }, "total": { "min": 60 } });
+    doc["tiers"] = json!([
+        { "name": "Fit", "min": { "fit": 5 } },
+        { "name": "Floor", "min": { "total": 60 } },
+        { "name": "Over", "min": { "fit": 21 } }
+    ]);
+    assert_eq!(
+        errors(doc),
+        vec![
+            "tiers[2].min.fit: 21 cannot be reached: the rules and limits of `fit` give at most 10"
+        ]
+    );
+}
+
+fn warnings(doc: serde_json::Value) -> Vec<String> {
+    let model = ValidModel::from_json(&doc.to_string()).unwrap();
+    leadscore::model::warnings(model.model())
+        .iter()
+        .map(|w| w.to_string())
+        .collect()
+}
+
+#[test]
+fn a_threshold_met_only_at_the_instant_a_decaying_rule_fires_is_warned_about() {
+    let mut doc = base();
+    doc["rules"][1]["decay"] = json!({ "half_life_days": 45 });
+    // 40 points that decay against a threshold of 40: SQL for an instant only.
+    let got = warnings(doc.clone());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("tiers[0].min.intent: 40 is met exactly when `demo` (40 points) fires"),
+        "{}",
+        got[0]
+    );
+    // 10 steady points and 30 that decay meet 40 exactly too.
+    let mut with_pricing = doc.clone();
+    with_pricing["rules"][1]["points"] = json!(30);
+    assert_eq!(warnings(with_pricing).len(), 1);
+    // Room below the firing's points, or a model that keeps tiers: no warning.
+    let mut room = doc.clone();
+    room["tiers"][0]["min"]["intent"] = json!(35);
+    assert_eq!(warnings(room), Vec::<String>::new());
+    let mut sticky = doc.clone();
+    sticky["allow_demotion"] = json!(false);
+    assert_eq!(warnings(sticky), Vec::<String>::new());
+    // Points that do not decay meeting a threshold exactly are fine.
+    assert_eq!(warnings(base()), Vec::<String>::new());
+}
+
+#[test]
+fn example_models_have_no_warnings() {
+    for f in ["www/models/saas.json", "www/models/wholesale.json"] {
+        let model = ValidModel::from_json(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let got: Vec<String> = leadscore::model::warnings(model.model())
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert_eq!(got, Vec::<String>::new(), "{f}");
+    }
+}
+
+/// Found by reading the compiler against the `model_json` fuzz target: a valid model must also
+/// compile, so texts no event can carry and lists or tiers the compiled form cannot number are
+/// refused by the validator, with their paths.
+#[test]
+fn texts_and_lists_too_long_to_match_or_compile_are_refused() {
+    let long = "x".repeat(3000);
+    let mut doc = base();
+    doc["rules"][0]["when"] =
+        json!({ "page": { "path": format!("/{long}"), "query": { "q": long } } });
+    doc["rules"][1]["when"] = json!({ "answer": { "question": "role", "one_of": [long] } });
+    doc["rules"].as_array_mut().unwrap().push(json!({
+        "id": "dl", "when": { "download": { "extensions": vec!["pdf"; 1001] } },
+        "dimension": "engagement", "points": 1 }));
+    doc["tiers"] = serde_json::Value::Array(
+        (0..256)
+            .map(|i| json!({ "name": format!("t{i}"), "min": { "intent": 10 } }))
+            .collect(),
+    );
+    let got = errors(doc);
+    for expected in [
+        "rules[0].when.page.query.q: longer than 2048 bytes, which no event carries",
+        "rules[1].when.answer.one_of[0]: longer than 2048 bytes, which no event carries",
+        "rules[2].when.download.extensions: more than 1000 items",
+        "tiers: more than 255 tiers",
+    ] {
+        assert!(
+            got.iter().any(|g| g == expected),
+            "missing {expected:?} in\n{}",
+            got.join("\n")
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! Property tests: limits hold, decay never raises a score, once-rules count once, state survives
-//! a round trip, results are deterministic, and no model or event input makes anything panic.
+//! a round trip, results are deterministic, and no model or event input makes anything panic;
+//! state kept under one model continues under the next version of it (rules changed, reordered
+//! or dropped) with the firings it earned, in memory and through storage alike.
 
 #![allow(
     clippy::unwrap_used,
@@ -133,6 +135,45 @@ fn rule(i: usize, points: std::ops::Range<i32>) -> impl Strategy<Value = Rule> {
     )
 }
 
+/// A new version of `model`: some rules with another decay, frequency or points, the rules in
+/// reverse order or one dropped.
+fn next_version(model: ValidModel) -> impl Strategy<Value = (ValidModel, ValidModel)> {
+    let n = model.rules().len();
+    let changes = prop::collection::vec(
+        (
+            prop::option::of(decay()),
+            prop::option::of(frequency()),
+            prop::option::of(-50i32..50),
+        ),
+        n,
+    );
+    (Just(model), changes, 0u8..3, any::<prop::sample::Index>()).prop_filter_map(
+        "the next version must validate",
+        |(a, changes, reshape, drop)| {
+            let mut doc = a.model().clone();
+            for (rule, (decay, frequency, points)) in doc.rules.iter_mut().zip(changes) {
+                let counts_once =
+                    matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+                rule.decay = decay.unwrap_or(rule.decay);
+                if !counts_once {
+                    rule.frequency = frequency.unwrap_or(rule.frequency);
+                }
+                rule.points = points.unwrap_or(rule.points);
+            }
+            match reshape {
+                1 => doc.rules.reverse(),
+                2 if doc.rules.len() > 1 => {
+                    doc.rules.remove(drop.index(doc.rules.len()));
+                }
+                _ => {}
+            }
+            doc.model_version = "2".into();
+            let b = ValidModel::new(doc).ok()?;
+            Some((a, b))
+        },
+    )
+}
+
 fn bounds() -> impl Strategy<Value = Option<Bounds>> {
     prop::option::of((-40i32..0, 0i32..60).prop_map(|(lo, hi)| Bounds {
         min: Some(f64::from(lo)),
@@ -183,6 +224,7 @@ fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel>
                 ],
                 allow_demotion,
                 calibration: None,
+                training: None,
             };
             ValidModel::new(model).ok()
         },
@@ -347,6 +389,93 @@ proptest! {
         prop_assert!(s.total.is_finite());
         let back = State::from_json(&state.to_json(), &model).unwrap();
         prop_assert_eq!(engine::score(&back, &model, at), engine::score(&state, &model, at));
+    }
+
+    #[test]
+    fn state_kept_under_one_model_continues_under_the_next(
+        (a, b) in model_with(-50..50).prop_flat_map(next_version),
+        events in timeline(),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let (before, after) = events.split_at(split.index(events.len() + 1));
+        let kept = run(&a, before);
+        let now = kept.time(end(before));
+        // What the earned firings give under the new version, before anything else happens.
+        let carried = engine::score(&kept, &b, now);
+        for c in &carried.contributions {
+            let i = b.rules().iter().position(|r| r.id == c.rule).unwrap();
+            let rule = &b.rules()[i];
+            let old = kept.rules.iter().find(|r| r.id == rule.id).unwrap();
+            let cap = match rule.frequency {
+                _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => 1,
+                Frequency::Once => 1,
+                Frequency::AtMost(n) => n,
+                _ => u32::MAX,
+            };
+            prop_assert_eq!(c.times, old.count.min(cap), "{} count", c.rule);
+            let full = f64::from(rule.points) * f64::from(c.times);
+            let last = old.last.unwrap();
+            match rule.decay {
+                Decay::Never => prop_assert_eq!(c.points, full, "{}", c.rule),
+                Decay::HalfLifeDays(_) => prop_assert!(
+                    (c.points != 0.0 || rule.points == 0) && c.points.abs() <= full.abs() + 1e-9,
+                    "{}: {} of {}", c.rule, c.points, full
+                ),
+                Decay::ExpiresAfterDays(days) => {
+                    if last > now - (days * 86_400_000.0) as i64 {
+                        prop_assert!(c.points != 0.0 || rule.points == 0, "{} expired early", c.rule);
+                    }
+                    prop_assert!(c.points.abs() <= full.abs());
+                }
+            }
+        }
+        // In memory and through storage, the state continues alike under the new version.
+        let mut live = kept.clone();
+        let mut stored = State::from_bytes(&kept.to_bytes(), &b).unwrap();
+        prop_assert_eq!(&State::from_json(&kept.to_json(), &b).unwrap(), &stored);
+        prop_assert_eq!(engine::score(&live, &b, now), engine::score(&stored, &b, now));
+        // Aligning twice changes nothing, and the aligned state reads back as it is.
+        let again = State::from_bytes(&stored.to_bytes(), &b);
+        prop_assert_eq!(again.as_ref(), Some(&stored));
+        for (t, e) in after {
+            let x = engine::apply(&mut live, &b, e, *t).unwrap();
+            let y = engine::apply(&mut stored, &b, e, *t).unwrap();
+            prop_assert_eq!(x, y);
+        }
+        live.align(&b); // a no-op unless no event came after the change
+        prop_assert_eq!(&live, &stored);
+        let s = engine::score(&live, &b, end(&events));
+        for c in &s.contributions {
+            let rule = b.rules().iter().find(|r| r.id == c.rule).unwrap();
+            match rule.frequency {
+                Frequency::Once => prop_assert!(c.times <= 1, "{} fired {} times", c.rule, c.times),
+                Frequency::AtMost(n) => prop_assert!(c.times <= n),
+                _ => {}
+            }
+        }
+        for d in Dimension::ALL {
+            if let Some(bounds) = b.model().limits.of(d) {
+                let v = s.dimension(d);
+                prop_assert!(bounds.min.is_none_or(|lo| v >= lo) && bounds.max.is_none_or(|hi| v <= hi));
+            }
+        }
+    }
+
+    #[test]
+    fn tick_and_score_never_bring_back_what_decayed(
+        model in model_with(0..50),
+        events in timeline(),
+        late in 0i64..(100 * 86_400_000),
+        back in 0i64..(100 * 86_400_000),
+    ) {
+        let mut state = run(&model, &events);
+        let later = engine::tick(&mut state, &model, end(&events) + late);
+        let earlier = engine::tick(&mut state, &model, end(&events) + late - back);
+        let read = engine::score(&state, &model, end(&events) + late - back);
+        prop_assert_eq!(&later.contributions, &read.contributions);
+        prop_assert_eq!(&later.contributions, &earlier.contributions);
+        prop_assert_eq!(later.total, earlier.total);
+        prop_assert_eq!(later.tier, earlier.tier);
     }
 
     #[test]

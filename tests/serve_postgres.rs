@@ -13,6 +13,7 @@ mod serve_support;
 
 use serve_support::scenarios::{self, Backend};
 use serve_support::*;
+use std::process::Command;
 use std::time::Duration;
 
 struct Postgres;
@@ -35,6 +36,21 @@ fn stores_a_retried_result_once() {
 #[test]
 fn rejects_each_malformed_body_naming_the_field() {
     scenarios::rejects_each_malformed_body_naming_the_field(&Postgres);
+}
+
+#[test]
+fn answers_a_conflict_for_an_event_id_with_other_content() {
+    scenarios::answers_a_conflict_for_an_event_id_with_other_content(&Postgres);
+}
+
+#[test]
+fn accepts_text_plain_like_json() {
+    scenarios::accepts_text_plain_like_json(&Postgres);
+}
+
+#[test]
+fn keeps_results_the_webhook_refuses_without_retrying() {
+    scenarios::keeps_results_the_webhook_refuses_without_retrying(&Postgres);
 }
 
 #[test]
@@ -156,4 +172,116 @@ fn reconnects_after_the_database_dropped_its_connections() {
         accepted.to_string()
     );
     assert_eq!(server.stop(), 0);
+}
+
+/// Makes a CA and a certificate for `localhost` signed by it, turns TLS on in the test cluster
+/// with that certificate, and returns the CA file.
+fn enable_tls(dir: &TempDir) -> std::path::PathBuf {
+    let cluster = postgres_cluster();
+    let script = r#"set -e
+cd "$1"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt \
+  -days 2 -subj /CN=leadscore-test-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+  -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 \
+  -extfile ext.cnf 2>/dev/null
+cp server.crt server.key "$2/"
+chown --reference="$2" "$2/server.crt" "$2/server.key"
+chmod 600 "$2/server.key"
+"#;
+    let data_dir = psql(cluster, "SHOW data_directory");
+    let status = Command::new("bash")
+        .args([
+            "-c",
+            script,
+            "tls",
+            &dir.path().to_string_lossy(),
+            &data_dir,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl");
+    psql(cluster, "ALTER SYSTEM SET ssl_cert_file = 'server.crt'");
+    psql(cluster, "ALTER SYSTEM SET ssl_key_file = 'server.key'");
+    psql(cluster, "ALTER SYSTEM SET ssl = on");
+    psql(cluster, "SELECT pg_reload_conf()");
+    assert!(wait_until(Duration::from_secs(10), || psql(
+        cluster, "SHOW ssl"
+    ) == "on"));
+    dir.path().join("ca.crt")
+}
+
+fn start_fails(db: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .current_dir(REPO)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{db} should be refused");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn connects_with_tls_as_sslmode_says() {
+    let dir = TempDir::new("pgtls");
+    let ca = enable_tls(&dir);
+    let ca = ca.to_string_lossy();
+    let db = postgres_database("tls");
+    let encrypted = |app: &str| {
+        psql(
+            &db,
+            &format!(
+                "SELECT COALESCE(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a \
+                 USING (pid) WHERE a.application_name = '{app}'"
+            ),
+        )
+    };
+    let post_through = |url: &str, event_id: &str| {
+        let server = Server::start(&["--db", url]);
+        let response = server.post(&result(event_id, "visitor-tls", "unqualified", "MQL"));
+        assert_eq!(response.status, 200, "{url}: {}", response.body);
+        server
+    };
+
+    // require: encrypted, whatever the certificate.
+    let server = post_through(
+        &format!("{db}?sslmode=require&application_name=ls-require"),
+        "evt-tls-1",
+    );
+    assert_eq!(encrypted("ls-require"), "t");
+    assert!(server.logs().contains("sslmode Require"));
+    assert_eq!(server.stop(), 0);
+
+    // verify-full: the chain and the name, against the CA given.
+    let localhost = db.replace("127.0.0.1", "localhost");
+    let server = post_through(
+        &format!("{localhost}?sslmode=verify-full&sslrootcert={ca}&application_name=ls-full"),
+        "evt-tls-2",
+    );
+    assert_eq!(encrypted("ls-full"), "t");
+    assert_eq!(server.stop(), 0);
+    // The certificate names localhost, not 127.0.0.1: verify-full refuses, verify-ca accepts.
+    let stderr = start_fails(&format!("{db}?sslmode=verify-full&sslrootcert={ca}"));
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    let server = post_through(
+        &format!("{db}?sslmode=verify-ca&sslrootcert={ca}&application_name=ls-ca"),
+        "evt-tls-3",
+    );
+    assert_eq!(encrypted("ls-ca"), "t");
+    assert_eq!(server.stop(), 0);
+    // A CA that is not ours (the public roots): refused.
+    start_fails(&format!(
+        "{localhost}?sslmode=verify-full&sslrootcert=system"
+    ));
+
+    // disable: plain.
+    let server = post_through(
+        &format!("{db}?sslmode=disable&application_name=ls-plain"),
+        "evt-tls-4",
+    );
+    assert_eq!(encrypted("ls-plain"), "f");
+    assert_eq!(server.stop(), 0);
+    assert_eq!(psql(&db, "SELECT COUNT(*) FROM tier_results"), "4");
 }

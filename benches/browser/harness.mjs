@@ -165,7 +165,7 @@ async function timeRounds(context, page, settings) {
   const measured = [];
   for (let round = 0; round < total; round++) {
     const order = round % 2 ? ['reference', 'kernel'] : ['kernel', 'reference'];
-    const loops = ['noop', ...order, 'encode', 'applyEncoded', 'kernelFastEncode'];
+    const loops = ['noop', ...order, 'encode', 'applyEncoded'];
     if (round >= jreFrom) loops.push('rulesEngine');
     const times = {};
     for (const loop of loops) {

@@ -5,7 +5,6 @@
 
 import init, * as kernel from '/pkg/leadscore_wasm.js';
 import { encodeEvent } from '/shim/event.js';
-import { encodeEventFast } from '/bench/encode-fast.mjs';
 import jsonRulesEngine from '/vendor/json-rules-engine.mjs';
 import { generate, oneVisitor } from '/bench/events.mjs';
 import * as ref from '/bench/reference.mjs';
@@ -40,14 +39,6 @@ function runApplyEncoded(visitors, encoded, codes) {
   }
 }
 
-/** (a) with the prototype encoder of encode-fast.mjs (same bytes), for the breakdown. */
-function runKernelFastEncode(visitors, codes) {
-  let k = 0;
-  for (const v of visitors) {
-    kernel.reset();
-    for (const e of v.events) codes[k++] = kernel.apply(encodeEventFast(e.event), e.t);
-  }
-}
 
 /** (b) the plain-JS reference. */
 function runReference(model, visitors, codes) {
@@ -196,10 +187,6 @@ window.benchPrepare = async (o) => {
       const sc = scorer.newState();
       for (const e of v.events) {
         const bytes = encodeEvent(e.event);
-        const fast = encodeEventFast(e.event);
-        if (fast.length !== bytes.length || fast.some((b, i) => b !== bytes[i])) {
-          problem(`encode-fast.mjs: other bytes than encodeEvent for ${JSON.stringify(e.event)}`);
-        }
         want[k] = kernel.apply(bytes, e.t);
         gotReference[k] = ref.apply(model, sb, e.event, e.t);
         gotRulesEngine[k] = await scorer.apply(sc, e.event, e.t);
@@ -245,7 +232,6 @@ window.benchPrepare = async (o) => {
     rulesEngine: () => runRulesEngine(scorer, visitors, codes),
     encode: () => runEncode(visitors, encoded),
     applyEncoded: () => runApplyEncoded(visitors, encoded, codes),
-    kernelFastEncode: () => runKernelFastEncode(visitors, codes),
     noop: () => {}, // what measuring one call costs the page's thread
   };
   window.benchTime = async (name) => {

@@ -59,12 +59,10 @@ function report(r) {
   lines.push(row('(a) leadscore kernel: `encodeEvent` + `apply` through the wasm boundary', 'kernel', '1'));
   lines.push(row('&nbsp;&nbsp;of which `encodeEvent` (the shim\'s JS)', 'encode', ratio(paired('encode', 'kernel'))));
   lines.push(row('&nbsp;&nbsp;of which `reset` + `apply` of pre-encoded bytes (boundary + kernel)', 'applyEncoded', ratio(paired('applyEncoded', 'kernel'))));
-  lines.push(row('&nbsp;&nbsp;(a) with a faster encoder (prototype: benches/browser/encode-fast.mjs, same bytes)', 'kernelFastEncode', ratio(paired('kernelFastEncode', 'kernel'))));
   lines.push(row('(b) plain-JS loop interpreting the model JSON', 'reference', ratio(paired('reference', 'kernel'))));
   lines.push(row(`(c) json-rules-engine ${jreVersion} + state keeping`, 'rulesEngine', ratio(paired('rulesEngine', 'kernel'))));
   lines.push('');
   lines.push(`leadscore / plain JS: **${paired('kernel', 'reference').toFixed(2)}** (target ≤ 1.0; ` +
-    `${paired('kernelFastEncode', 'reference').toFixed(2)} with the prototype encoder, ` +
     `${paired('applyEncoded', 'reference').toFixed(2)} for the kernel alone); ` +
     `json-rules-engine / leadscore: **${ratio(paired('rulesEngine', 'kernel'))}** (target > 1,000×). ` +
     `Ratios are medians of per-round ratios of main-thread CPU time (each round runs the loops back to back; ` +

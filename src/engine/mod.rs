@@ -2,14 +2,16 @@
 //!
 //! [`apply`] folds one [`Event`] into a visitor's [`State`] and returns the new [`Score`];
 //! [`score`] reads the score at any time without changing anything; [`tick`] re-evaluates the
-//! tier when only time has passed (decay). No I/O, no clock: `now` is always a parameter.
+//! tier when only time has passed (decay). No I/O, no clock: `now` is always a parameter, and
+//! time never moves backwards for a state (a `now` earlier than the latest the state has seen
+//! counts as that latest time).
 
 mod event;
 mod score;
 mod state;
 
 pub use crate::model::UNQUALIFIED;
-pub use event::{parse_number, Event, EventError, Value};
+pub use event::{parse_number, Event, EventError, Value, MAX_ENTRIES, MAX_TEXT_LEN};
 pub use score::{score, Contribution, Score};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
@@ -31,7 +33,8 @@ pub fn apply<'m>(
 ) -> Result<Score<'m>, EventError> {
     event.validate()?;
     state.align(model);
-    let now = state.last_seen.map_or(now, |last| now.max(last));
+    let now = state.time(now);
+    state.clock = Some(now);
     let visit = record_visit(state, model, event, now);
     match event {
         Event::PageView { path, query } => page_view(state, model, path, query, now),
@@ -236,9 +239,12 @@ fn aggregates(state: &mut State, model: &ValidModel, event: &Event, visit: &Visi
     }
 }
 
-/// Re-evaluates the tier at `now` when no event happened (points decayed or expired).
+/// Re-evaluates the tier at `now` when no event happened (points decayed or expired). A `now`
+/// earlier than the latest time the state has seen counts as that time, as in [`apply`].
 pub fn tick<'m>(state: &mut State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     state.align(model);
+    let now = state.time(now);
+    state.clock = Some(now);
     let result = score(state, model, now);
     store_tier(state, &result);
     result
@@ -280,8 +286,7 @@ fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
     match rule.decay {
         Decay::Never => {}
         Decay::HalfLifeDays(days) => {
-            rs.held = rs.held * half_life_factor(now.saturating_sub(rs.held_at), days)
-                + f64::from(rule.points);
+            rs.held = rs.held * half_life_factor(now.saturating_sub(rs.held_at), days) + 1.0;
             rs.held_at = now;
         }
         Decay::ExpiresAfterDays(days) => {

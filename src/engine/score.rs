@@ -81,7 +81,7 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
     let current = match decay {
         Decay::Never => full,
         Decay::HalfLifeDays(days) => {
-            rs.held * half_life_factor(now.saturating_sub(rs.held_at), days)
+            f64::from(points) * (rs.held * half_life_factor(now.saturating_sub(rs.held_at), days))
         }
         Decay::ExpiresAfterDays(days) => {
             let start = now.saturating_sub((days * DAY_MS) as i64);
@@ -99,8 +99,22 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
 
 /// The visitor's score at `now`, without changing the state.
 ///
-/// With `allow_demotion: false` the tier never falls below the stored one.
+/// A state kept for another model (or another version of it) is scored as
+/// [`State::align`] would leave it, so it is never read against the wrong rules; a `now`
+/// earlier than the latest time the state has seen counts as that time. With
+/// `allow_demotion: false` the tier never falls below the stored one.
 pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+    let now = state.time(now);
+    if state.is_aligned(model) {
+        score_aligned(state, model, now)
+    } else {
+        let mut aligned = state.clone();
+        aligned.align(model);
+        score_aligned(&aligned, model, now)
+    }
+}
+
+fn score_aligned<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     let rules = model.rules();
     let mut sums = [0.0f64; 4];
     // Exactly as many as fired: a small allocation is a cheap one.

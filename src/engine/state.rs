@@ -2,15 +2,22 @@
 //!
 //! Its size is bounded by the model, whatever the visitor does: per rule at most
 //! [`MAX_FIRINGS_KEPT`] firing times, at most [`crate::model::MAX_DISTINCT_PAGES`] page hashes.
+//!
+//! The state keeps counts, not points: a rule whose points change scores its firings at the new
+//! points. Each decay keeps its own fields (none, `held`, `firings`), so when a new model version
+//! changes a rule's decay or frequency, [`State::align`] can tell what the state was kept for
+//! and carries the earned firings over (see [`RuleState`]).
 
+use super::half_life_factor;
 use crate::bytes::{Reader, Writer};
-use crate::model::{fingerprint, ValidModel, MAX_DISTINCT_PAGES};
+use crate::model::{Decay, Frequency, Matcher, Rule, ValidModel, MAX_DISTINCT_PAGES};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Version of the serialised state this build writes and reads.
-pub const STATE_FORMAT: u32 = 1;
+/// Version of the serialised state this build writes. It also reads format 1 (before `clock`,
+/// with `held` in points rather than firings).
+pub const STATE_FORMAT: u32 = 2;
 /// Most firing times kept per expiring rule; older ones are merged into the next.
 pub const MAX_FIRINGS_KEPT: usize = 32;
 
@@ -29,6 +36,11 @@ pub struct State {
     /// Last event seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Millis>,
+    /// The latest time the state was brought to, by an event or a [`crate::engine::tick`]:
+    /// earlier times count as this one, so a clock that goes backwards never brings back
+    /// points that had decayed or expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<Millis>,
     /// Visits (sessions) so far.
     #[serde(default)]
     pub visits: u32,
@@ -44,12 +56,18 @@ pub struct State {
     /// Per-rule state, aligned to the model's rules.
     #[serde(default)]
     pub rules: Vec<RuleState>,
-    /// Fingerprint of the rule ids `rules` is aligned to.
+    /// [`ValidModel::rule_key`] of the model `rules` is aligned to (0: not aligned yet).
     #[serde(skip)]
     pub(crate) key: u64,
 }
 
 /// What the engine remembers about one rule for one visitor.
+///
+/// Every rule keeps `count` and `last`; a half-life rule also `held` (never 0 once it fired),
+/// an expiring rule `firings` (never empty once it fired), an `at_most_per_window` rule
+/// `window` (never empty once it fired). When the model changes a rule, the fields it kept tell
+/// what it was kept for: earned firings carry over, decaying from the last firing when the rule
+/// did not decay before, and the count is cut to what the new frequency allows.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RuleState {
     /// The rule's id; state is matched to rules by id when the model changes.
@@ -66,7 +84,8 @@ pub struct RuleState {
     /// Firing times inside the frequency window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window: Vec<Millis>,
-    /// Half-life rules: decayed points as of `held_at`.
+    /// Half-life rules: the firings, decayed to `held_at` (a firing counts 1 when it happens and
+    /// halves every half-life; the rule gives `held` × its points, decayed since `held_at`).
     #[serde(default, skip_serializing_if = "is_zero_f")]
     pub held: f64,
     #[serde(default, skip_serializing_if = "is_zero_i")]
@@ -120,6 +139,86 @@ impl RuleState {
             ..RuleState::default()
         }
     }
+
+    /// Brings the state into the form `rule` keeps, carrying the earned firings over when the
+    /// rule's decay or frequency changed (a no-op for state kept for this rule).
+    fn conform(&mut self, rule: &Rule) {
+        let counts_once = matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+        let cap = match rule.frequency {
+            _ if counts_once => 1,
+            Frequency::Once => 1,
+            Frequency::AtMost(n) => n,
+            Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => u32::MAX,
+        };
+        self.count = self.count.min(cap);
+        if !matches!(rule.when, Matcher::PageViews { .. }) {
+            self.progress = 0;
+        }
+        if self.count == 0 || counts_once {
+            self.window.clear();
+        } else if let Frequency::AtMostPerWindow { .. } = rule.frequency {
+            // Kept for another frequency: the last firing counts in the window.
+            if self.window.is_empty() {
+                self.window.extend(self.last);
+            }
+        } else {
+            self.window.clear();
+        }
+        if self.count == 0 {
+            self.held = 0.0;
+            self.held_at = 0;
+            self.firings.clear();
+            return;
+        }
+        // Stored state may hold empty entries; none of them counts.
+        self.firings.retain(|(_, n)| *n > 0);
+        let last = self.last.unwrap_or(self.held_at);
+        match rule.decay {
+            Decay::Never => {
+                self.held = 0.0;
+                self.held_at = 0;
+                self.firings.clear();
+            }
+            Decay::HalfLifeDays(days) => {
+                if let Some(at) = self.firings.iter().map(|(t, _)| *t).max() {
+                    // Kept for expiry: each firing decays from its own time.
+                    self.held = self
+                        .firings
+                        .iter()
+                        .map(|(t, n)| f64::from(*n) * half_life_factor(at.saturating_sub(*t), days))
+                        .sum();
+                    self.held_at = at;
+                    self.firings.clear();
+                } else if self.held <= 0.0 {
+                    // Kept without decay: the firings decay from the last one.
+                    self.held = f64::from(self.count);
+                    self.held_at = last;
+                }
+                self.held = self.held.min(f64::from(self.count));
+            }
+            Decay::ExpiresAfterDays(_) => {
+                if self.firings.is_empty() {
+                    // Kept without expiry: the firings expire with the last one.
+                    let at = if self.held > 0.0 { self.held_at } else { last };
+                    self.firings.push((at, self.count));
+                }
+                // At most `count` firings: the oldest go first.
+                let kept: u64 = self.firings.iter().map(|(_, n)| u64::from(*n)).sum();
+                let mut extra = kept.saturating_sub(u64::from(self.count));
+                for (_, n) in self.firings.iter_mut() {
+                    let cut = extra.min(u64::from(*n));
+                    *n -= cut as u32;
+                    extra -= cut;
+                }
+                self.firings.retain(|(_, n)| *n > 0);
+                if self.firings.is_empty() {
+                    self.firings.push((last, self.count));
+                }
+                self.held = 0.0;
+                self.held_at = 0;
+            }
+        }
+    }
 }
 
 impl State {
@@ -138,13 +237,19 @@ impl State {
     }
 
     /// Aligns the state to `model`: keeps the state of rules whose id still exists, starts the
-    /// new rules fresh and drops the rest. Forgets a stored tier the model no longer has.
+    /// new rules fresh and drops the rest; carries earned firings over to a rule whose decay or
+    /// frequency changed (see [`RuleState`]). Forgets a stored tier the model no longer has.
     pub fn align(&mut self, model: &ValidModel) {
-        if self.key == model.rule_key() && self.rules.len() == model.rules().len() {
+        if self.is_aligned(model) {
             return;
         }
-        let current = fingerprint(self.rules.iter().map(|r| r.id.as_str()));
-        if current != model.rule_key() || self.rules.len() != model.rules().len() {
+        let same_ids = self.rules.len() == model.rules().len()
+            && self
+                .rules
+                .iter()
+                .zip(model.rules())
+                .all(|(s, r)| s.id == r.id);
+        if !same_ids {
             let mut old = core::mem::take(&mut self.rules);
             self.rules = model
                 .rules()
@@ -157,6 +262,9 @@ impl State {
                 })
                 .collect();
         }
+        for (rs, rule) in self.rules.iter_mut().zip(model.rules()) {
+            rs.conform(rule);
+        }
         if let Some(t) = &self.tier {
             if !model.model().tiers.iter().any(|tier| &tier.name == t) {
                 self.tier = None;
@@ -164,6 +272,40 @@ impl State {
         }
         self.format = STATE_FORMAT;
         self.key = model.rule_key();
+    }
+
+    /// True when the state is aligned to `model` (see [`State::align`]).
+    pub fn is_aligned(&self, model: &ValidModel) -> bool {
+        self.key == model.rule_key() && self.rules.len() == model.rules().len()
+    }
+
+    /// `now`, or the latest time the state has seen when `now` is earlier.
+    pub fn time(&self, now: Millis) -> Millis {
+        [self.clock, self.last_seen]
+            .into_iter()
+            .flatten()
+            .fold(now, Millis::max)
+    }
+
+    /// Reads format 1: `held` was kept in points (of the rule as it is now, as far as anyone
+    /// knows), and there was no `clock`.
+    fn upgrade(&mut self, model: &ValidModel) {
+        if self.format != 1 {
+            return;
+        }
+        for rs in &mut self.rules {
+            let points = model
+                .rules()
+                .iter()
+                .find(|r| r.id == rs.id)
+                .map_or(0, |r| r.points);
+            rs.held = if points == 0 {
+                0.0
+            } else {
+                (rs.held / f64::from(points)).max(0.0)
+            };
+        }
+        self.format = STATE_FORMAT;
     }
 
     /// Checks state read from storage; the caller starts fresh when it fails.
@@ -182,6 +324,7 @@ impl State {
         }
         for r in &self.rules {
             if !r.held.is_finite()
+                || r.held < 0.0
                 || r.firings.len() > MAX_FIRINGS_KEPT
                 || r.window.len() > crate::model::MAX_WINDOW_TIMES as usize
             {
@@ -198,6 +341,7 @@ impl State {
         w.u8(STATE_FORMAT as u8);
         w.optional(self.first_seen, Writer::i64);
         w.optional(self.last_seen, Writer::i64);
+        w.optional(self.clock, Writer::i64);
         w.u32(self.visits);
         w.f64(self.seconds);
         w.list(self.pages.iter(), |w, p| w.u32(*p));
@@ -206,14 +350,20 @@ impl State {
         w.bytes
     }
 
-    /// Reads state written by [`State::to_bytes`], checked and aligned to `model`; corrupt,
-    /// foreign or oversized bytes give `None` (the caller starts fresh).
+    /// Reads state written by [`State::to_bytes`] (or by format 1), checked and aligned to
+    /// `model`; corrupt, foreign or oversized bytes give `None` (the caller starts fresh).
     pub fn from_bytes(bytes: &[u8], model: &ValidModel) -> Option<State> {
         let mut r = Reader::new(bytes);
+        let format = u32::from(r.u8());
         let mut state = State {
-            format: u32::from(r.u8()),
+            format,
             first_seen: r.optional(Reader::i64),
             last_seen: r.optional(Reader::i64),
+            clock: if format == 1 {
+                None
+            } else {
+                r.optional(Reader::i64)
+            },
             visits: r.u32(),
             seconds: r.f64(),
             pages: r.list(Reader::u32),
@@ -224,6 +374,7 @@ impl State {
         if !r.finish() {
             return None;
         }
+        state.upgrade(model);
         state.check().ok()?;
         state.align(model);
         Some(state)
@@ -237,6 +388,7 @@ impl State {
             return None;
         }
         let mut state: State = serde_json::from_value(value).ok()?;
+        state.upgrade(model);
         state.check().ok()?;
         state.align(model);
         Some(state)

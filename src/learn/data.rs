@@ -271,6 +271,48 @@ pub struct Split {
     pub parts: HashMap<String, Part>,
 }
 
+/// A time-ordered split: rows sorted by `column` (numbers as numbers when every value is one,
+/// else as text, e.g. ISO dates), the newest `test_share` of them `Test`, the rest `Train`.
+/// Ties keep file order. Rows whose value is empty get no part.
+pub fn ordered_split(column: &Column, test_share: f64) -> Vec<Option<Part>> {
+    let n = column.codes().len();
+    let dictionary = column.dictionary();
+    let numbers: Vec<Option<f64>> = dictionary.iter().map(|v| parse_number(v)).collect();
+    let numeric = dictionary
+        .iter()
+        .zip(&numbers)
+        .all(|(v, x)| v.trim().is_empty() || x.is_some());
+    let mut order: Vec<usize> = (0..n)
+        .filter(|&r| !column.value(r).trim().is_empty())
+        .collect();
+    order.sort_by(|&a, &b| {
+        if numeric {
+            let x = |r: usize| {
+                column
+                    .code(r)
+                    .and_then(|c| numbers.get(c as usize).copied().flatten())
+                    .unwrap_or(f64::NEG_INFINITY)
+            };
+            x(a).total_cmp(&x(b))
+        } else {
+            column.value(a).trim().cmp(column.value(b).trim())
+        }
+    });
+    let tests = ((order.len() as f64) * test_share.clamp(0.0, 1.0)).round() as usize;
+    let first_test = order.len().saturating_sub(tests);
+    let mut parts = vec![None; n];
+    for (k, &r) in order.iter().enumerate() {
+        if let Some(p) = parts.get_mut(r) {
+            *p = Some(if k >= first_test {
+                Part::Test
+            } else {
+                Part::Train
+            });
+        }
+    }
+    parts
+}
+
 /// Reads a split file: a header line `ID_COLUMN,split`, then one `id,train|test` per row.
 pub fn read_split<R: Read>(reader: R) -> Result<Split, DataError> {
     let mut csv = csv::ReaderBuilder::new()

@@ -16,16 +16,18 @@
 //! 4. Limits written for the old points are dropped (they would clip the new scale), with a
 //!    warning; the calibration is refitted on the new totals.
 
+use super::calibration::calibrate_fitted;
 use super::data::Table;
+use super::error::LearnError;
+use super::layout::Layout;
 use super::logistic::SparseRows;
-use super::mapping::Layout;
 use super::metrics::roc_auc;
+use super::penalised::fit_penalised;
+use super::points::points;
 use super::replay;
-use super::scorecard::{
-    calibrate_fitted, choose_tiers, fit_penalised, points, ColumnReport, LearnError, TierReport,
-    TrainOptions, TrainReport, Trained,
-};
-use super::tiers::{self, Target};
+use super::report::{ColumnReport, TrainReport, Trained};
+use super::scorecard::TrainOptions;
+use super::tiers::{self, choose_tiers, Target, TierReport};
 use crate::engine::{self, State};
 use crate::model::{reachable_max, Dimension, Evidence, Limits, Thresholds, ValidModel};
 use std::collections::HashMap;
@@ -89,8 +91,9 @@ fn matched_threshold(old: &[f64], new: &[f64], threshold: f64, at_least: bool) -
     tiers::choose(&values, &labels, Target::Share(share), 1).map(|c| sign * c.threshold as f64)
 }
 
-/// Refits `base` on the training `rows`.
-pub fn refit(
+/// Refits the points of `base` on the training `rows` (see [`super::retune`] for the guarded
+/// entry point `train --base` uses).
+pub fn refit_points(
     base: &ValidModel,
     table: &Table,
     layout: &Layout,
@@ -298,7 +301,7 @@ pub fn refit(
         }
     }
     model.calibration = Some(calibrate_fitted(
-        &penalised,
+        penalised.held_out.as_ref(),
         &counts,
         options.pdo,
         &totals,
@@ -313,13 +316,17 @@ pub fn refit(
         report: TrainReport {
             leads: rows.len(),
             converted,
+            fit: "refit",
             l2,
             cross_validation,
             iterations: fit.iterations,
+            rounds: Vec::new(),
             columns: reports,
             tiers: tier_reports,
             tier_scores: "training",
             train_auc: roc_auc(&scores, &counts.labels).unwrap_or(0.5),
+            held_out: None,
+            notes: Vec::new(),
             warnings,
         },
     })

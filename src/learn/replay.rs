@@ -11,7 +11,7 @@
 //! the previous visit timed out.
 
 use super::data::{parse_number, Table};
-use super::mapping::{normalise, Layout, Resolved};
+use super::layout::{normalise, Layout, Resolved};
 use crate::engine::{Event, Millis, Value};
 use crate::model::{Entries, MAX_DISTINCT_PAGES};
 
@@ -228,7 +228,8 @@ pub fn unfed_signals(model: &crate::model::Model, layout: &Layout) -> Vec<String
 mod tests {
     use super::*;
     use crate::learn::data::read_csv;
-    use crate::learn::mapping::{resolve, Mapping, Signal};
+    use crate::learn::layout::resolve;
+    use crate::learn::mapping::{Mapping, Signal};
 
     #[test]
     fn rules_no_column_feeds_are_listed() {

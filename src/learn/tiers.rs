@@ -76,6 +76,93 @@ pub fn choose(totals: &[i64], labels: &[bool], target: Target, min_leads: usize)
     best
 }
 
+/// A tier written into the model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TierReport {
+    pub tier: String,
+    #[serde(flatten)]
+    pub choice: Choice,
+}
+
+/// Tiers from the targets, highest first; warnings for targets that cannot be met.
+pub fn choose_tiers(
+    totals: &[i64],
+    labels: &[bool],
+    sql: Option<Target>,
+    mql: Option<Target>,
+    min_leads: usize,
+    warnings: &mut Vec<String>,
+) -> Vec<TierReport> {
+    let mut out: Vec<TierReport> = Vec::new();
+    let describe = |t: Target| match t {
+        Target::Precision(p) => format!("a conversion rate of {:.0} %", p * 100.0),
+        Target::Share(s) => format!("a share of {:.0} %", s * 100.0),
+    };
+    if let Some(target) = sql {
+        match choose(totals, labels, target, min_leads) {
+            Some(choice) => out.push(TierReport { tier: "SQL".into(), choice }),
+            None => warnings.push(format!(
+                "no SQL tier: no score threshold reaches {} on the training leads (with at least {min_leads} leads)",
+                describe(target)
+            )),
+        }
+    }
+    if let Some(target) = mql {
+        match choose(totals, labels, target, min_leads) {
+            Some(choice) => {
+                if out
+                    .first()
+                    .is_some_and(|sql| choice.threshold >= sql.choice.threshold)
+                {
+                    warnings.push(format!(
+                        "no MQL tier: {} is already met by the SQL tier (threshold {})",
+                        describe(target),
+                        choice.threshold
+                    ));
+                } else {
+                    out.push(TierReport {
+                        tier: "MQL".into(),
+                        choice,
+                    });
+                }
+            }
+            None => warnings.push(format!(
+                "no MQL tier: no threshold reaches {}",
+                describe(target)
+            )),
+        }
+    }
+    out
+}
+
+/// Places the tiers: on held-out totals when there are any (in-sample totals flatter the rules
+/// they were fitted with), else on the training totals. A threshold above every training total
+/// (possible with held-out scores) would be unreachable for the validator; the highest total is
+/// the strictest meaningful one.
+pub fn place_tiers(
+    held_out: Option<(Vec<i64>, Vec<bool>)>,
+    totals: &[i64],
+    labels: &[bool],
+    sql: Option<Target>,
+    mql: Option<Target>,
+    min_leads: usize,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<TierReport>, super::error::LearnError> {
+    let (tier_totals, tier_labels) = held_out.unwrap_or_else(|| (totals.to_vec(), labels.to_vec()));
+    let mut tiers = choose_tiers(&tier_totals, &tier_labels, sql, mql, min_leads, warnings);
+    let highest = totals.iter().copied().max().unwrap_or(0);
+    for t in &mut tiers {
+        t.choice.threshold = t.choice.threshold.min(highest);
+    }
+    if tiers.is_empty() {
+        return Err(super::error::LearnError(format!(
+            "no tier could be placed: {}",
+            warnings.join("; ")
+        )));
+    }
+    Ok(tiers)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {

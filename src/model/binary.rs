@@ -144,6 +144,8 @@ fn body_model(r: &mut Reader<'_>) -> Model {
         tiers,
         allow_demotion,
         calibration,
+        #[cfg(feature = "std")]
+        training: None,
     }
 }
 
@@ -488,6 +490,7 @@ mod tests {
         let mut m = model.model().clone();
         m.schema = None;
         m.description = None;
+        m.training = None;
         for rule in &mut m.rules {
             rule.description = None;
             rule.evidence = None;

@@ -14,7 +14,7 @@ mod validate;
 use alloc::vec::Vec;
 pub use types::*;
 #[cfg(feature = "std")]
-pub use validate::{reachable_max, validate, ModelError, ModelErrors};
+pub use validate::{reachable_max, validate, warnings, ModelError, ModelErrors};
 
 /// The tier of a visitor who qualifies for none of the model's tiers.
 pub const UNQUALIFIED: &str = "unqualified";
@@ -27,7 +27,8 @@ pub const MAX_WINDOW_TIMES: u32 = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidModel {
     model: Model,
-    /// Fingerprint of the rule ids in order; visitor state aligned to it needs no realignment.
+    /// Fingerprint of the rules' ids, frequencies and decays in order; visitor state aligned to
+    /// it needs no realignment.
     rule_key: u64,
     /// Rule indices per matcher kind (see [`ValidModel::rules_for`]).
     by_kind: [Vec<usize>; KINDS],
@@ -82,7 +83,7 @@ impl ValidModel {
                 list.push(i);
             }
         }
-        let rule_key = fingerprint(model.rules.iter().map(|r| r.id.as_str()));
+        let rule_key = rule_key(&model.rules);
         let requires = model
             .tiers
             .iter()
@@ -158,7 +159,8 @@ impl ValidModel {
         self.requires.get(tier).map_or(&[], Vec::as_slice)
     }
 
-    /// Fingerprint of the rule ids, in order.
+    /// Fingerprint of what visitor state is kept by: each rule's id, frequency and decay, and
+    /// whether it counts once (answers, aggregates), in order.
     pub fn rule_key(&self) -> u64 {
         self.rule_key
     }
@@ -270,6 +272,39 @@ pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+    h
+}
+
+/// [`ValidModel::rule_key`]: FNV-1a over each rule's id and the kinds and parameters of its
+/// frequency and decay.
+fn rule_key(rules: &[Rule]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for rule in rules {
+        feed(rule.id.as_bytes());
+        let once = matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+        let (kind, times, days) = match rule.frequency {
+            Frequency::Once => (0u8, 0, 0.0),
+            Frequency::EveryTime => (1, 0, 0.0),
+            Frequency::AtMost(n) => (2, n, 0.0),
+            Frequency::AtMostPerWindow { times, days } => (3, times, days),
+        };
+        let (decay, decay_days) = match rule.decay {
+            Decay::Never => (0u8, 0.0),
+            Decay::HalfLifeDays(d) => (1, d),
+            Decay::ExpiresAfterDays(d) => (2, d),
+        };
+        feed(&[0, u8::from(once), kind, decay]);
+        feed(&times.to_le_bytes());
+        feed(&days.to_bits().to_le_bytes());
+        feed(&decay_days.to_bits().to_le_bytes());
+        feed(&[matches!(rule.when, Matcher::PageViews { .. }) as u8]);
     }
     h
 }

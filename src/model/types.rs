@@ -48,6 +48,11 @@ pub struct Model {
     /// Maps a total score to a conversion probability (written by `leadscore train`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// How `leadscore train` made this model: label, mapping, split and data it learned from.
+    /// Ignored by the engine, left out of the compiled model and of the browser's kernel.
+    #[cfg(feature = "std")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<Training>,
 }
 
 fn default_true() -> bool {
@@ -369,6 +374,183 @@ impl Thresholds {
         .into_iter()
         .filter_map(|(n, d, v)| v.map(|v| (n, d, v)))
     }
+}
+
+/// How `leadscore train` made a model, so that `leadscore eval` and `leadscore train --base` read
+/// history files the same way without repeated flags. Ignored by the engine and left out of the
+/// compiled model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// The conversion column (0/1, yes/no).
+    pub label: String,
+    /// The mapping used, with the command line's `--signal` entries and the split file's id
+    /// column folded in.
+    pub mapping: Mapping,
+    /// The mapping file it was read from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_file: Option<FileRef>,
+    /// Columns left out on the command line (`--ignore`), besides the mapping's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Which rows were learned from and which were held out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<TrainingSplit>,
+    /// The history file learned from.
+    pub data: TrainingData,
+    /// The fitter: `boost` or `logistic`; for `train --base`, what the refit kept: `refit` (new
+    /// points), `recalibrate` (the base's points, a new calibration) or `base` (the base as it
+    /// was).
+    pub fit: String,
+    /// Points that double the odds of converting.
+    pub pdo: f64,
+    /// Seed of the cross-validation folds or the boosting bags.
+    pub seed: u64,
+}
+
+/// A file named in a `training` section, with a fingerprint of its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    /// The path as given to `leadscore train`.
+    pub path: String,
+    /// `fnv1a64:` and 16 hex digits of the file's bytes: says whether the file changed since.
+    pub fingerprint: String,
+}
+
+/// How the rows of the history file were split into training and held-out rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TrainingSplit {
+    /// A split file (`ID_COLUMN,split` with `train` / `test` per row).
+    File(FileRef),
+    /// Ordered by a column that grows with time: the oldest rows trained, the newest
+    /// `test_share` held out.
+    Ordered { column: String, test_share: f64 },
+}
+
+/// The history file a model learned from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrainingData {
+    /// The file as named on the command line.
+    pub file: String,
+    /// `fnv1a64:` and 16 hex digits of the file's bytes.
+    pub fingerprint: String,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Rows learned from.
+    pub training_rows: u64,
+    /// Of those, rows that converted.
+    pub converted: u64,
+    /// Rows held out by the split.
+    pub held_out_rows: u64,
+}
+
+/// Which column of a history file is which widget signal: the mapping file of `leadscore train`,
+/// kept inline in a trained model's `training` section.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// The 0/1 (or yes/no) conversion column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The row id column (matched against a split file); never used as a signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Columns to leave out (ids, CRM-only fields, anything a website cannot know).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Values that mean "missing" (default: empty, `Select`, `NaN`, `null`, `N/A`, `NA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<String>>,
+    /// Signal per column.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnSignal>,
+}
+
+/// What a history column records, as the widget sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ColumnSignal {
+    /// A categorical answer to a question (quiz, form field). One rule per frequent level.
+    Answer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+    },
+    /// A numeric answer the host page reports (e.g. pages per visit): binned into `min` steps.
+    Number {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bins: Option<usize>,
+    },
+    /// Number of visits (sessions): binned into `visits.at_least` steps.
+    Visits {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bins: Option<usize>,
+    },
+    /// Seconds of time on site: binned into `time_on_site.at_least_seconds` steps.
+    TimeOnSite {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bins: Option<usize>,
+    },
+    /// Number of distinct pages viewed: binned into `distinct_pages.at_least` steps (at most 64).
+    DistinctPages {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bins: Option<usize>,
+    },
+    /// A query parameter of the landing page (e.g. `utm_source`): one page rule per frequent value.
+    Source {
+        parameter: String,
+        /// Landing page pattern (default `/**`, any page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+    },
+    /// A download happened when the value is one of `values` (default yes/y/true/1).
+    Download {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        values: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+    },
+    /// A form with this id was submitted when the value is one of `values`.
+    Form {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        values: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+    },
+    /// A custom event with this name happened when the value is one of `values`.
+    Event {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        values: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimension: Option<Dimension>,
+    },
+    /// Leave the column out.
+    Ignore,
 }
 
 /// Historical evidence behind a learned rule.

@@ -8,6 +8,13 @@ use std::fmt;
 pub const MAX_NAME_LEN: usize = 128;
 /// Most rules a model may hold.
 pub const MAX_RULES: usize = 1000;
+/// Longest text a matcher may compare with, in bytes: no event carries more
+/// ([`crate::engine::MAX_TEXT_LEN`]).
+pub const MAX_TEXT_BYTES: usize = crate::engine::MAX_TEXT_LEN;
+/// Most values in one list (`one_of`, `extensions`, `query`, `properties`, `requires`).
+pub const MAX_LIST_ITEMS: usize = 1000;
+/// Most tiers a model may have (the compiled form numbers them in one byte).
+pub const MAX_TIERS: usize = 255;
 
 /// One problem in a model, at a path such as `rules[3].when.page.path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +100,23 @@ impl Collector {
         }
     }
 
+    fn text(&mut self, path: &str, value: &str) {
+        if value.len() > MAX_TEXT_BYTES {
+            self.err(
+                path,
+                format!("longer than {MAX_TEXT_BYTES} bytes, which no event carries"),
+            );
+        }
+    }
+
+    fn items(&mut self, path: &str, n: usize) {
+        if n > MAX_LIST_ITEMS {
+            self.err(path, format!("more than {MAX_LIST_ITEMS} items"));
+        }
+    }
+
     fn pattern(&mut self, path: &str, value: &str) {
+        // Patterns have their own limit (512 characters), within what an event carries.
         if let Err(e) = pattern::check(value) {
             self.err(path, e);
         }
@@ -116,9 +139,16 @@ impl Collector {
                 "give exactly one of `equals`, `one_of`, or a range (`min` / `max`)",
             );
         }
+        if let Some(e) = equals {
+            self.text(&format!("{path}.equals"), e);
+        }
         if let Some(list) = one_of {
             if list.is_empty() {
                 self.err(format!("{path}.one_of"), "must list at least one value");
+            }
+            self.items(&format!("{path}.one_of"), list.len());
+            for (i, v) in list.iter().enumerate() {
+                self.text(&format!("{path}.one_of[{i}]"), v);
             }
         }
         self.finite(&format!("{path}.min"), min);
@@ -275,7 +305,10 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
     match m {
         Matcher::Page { path, query } => {
             c.pattern(&format!("{at}.page.path"), path);
+            c.items(&format!("{at}.page.query"), query.len());
             for (k, v) in query {
+                c.text(&format!("{at}.page.query"), k);
+                c.text(&format!("{at}.page.query.{k}"), v);
                 if k.is_empty() {
                     c.err(
                         format!("{at}.page.query"),
@@ -297,7 +330,9 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
             if let Some(u) = url {
                 c.pattern(&format!("{at}.download.url"), u);
             }
+            c.items(&format!("{at}.download.extensions"), extensions.len());
             for (i, ext) in extensions.iter().enumerate() {
+                c.text(&format!("{at}.download.extensions[{i}]"), ext);
                 if ext.is_empty() || ext.contains(['.', '/', '*']) {
                     c.err(
                         format!("{at}.download.extensions[{i}]"),
@@ -331,7 +366,9 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
         }
         Matcher::Event { name, properties } => {
             c.name(&format!("{at}.event.name"), name, "event name");
+            c.items(&format!("{at}.event.properties"), properties.len());
             for (k, cond) in properties {
+                c.text(&format!("{at}.event.properties"), k);
                 c.condition(
                     &format!("{at}.event.properties.{k}"),
                     &cond.equals,
@@ -380,23 +417,128 @@ pub fn reachable_max(model: &Model) -> ([f64; 4], f64) {
             *d += f64::from(rule.points) * times;
         }
     }
+    // Limits clamp both ways: a `min` lifts every visitor's sub-score to it.
     for dim in Dimension::ALL {
         if let (Some(d), Some(b)) = (dims.get_mut(dim.index()), model.limits.of(dim)) {
-            if let Some(max) = b.max {
-                *d = d.min(max);
-            }
+            *d = b.clamp(*d);
         }
     }
     let mut total: f64 = dims.iter().sum();
-    if let Some(max) = model.limits.total.and_then(|b| b.max) {
-        total = total.min(max);
+    if let Some(b) = model.limits.total {
+        total = b.clamp(total);
     }
     (dims, total)
+}
+
+/// Most firings of one rule the search in [`warnings`] tries.
+const MAX_FIRINGS_TRIED: u32 = 64;
+/// Most distinct sums the search in [`warnings`] keeps; beyond it the threshold is not judged.
+const MAX_SUMS: usize = 100_000;
+
+/// What may not behave as meant in a valid model: each warning with its path.
+///
+/// With `allow_demotion` (the default), a tier threshold that a half-life rule's points meet
+/// exactly, on top of points that do not decay, holds only at the instant the rule fires: a
+/// moment later the points have decayed below it and the visitor drops out of the tier again.
+/// Only whole thresholds can be met exactly (points are whole numbers).
+pub fn warnings(model: &Model) -> Vec<ModelError> {
+    let mut out = Vec::new();
+    if !model.allow_demotion {
+        return out;
+    }
+    for (i, tier) in model.tiers.iter().enumerate() {
+        for (name, dim, t) in tier.min.entries() {
+            if !t.is_finite() || t.fract() != 0.0 || t.abs() > 1e12 {
+                continue;
+            }
+            let t = t as i64;
+            let counts = |r: &&Rule| dim.is_none_or(|d| r.dimension == d) && r.points != 0;
+            let decaying: Vec<&Rule> = model
+                .rules
+                .iter()
+                .filter(counts)
+                .filter(|r| matches!(r.decay, Decay::HalfLifeDays(_)) && r.points > 0)
+                .collect();
+            if decaying.is_empty() {
+                continue;
+            }
+            let Some(steady) = steady_sums(model.rules.iter().filter(counts)) else {
+                continue;
+            };
+            let exact: Vec<String> = decaying
+                .iter()
+                .filter(|r| steady.contains(&(t - i64::from(r.points))))
+                .map(|r| format!("`{}` ({} points)", r.id, r.points))
+                .collect();
+            if !exact.is_empty() {
+                out.push(ModelError {
+                    path: format!("tiers[{i}].min.{name}"),
+                    message: format!(
+                        "{t} is met exactly when {} fires on top of points that do not decay, \
+                         so the tier holds only at that instant: a moment later half-life decay \
+                         takes `{name}` below {t} and the visitor drops out again; set the \
+                         threshold below what such a firing gives (or `allow_demotion: false`)",
+                        exact.join(" or ")
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every sum of full points the rules that do not decay by half-life can give together (answers
+/// to one question one at a time); `None` when there are too many to judge.
+fn steady_sums<'a>(
+    rules: impl Iterator<Item = &'a Rule>,
+) -> Option<std::collections::BTreeSet<i64>> {
+    // Each choice: the points one rule (or one question's answers) can add, 0 included.
+    let mut choices: Vec<(Option<&str>, Vec<i64>)> = Vec::new();
+    for rule in rules {
+        if matches!(rule.decay, Decay::HalfLifeDays(_)) {
+            continue;
+        }
+        let p = i64::from(rule.points);
+        if let Matcher::Answer { question, .. } = &rule.when {
+            match choices
+                .iter_mut()
+                .find(|(q, _)| *q == Some(question.as_str()))
+            {
+                Some((_, alternatives)) => alternatives.push(p),
+                None => choices.push((Some(question.as_str()), vec![0, p])),
+            }
+            continue;
+        }
+        let times = match rule.frequency {
+            _ if rule.when.is_aggregate() => 1,
+            Frequency::Once => 1,
+            Frequency::AtMost(n) => n.min(MAX_FIRINGS_TRIED),
+            Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => MAX_FIRINGS_TRIED,
+        };
+        choices.push((None, (0..=i64::from(times)).map(|k| k * p).collect()));
+    }
+    let mut sums = std::collections::BTreeSet::from([0i64]);
+    for (_, alternatives) in &choices {
+        let mut next = std::collections::BTreeSet::new();
+        for s in &sums {
+            for a in alternatives {
+                next.insert(s + a);
+            }
+            if next.len() > MAX_SUMS {
+                return None;
+            }
+        }
+        sums = next;
+    }
+    Some(sums)
 }
 
 fn check_tiers(c: &mut Collector, model: &Model) {
     if model.tiers.is_empty() {
         c.err("tiers", "a model needs at least one tier");
+    }
+    if model.tiers.len() > MAX_TIERS {
+        c.err("tiers", format!("more than {MAX_TIERS} tiers"));
     }
     let (dims, total) = reachable_max(model);
     for (i, tier) in model.tiers.iter().enumerate() {
@@ -455,6 +597,7 @@ fn check_tiers(c: &mut Collector, model: &Model) {
                 );
             }
         }
+        c.items(&format!("{at}.requires"), tier.requires.len());
         for (j, req) in tier.requires.iter().enumerate() {
             if !model.rules.iter().any(|r| r.id == *req) {
                 c.err(

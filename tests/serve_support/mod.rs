@@ -56,7 +56,22 @@ impl Server {
     /// Starts the server with `args` (after `serve --listen 127.0.0.1:0`) from the repository root,
     /// waiting until it listens.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        Server::start_command(Command::new(env!("CARGO_BIN_EXE_leadscore")), args)
+    }
+
+    /// Like [`Server::start`], with the open-file limit (`ulimit -n`) of the server set to `nofile`.
+    pub fn start_with_nofile(nofile: u32, args: &[&str]) -> Server {
+        let mut command = Command::new("bash");
+        command.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_leadscore"),
+        ]);
+        Server::start_command(command, args)
+    }
+
+    fn start_command(mut command: Command, args: &[&str]) -> Server {
+        let mut child = command
             .current_dir(REPO)
             .args([
                 "serve",
@@ -220,7 +235,13 @@ pub fn request(
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -258,11 +279,16 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
     }
 }
 
-/// A valid tier result for the example SaaS model, dated now.
+/// A valid tier result for the example SaaS model, dated when this test binary made its first
+/// result: the same arguments give the same result, so posting it again is a true retry (the
+/// collector answers a changed result under the same event_id with 409).
 pub fn result(event_id: &str, visitor_id: &str, previous_tier: &str, tier: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    static START: OnceLock<Duration> = OnceLock::new();
+    let now = *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+    });
     json!({
         "schema": 1,
         "tier": tier,
@@ -312,8 +338,18 @@ pub struct WebhookCall {
 }
 
 impl Webhook {
+    /// Answers each request with the status `answer` gives for its body (`0` = the default:
+    /// 503 until [`Webhook::recover`], then 200).
+    pub fn start_answering(answer: fn(&Value) -> u16) -> Webhook {
+        Webhook::start(answer)
+    }
+
     /// Starts failing (503) until [`Webhook::recover`] is called.
     pub fn start_failing() -> Webhook {
+        Webhook::start(|_| 0)
+    }
+
+    fn start(answer: fn(&Value) -> u16) -> Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -326,14 +362,19 @@ impl Webhook {
                 let Some((headers, body)) = read_request(&mut stream) else {
                     continue;
                 };
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 let ok = *state.lock().unwrap();
-                let status = if ok { 200 } else { 503 };
+                let status = match answer(&body) {
+                    0 if ok => 200,
+                    0 => 503,
+                    status => status,
+                };
                 log.lock().unwrap().push(WebhookCall {
                     status,
                     idempotency_key: headers.get("idempotency-key").cloned(),
-                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    body,
                 });
-                let reason = if ok { "OK" } else { "Service Unavailable" };
+                let reason = "Answer";
                 let _ = stream.write_all(
                     format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
                 );

@@ -160,6 +160,14 @@ pub fn rejects_each_malformed_body_naming_the_field(backend: &dyn Backend) {
             "invalid_field",
         ),
         (
+            // Pinning a visitor's tier from the future: at most 5 minutes ahead of the server.
+            "timestamp ten minutes ahead",
+            with("at", json!(rfc3339(now_secs() + 600))),
+            422,
+            Some("at"),
+            "invalid_field",
+        ),
+        (
             "oversized event id",
             with("event_id", json!("e".repeat(129))),
             422,
@@ -252,6 +260,160 @@ pub fn rejects_each_malformed_body_naming_the_field(backend: &dyn Backend) {
     assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
     assert_eq!(server.post(&good).status, 200);
     assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 1);
+    assert_eq!(server.stop(), 0);
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn answers_a_conflict_for_an_event_id_with_other_content(backend: &dyn Backend) {
+    let db = backend.new_db("conflict");
+    let server = Server::start(&["--db", &db]);
+    let first = result("evt-conflict", "visitor-conflict", "unqualified", "MQL");
+    assert_eq!(server.post(&first).json()["status"], "stored");
+    let mut other = first.clone();
+    other["tier"] = json!("SQL");
+    let conflict = server.post(&other);
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    assert_eq!(conflict.json()["error"], "event_id_conflict");
+    assert_eq!(conflict.json()["field"], "event_id");
+    // A true retry is still a 200 duplicate, and the stored row is the first one.
+    let again = server.post(&first);
+    assert_eq!(
+        (again.status, again.json()["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+    assert_eq!(
+        backend.query(
+            &db,
+            "SELECT tier FROM tier_results WHERE event_id = 'evt-conflict'"
+        ),
+        "MQL"
+    );
+    assert!(wait_until(Duration::from_secs(5), || server
+        .logs()
+        .contains("stored before with other content")));
+    assert_eq!(server.stop(), 0);
+}
+
+/// The widget posts `text/plain;charset=UTF-8` (a CORS-simple request, no preflight): the same
+/// checks and answers as JSON, with the CORS grant on every answer so the page can read it.
+pub fn accepts_text_plain_like_json(backend: &dyn Backend) {
+    let db = backend.new_db("textplain");
+    let server = Server::start(&["--db", &db, "--allow-origin", "https://shop.example"]);
+    let post = |content_type: &str, body: &str| {
+        server.request(
+            "POST",
+            "/v1/tier",
+            &[
+                ("Content-Type", content_type),
+                ("Origin", "https://shop.example"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let mut bad = result("evt-plain-bad", "visitor-plain", "unqualified", "MQL");
+    bad["tier"] = json!("VIP");
+    for content_type in ["text/plain;charset=UTF-8", "application/json"] {
+        let refused = post(content_type, &bad.to_string());
+        assert_eq!(refused.status, 422, "{content_type}: {}", refused.body);
+        assert_eq!(refused.json()["field"], "tier");
+        assert_eq!(
+            refused.header("access-control-allow-origin"),
+            Some("https://shop.example")
+        );
+        assert_eq!(post(content_type, "{\"schema\": 1,").status, 400);
+    }
+    let plain = post(
+        "text/plain;charset=UTF-8",
+        &result("evt-plain-1", "visitor-plain", "unqualified", "MQL").to_string(),
+    );
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    assert_eq!(
+        plain.header("access-control-allow-origin"),
+        Some("https://shop.example")
+    );
+    let json_post = post(
+        "application/json",
+        &result("evt-plain-2", "visitor-plain", "MQL", "SQL").to_string(),
+    );
+    assert_eq!(json_post.status, 200, "{}", json_post.body);
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 2);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn keeps_results_the_webhook_refuses_without_retrying(backend: &dyn Backend) {
+    let db = backend.new_db("refused");
+    let webhook = Webhook::start_answering(|body| match body["event_id"].as_str() {
+        Some("evt-refused") => 422,
+        _ => 200,
+    });
+    let server = Server::start(&[
+        "--db",
+        &db,
+        "--forward",
+        &webhook.url(),
+        "--forward-backoff-ms",
+        "50",
+        "--forward-max-backoff",
+        "1",
+    ]);
+    assert_eq!(
+        server
+            .post(&result(
+                "evt-refused",
+                "visitor-refused",
+                "unqualified",
+                "MQL"
+            ))
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .post(&result(
+                "evt-accepted",
+                "visitor-refused-2",
+                "unqualified",
+                "MQL"
+            ))
+            .status,
+        200
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        server.summary()["forwarding"]["refused"] == 1
+    }));
+    // Time for a wrong retry to show up (backoff is 50 ms).
+    std::thread::sleep(Duration::from_millis(1500));
+    let calls = webhook.calls();
+    let refused_calls = calls
+        .iter()
+        .filter(|c| c.idempotency_key.as_deref() == Some("evt-refused"))
+        .count();
+    assert_eq!(refused_calls, 1, "a refused result is not retried");
+    let forwarding = server.summary()["forwarding"].clone();
+    assert_eq!(forwarding["pending"], 0, "{forwarding}");
+    assert_eq!(forwarding["delivered"], 1, "{forwarding}");
+    assert_eq!(forwarding["refused"], 1, "{forwarding}");
+    // The dashboard shows `last_error`: it says that a result was refused, and why.
+    let shown = forwarding["last_error"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("refused") && shown.contains("422"),
+        "{forwarding}"
+    );
+    // Kept in the database, marked.
+    assert_eq!(
+        backend.query(
+            &db,
+            "SELECT r.event_id FROM forward_queue q JOIN tier_results r ON r.id = q.result_id \
+             WHERE q.refused_ms IS NOT NULL"
+        ),
+        "evt-refused"
+    );
     assert_eq!(server.stop(), 0);
 }
 

@@ -17,6 +17,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let model = load_model(&args.model)?;
+    for w in leadscore::model::warnings(model.model()) {
+        eprintln!("{}: warning: {w}", args.model.display());
+    }
     let bytes = binary::write(&model)
         .map_err(|e| format!("cannot compile {}: {e}", args.model.display()))?;
     let out = args.out.unwrap_or_else(|| args.model.with_extension("bin"));

@@ -28,6 +28,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                     .collect::<Vec<_>>()
                     .join(" > ")
             );
+            // Warnings do not fail the check: the model works, perhaps not as meant.
+            let warnings = leadscore::model::warnings(m);
+            for w in &warnings {
+                eprintln!("{}: warning: {w}", args.model.display());
+            }
+            if !warnings.is_empty() {
+                eprintln!("{} warning(s)", warnings.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

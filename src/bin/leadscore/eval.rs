@@ -2,7 +2,7 @@
 //! engine, as the widget would, and report ROC AUC, log loss, Brier score, a calibration table
 //! and the conversion rate and lift per tier.
 
-use crate::train::{load_history, load_mapping};
+use crate::train::{load_history, reading, ReadingFlags, SplitSource};
 use indicatif::{ProgressBar, ProgressStyle};
 use leadscore::engine::{self, State, UNQUALIFIED};
 use leadscore::learn::data::Part;
@@ -26,10 +26,18 @@ pub struct Args {
     model: PathBuf,
     /// History file: CSV with a header line, one row per past lead.
     history: PathBuf,
-    /// Split file (`ID_COLUMN,split`); the test rows are evaluated unless --rows says otherwise.
-    #[arg(long)]
+    /// Split file (`ID_COLUMN,split`); the test rows are evaluated unless --rows says otherwise
+    /// [default: the split the model recorded in its `training` section].
+    #[arg(long, conflicts_with = "split_by")]
     split: Option<PathBuf>,
-    /// Mapping file used for training (how columns become widget events).
+    /// Time-ordered split: the newest --test-share of the rows by this column are the test rows.
+    #[arg(long)]
+    split_by: Option<String>,
+    /// Share of the rows held out (newest first) with --split-by.
+    #[arg(long, default_value_t = 0.2)]
+    test_share: f64,
+    /// Mapping file used for training (how columns become widget events) [default: the mapping
+    /// the model recorded in its `training` section].
     #[arg(long)]
     mapping: Option<PathBuf>,
     /// A column's signal without a mapping file (repeatable; overrides the mapping):
@@ -74,14 +82,27 @@ struct Report {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let model = crate::check::load_model(&args.model)?;
-    let mut mapping = load_mapping(args.mapping.as_deref(), &args.signals)?;
-    let history = load_history(
-        &args.history,
-        &mut mapping,
-        args.label.as_deref(),
-        &args.ignore,
-        args.split.as_deref(),
+    let split = match (&args.split, &args.split_by) {
+        (Some(p), _) => Some(SplitSource::File(p.clone())),
+        (None, Some(c)) => Some(SplitSource::Ordered {
+            column: c.clone(),
+            test_share: args.test_share,
+        }),
+        (None, None) => None,
+    };
+    let mut reading = reading(
+        ReadingFlags {
+            mapping: args.mapping.as_deref(),
+            signals: &args.signals,
+            label: args.label.as_deref(),
+            ignore: &args.ignore,
+            split,
+        },
+        model.model().training.as_ref(),
+        true,
     )?;
+    let has_split = reading.split.is_some();
+    let history = load_history(&args.history, &mut reading)?;
     let unfed = replay::unfed_signals(model.model(), &history.layout);
     if !unfed.is_empty() {
         eprintln!(
@@ -90,13 +111,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             args.history.display()
         );
     }
-    let which = args.rows.unwrap_or(if args.split.is_some() {
-        Rows::Test
-    } else {
-        Rows::All
-    });
-    if which != Rows::All && args.split.is_none() {
-        return Err("--rows train/test needs --split".into());
+    let which = args
+        .rows
+        .unwrap_or(if has_split { Rows::Test } else { Rows::All });
+    if which != Rows::All && !has_split {
+        return Err("--rows train/test needs --split or --split-by".into());
     }
     let rows = history.rows(match which {
         Rows::Train => Some(Part::Train),

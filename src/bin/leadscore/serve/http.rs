@@ -1,7 +1,8 @@
 //! The HTTP side: routes, the `POST /v1/tier` checks in order (origin, rate, type, size, schema),
 //! the summary, static files with their caching headers, and one log line per request.
 
-use super::ratelimit::RateLimiter;
+use super::access::{HostCheck, ReadAccess, ReadDenied};
+use super::ratelimit::{ClientAddress, RateLimiter};
 use super::store::{Store, Stored};
 use super::summary;
 use super::validate::{Rejection, Validator};
@@ -22,20 +23,44 @@ use tower_http::services::{ServeDir, ServeFile};
 /// A client that has not sent its (at most 2 KB) body by then is holding a connection for nothing.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// `GET /v1/summary` per client: the dashboard asks every 5 s; a few tabs and reloads fit.
+pub const SUMMARY_RATE: f64 = 2.0;
+pub const SUMMARY_BURST: u32 = 20;
+/// Summaries computed at once; further callers wait their turn.
+pub const SUMMARY_CONCURRENCY: usize = 2;
+
 /// Everything a request handler needs.
 pub struct App {
     pub store: Arc<Store>,
     pub validator: Validator,
     pub limiter: RateLimiter,
+    pub summary_limiter: RateLimiter,
+    pub summary_slots: tokio::sync::Semaphore,
+    pub client_address: ClientAddress,
+    pub read_access: ReadAccess,
+    pub hosts: HostCheck,
     /// Extra origins allowed to post from a browser (`*` = any).
     pub allow_origins: Vec<String>,
     /// The origins of the listening address (`http://127.0.0.1:8080`, ...), always allowed.
     pub own_origins: Vec<String>,
-    pub client_ip_header: Option<String>,
     pub max_body: usize,
     pub forwarding: bool,
     /// Wakes the forwarder when a new result was queued.
     pub forward_wake: Arc<Notify>,
+}
+
+impl App {
+    /// The client behind a request, and whether the TCP peer was a trusted proxy.
+    fn client(&self, headers: &HeaderMap, peer: IpAddr) -> (IpAddr, bool) {
+        let values = headers
+            .get_all(self.client_address.header.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        (
+            self.client_address.resolve(peer, values),
+            self.client_address.is_trusted(peer),
+        )
+    }
 }
 
 pub struct StaticDirs {
@@ -55,7 +80,7 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
             "/healthz",
             get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
         )
-        .with_state(app)
+        .with_state(Arc::clone(&app))
         .layer(middleware::map_response(
             |mut response: Response| async move {
                 response
@@ -83,7 +108,64 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
         .nest_service("/pkg", ServeDir::new(&dirs.pkg))
         .fallback_service(ServeDir::new(&dirs.www))
         .layer(middleware::map_response(static_headers));
-    api.merge(files).layer(middleware::from_fn(log_request))
+    api.merge(files)
+        .layer(middleware::from_fn_with_state(app, guard))
+        .layer(middleware::from_fn(log_request))
+}
+
+/// Before any route: the `Host` check, then read access for the summary and the dashboard.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Err(host) = app.hosts.allows(request.headers()) {
+        tracing::info!(%host, "refused a request for a host name that is not this server's");
+        return rejection(&Rejection::new(
+            421,
+            "host_not_allowed",
+            Some("Host"),
+            format!("this server does not answer to {host:?}; start it with --allow-host NAME to add a name"),
+        ));
+    }
+    let path = request.uri().path();
+    if path == "/v1/summary" || path == "/dashboard" || path.starts_with("/dashboard/") {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let (client, via_trusted_proxy) = app.client(request.headers(), peer);
+        match app
+            .read_access
+            .check(request.headers(), client, via_trusted_proxy)
+        {
+            Ok(()) => {}
+            Err(ReadDenied::NotLocal) => {
+                tracing::info!(%client, %path, "refused a read from another machine");
+                return rejection(&Rejection::new(
+                    403,
+                    "read_forbidden",
+                    None,
+                    "the summary and the dashboard are only served to clients on this machine; \
+                     start the server with --read-token-file FILE to read them from elsewhere",
+                ));
+            }
+            Err(ReadDenied::NeedsToken) => {
+                tracing::info!(%client, %path, "refused a read without the read token");
+                let mut response = rejection(&Rejection::new(
+                    401,
+                    "read_token_required",
+                    Some("Authorization"),
+                    "present the read token as `Authorization: Bearer TOKEN` (or as the Basic password)",
+                ));
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Basic realm=\"leadscore dashboard\", charset=\"UTF-8\"",
+                    ),
+                );
+                return response;
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// Static files have stable names (no content hash), so browsers revalidate each time
@@ -210,16 +292,6 @@ async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
     }
 }
 
-fn client_ip(app: &App, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    app.client_ip_header
-        .as_deref()
-        .and_then(|name| headers.get(name))
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .and_then(|first| first.trim().parse().ok())
-        .unwrap_or(peer.ip())
-}
-
 /// `application/json` from `fetch`; `text/plain;charset=UTF-8` (or JSON) from `sendBeacon`.
 fn content_type_ok(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
@@ -245,8 +317,8 @@ async fn post_tier(
     let origin = check_origin(&app, &headers);
     // The rate limit comes first, so that a flood costs one table lookup per request, whatever
     // its origin or body.
-    let client = client_ip(&app, &headers, peer);
-    if let Err(wait) = app.limiter.check(client, Instant::now()) {
+    let (client, _) = app.client(&headers, peer.ip());
+    if let Err(wait) = app.limiter.check(client) {
         return with_cors(rate_limited(client, wait), &origin);
     }
     if let OriginCheck::Refused(origin) = &origin {
@@ -263,7 +335,7 @@ fn rate_limited(client: IpAddr, wait: std::time::Duration) -> Response {
         "rate_limited",
         None,
         format!(
-            "too many results from {client}; retry in {} ms",
+            "too many requests from {client}; retry in {} ms",
             wait.as_millis()
         ),
     ));
@@ -324,6 +396,15 @@ async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> R
     let event_id = accepted.result.event_id.clone();
     let received_at = super::validate::format_at(now).unwrap_or_default();
     match app.store.insert(accepted, received_at).await {
+        Ok(Stored::Conflict) => {
+            tracing::warn!(%event_id, %client, "refused a result whose event_id was stored before with other content");
+            rejection(&Rejection::new(
+                409,
+                "event_id_conflict",
+                Some("event_id"),
+                format!("event_id {event_id:?} was stored before with other content; a retry must send the same result, a new result needs a new event_id"),
+            ))
+        }
         Ok(stored) => {
             if stored == Stored::New && app.forwarding {
                 app.forward_wake.notify_one();
@@ -350,7 +431,18 @@ async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> R
     }
 }
 
-async fn get_summary(State(app): State<Arc<App>>, request: Request) -> Response {
+async fn get_summary(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (client, _) = app.client(request.headers(), peer.ip());
+    if let Err(wait) = app.summary_limiter.check(client) {
+        return rate_limited(client, wait);
+    }
+    let Ok(_slot) = app.summary_slots.acquire().await else {
+        return rejection(&Rejection::new(503, "unavailable", None, "stopping"));
+    };
     let days = request
         .uri()
         .query()

@@ -5,8 +5,10 @@
 //! SQLite or PostgreSQL once per idempotency id, optionally forwards them to a webhook from a
 //! queue in the same database, and answers `GET /v1/summary` for the dashboard (`/dashboard/`).
 
+mod access;
 mod forward;
 mod http;
+mod listen;
 mod ratelimit;
 mod store;
 mod summary;
@@ -29,14 +31,39 @@ pub enum LogFormat {
 
 /// What `leadscore serve --help` says after the options.
 const ROUTES: &str = "Routes:
-  POST /v1/tier       one tier result (JSON from fetch, or text/plain from sendBeacon); 200 when
-                      stored or already stored (same event_id), 4xx naming the field when refused
-  GET  /v1/summary    the dashboard's numbers as JSON (?days=N, 1-366, default 30)
-  GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions
+  POST /v1/tier       one tier result (JSON from fetch, or the same JSON as text/plain, a CORS-simple
+                      request that needs no preflight, from fetch or sendBeacon); 200 when stored or
+                      already stored (same event_id, same content), 409 when the event_id was stored
+                      with other content, 4xx naming the field when refused
+  GET  /v1/summary    the dashboard's numbers as JSON (?days=N, 1-366, default 30); read access only
+  GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions,
+                      forwarding (delivered, waiting, refused by the webhook); read access only
   GET  /healthz       200 when the server runs
   GET  /leadscore/    the embed snippet's files: leadscore.js (the shim), the kernel, model.bin
   GET  /models/*.bin  every www/models/*.json, compiled as `leadscore build` compiles it
   GET  /pkg/, /       the built widget (--pkg) and the demo site (--www)
+
+Read access (/v1/summary, /dashboard/): they show visitor and lead ids (e-mail addresses when a
+site passes them to identify), so by default only clients on this machine (loopback, and not via a
+proxy) may read them. With --read-token or --read-token-file, every reader must present the token
+instead, as `Authorization: Bearer TOKEN` or as the password of HTTP Basic authentication (any user
+name; browsers ask for it when they open the dashboard).
+
+Host check: a request whose Host header is not a name of the listening address (its IP address,
+and localhost on loopback; any IP address when listening on 0.0.0.0 or [::]) or an --allow-host
+name is refused with 421, so that a DNS-rebinding page cannot reach the collector under its own
+name.
+
+PostgreSQL TLS, as libpq reads the URL: ?sslmode=disable, allow or prefer (the default: TLS when
+the server offers it, certificate not checked), require (always TLS; the certificate is checked
+only against an sslrootcert given), verify-ca (chain to a trusted root) or verify-full (chain and
+host name); &sslrootcert=FILE (PEM) or =system (the Mozilla roots), else ~/.postgresql/root.crt
+when it exists, else the Mozilla roots.
+
+Slow and idle clients: at most --max-connections connections are served at once (more wait to be
+accepted); a connection must send each request head within --header-timeout, which also closes
+keep-alive connections idle that long; a request head is at most 32 KB (431 above), a body at
+most --max-body bytes within 10 s.
 
 Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, and every result answered 200 is
 already on disk.";
@@ -49,8 +76,9 @@ pub struct Args {
     listen: SocketAddr,
 
     /// Where results are stored: a SQLite file (created and migrated on start, WAL mode), or a
-    /// PostgreSQL URL (postgres://user:password@host:port/database) so that several collectors
-    /// behind a load balancer share one database.
+    /// PostgreSQL URL (postgres://user:password@host:port/database?sslmode=verify-full) so that
+    /// several collectors behind a load balancer share one database; sslmode as in libpq (see
+    /// below).
     #[arg(long, default_value = "leadscore.db", value_name = "PATH|URL")]
     db: String,
 
@@ -71,19 +99,55 @@ pub struct Args {
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
 
-    /// Results per second accepted from one client IP address (token bucket); 0 turns the limit off.
-    #[arg(long, default_value_t = 10.0, value_name = "N")]
+    /// Results per second accepted from one client (token bucket): 0 turns the limit off,
+    /// otherwise a number from 0.001 to 1000000. A client is an IPv4 address or an IPv6 /64
+    /// network; ::ffff:a.b.c.d counts as a.b.c.d.
+    #[arg(long, default_value = "10", value_name = "N", value_parser = ratelimit::parse_rate)]
     rate_limit: f64,
 
     /// How many results one client may send at once before the rate limit applies.
-    #[arg(long, default_value_t = 30, value_name = "N")]
+    #[arg(long, default_value_t = 30, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_burst: u32,
 
-    /// Take the client IP address for the rate limit from this header (first address), e.g.
-    /// X-Forwarded-For, when the server runs behind a reverse proxy. Only set it behind a proxy
-    /// that overwrites the header; by default the TCP peer address is used.
-    #[arg(long, value_name = "HEADER")]
-    client_ip_header: Option<String>,
+    /// A reverse proxy (IP address or network, e.g. 10.0.0.0/8 or ::1; repeatable) whose
+    /// --client-ip-header is believed. From such a peer, the client is the right-most address of
+    /// that header that is not itself a trusted proxy; the header of any other peer is ignored,
+    /// since a client can write whatever it likes into it.
+    #[arg(long = "trusted-proxy", value_name = "IP[/BITS]")]
+    trusted_proxies: Vec<ratelimit::Network>,
+
+    /// The header that trusted proxies put the client address in.
+    #[arg(long, default_value = "X-Forwarded-For", value_name = "HEADER")]
+    client_ip_header: String,
+
+    /// A token that readers of /v1/summary and the dashboard must present (Bearer, or the
+    /// password of HTTP Basic authentication). Without it (and --read-token-file), only loopback
+    /// clients may read them. Prefer --read-token-file: a command line is visible to other users.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "read_token_file")]
+    read_token: Option<String>,
+
+    /// Read the read token from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    read_token_file: Option<PathBuf>,
+
+    /// A host name this server may be reached under (repeatable), e.g. collector.example.com, for
+    /// the Host check against DNS rebinding; "*" turns the check off. The names of the listening
+    /// address are always allowed.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+
+    /// Most connections served at once; more wait in the accept queue. The open-file limit is
+    /// raised to fit it (up to the hard limit of ulimit -Hn; the cap is lowered below that).
+    #[arg(long, default_value_t = 10_000, value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+
+    /// Seconds a client has to send a request head; also how long an idle keep-alive connection
+    /// stays open.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
 
     /// Largest request body accepted at POST /v1/tier, in bytes (a tier result is about 300).
     #[arg(long, default_value_t = 2048, value_name = "BYTES")]
@@ -103,8 +167,11 @@ pub struct Args {
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     forward_max_backoff: u64,
 
-    /// Time allowed for one webhook request, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    /// Time allowed for one webhook request, in seconds. A webhook answer 4xx other than 408
+    /// and 429 is a refusal: the result is kept, marked refused (see the dashboard) and not
+    /// retried.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=600))]
     forward_timeout: u64,
 
     /// The demo site and dashboard, served at /.
@@ -173,8 +240,10 @@ fn compiled_models(args: &Args) -> Vec<(String, Vec<u8>)> {
             &args.embed_model,
         )));
     for (route, file) in targets {
-        match crate::check::load_model(file) {
-            Ok(model) => served.push((route, leadscore::model::binary::write(&model))),
+        let compiled = crate::check::load_model(file)
+            .and_then(|model| leadscore::model::binary::write(&model).map_err(|e| e.to_string()));
+        match compiled {
+            Ok(bytes) => served.push((route, bytes)),
             Err(e) => tracing::debug!(file = %file.display(), error = %e, "not compiled"),
         }
     }
@@ -237,10 +306,28 @@ async fn serve(args: Args) -> Result<(), String> {
         });
         if !valid {
             return Err(format!(
-                "--forward {url:?}: expected an http:// or https:// URL"
+                "--forward {:?}: expected an http:// or https:// URL",
+                forward::redact(url)
             ));
         }
     }
+    let read_token =
+        access::read_token(args.read_token.as_deref(), args.read_token_file.as_deref())?;
+    let limiter = ratelimit::RateLimiter::new(args.rate_limit, args.rate_burst)?;
+    if args.trusted_proxies.is_empty()
+        && !args
+            .client_ip_header
+            .eq_ignore_ascii_case("x-forwarded-for")
+    {
+        return Err(format!(
+            "--client-ip-header {}: only a trusted proxy's header is believed; name the proxy with --trusted-proxy IP[/BITS]",
+            args.client_ip_header
+        ));
+    }
+    let client_address = ratelimit::ClientAddress {
+        header: args.client_ip_header.to_ascii_lowercase(),
+        trusted: args.trusted_proxies.clone(),
+    };
     let forwarding = args.forward.is_some();
     let store = Arc::new(store::Store::open(&args.db, forwarding, args.db_connections).await?);
     tracing::info!(db = %store.describe(), "database ready");
@@ -253,6 +340,7 @@ async fn serve(args: Args) -> Result<(), String> {
     if local.ip().is_loopback() {
         own_origins.push(format!("http://localhost:{}", local.port()));
     }
+    let hosts = access::HostCheck::new(local, &args.allow_hosts);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let forward_wake = Arc::new(Notify::new());
@@ -274,14 +362,31 @@ async fn serve(args: Args) -> Result<(), String> {
     let app = Arc::new(http::App {
         store: Arc::clone(&store),
         validator: validate::Validator::new(tiers),
-        limiter: ratelimit::RateLimiter::new(args.rate_limit, args.rate_burst),
+        limiter,
+        summary_limiter: ratelimit::RateLimiter::new(http::SUMMARY_RATE, http::SUMMARY_BURST)?,
+        summary_slots: tokio::sync::Semaphore::new(http::SUMMARY_CONCURRENCY),
+        client_address,
+        read_access: access::ReadAccess::new(read_token),
+        hosts,
         allow_origins: args.allow_origins.clone(),
         own_origins,
-        client_ip_header: args.client_ip_header.clone(),
         max_body: args.max_body,
         forwarding,
         forward_wake,
     });
+    // Clients whose bucket refilled are forgotten every minute.
+    {
+        let app = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                app.limiter.forget_idle();
+                app.summary_limiter.forget_idle();
+            }
+        });
+    }
     if !args.pkg.join("leadscore_wasm_bg.wasm").is_file() {
         tracing::warn!(pkg = %args.pkg.display(), "the widget is not built: pages will load without it (run `make wasm`)");
     }
@@ -297,24 +402,16 @@ async fn serve(args: Args) -> Result<(), String> {
     let router = http::router(app, &dirs);
 
     tokio::spawn(wait_for_stop_signal(stop_tx));
-    let mut graceful_stop = stop_rx.clone();
-    let mut forced_stop = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = graceful_stop.wait_for(|stop| *stop).await;
-    });
-    tracing::info!(url = %format!("http://{local}/"), dashboard = %format!("http://{local}/dashboard/"), "listening");
-    let shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
-    tokio::select! {
-        result = server => result.map_err(|e| e.to_string())?,
-        _ = async {
-            let _ = forced_stop.wait_for(|stop| *stop).await;
-            tokio::time::sleep(shutdown_timeout).await;
-        } => tracing::warn!("requests still open after the shutdown timeout; closing anyway"),
-    }
+    let limits = listen::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections: listen::connection_cap(
+            usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        ),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+    };
+    tracing::info!(url = %format!("http://{local}/"), dashboard = %format!("http://{local}/dashboard/"),
+        max_connections = limits.max_connections, header_timeout_s = args.header_timeout, "listening");
+    listen::serve(listener, router, limits, stop_rx.clone()).await;
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
     }

@@ -92,7 +92,17 @@ pub async fn build(store: &Store, days: u16, forwarding: bool) -> Result<Summary
             enabled: forwarding,
             pending: rows.pending,
             delivered: rows.delivered,
-            last_error: rows.last_error,
+            refused: rows.refused,
+            last_error: rows.last_error.or_else(|| {
+                (rows.refused > 0).then(|| {
+                    format!(
+                        "{} refused by the webhook (kept in the database, not retried); latest: {}",
+                        rows.refused,
+                        rows.last_refusal.as_deref().unwrap_or("?")
+                    )
+                })
+            }),
+            last_refusal: rows.last_refusal,
         },
     })
 }

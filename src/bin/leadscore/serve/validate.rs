@@ -12,8 +12,10 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-/// Results dated further ahead than this are refused (a browser clock can be off, but not by days).
-const MAX_CLOCK_AHEAD: Duration = Duration::days(1);
+/// Results dated further ahead of the server's clock than this are refused: a browser clock can be
+/// a little off, but a result from the future would pin its visitor's current tier (the latest
+/// result wins) and stay at the top of the dashboard's latest changes.
+pub const MAX_CLOCK_AHEAD: Duration = Duration::minutes(5);
 
 /// A tier result that passed every check, ready to store.
 #[derive(Debug, Clone)]
@@ -255,7 +257,11 @@ fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection
     if at > now + MAX_CLOCK_AHEAD {
         return Err(Rejection::field(
             "at",
-            format!("{text:?} is more than a day in the future"),
+            format!(
+                "{text:?} is more than {} minutes ahead of the server's clock ({})",
+                MAX_CLOCK_AHEAD.whole_minutes(),
+                format_at(now).unwrap_or_default()
+            ),
         ));
     }
     Ok(at)

@@ -9,6 +9,7 @@
 
 mod postgres;
 mod sqlite;
+mod tls;
 
 use super::validate::Accepted;
 use serde::Serialize;
@@ -19,8 +20,10 @@ use std::collections::BTreeMap;
 pub enum Stored {
     /// First time this `event_id` was seen: stored now.
     New,
-    /// This `event_id` was stored before; nothing changed.
+    /// This `event_id` was stored before with the same content; nothing changed.
     Duplicate,
+    /// This `event_id` was stored before with other content; nothing changed.
+    Conflict,
 }
 
 /// One result waiting to be posted to the webhook.
@@ -93,9 +96,15 @@ pub struct ForwardingState {
     pub enabled: bool,
     pub pending: i64,
     pub delivered: i64,
-    /// The error of the oldest result still waiting, if it failed before.
+    /// Results the webhook refused (a 4xx other than 408/429): kept, not retried.
+    pub refused: i64,
+    /// The error of the oldest result still waiting, if it failed before; else, when the webhook
+    /// refused results, a line that says so (the dashboard shows this field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The webhook's answer to the latest refused result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<String>,
 }
 
 /// Raw rows of the summary queries, shared by both databases.
@@ -110,18 +119,24 @@ pub struct SummaryRows {
     pub version_tiers: Vec<(String, String, String, i64)>,
     pub pending: i64,
     pub delivered: i64,
+    pub refused: i64,
     pub last_error: Option<String>,
+    pub last_refusal: Option<String>,
 }
 
-/// The summary queries; `?1`/`$1` is the first day shown (`YYYY-MM-DD`).
+/// The summary queries; `?1`/`$1` is the first day shown (`YYYY-MM-DD`). They read the counter
+/// tables that triggers keep up to date in the transaction of each write (migration 2), summed
+/// over shards, so their cost does not grow with the number of results; `LATEST` and
+/// `LAST_ERROR` walk an index for a few rows.
 pub mod sql {
-    pub const TOTAL: &str = "SELECT COUNT(*) FROM tier_results";
-    pub const PER_DAY: &str =
-        "SELECT day, tier, COUNT(*) FROM tier_results WHERE day >= {since} GROUP BY day, tier ORDER BY day, tier";
+    pub const TOTAL: &str = "SELECT CAST(COALESCE(SUM(results), 0) AS BIGINT) FROM result_counts";
+    pub const PER_DAY: &str = "SELECT day, tier, CAST(SUM(results) AS BIGINT) FROM result_counts \
+        WHERE day >= {since} GROUP BY day, tier ORDER BY day, tier";
     pub const PER_TIER: &str =
-        "SELECT tier, COUNT(*) FROM tier_results GROUP BY tier ORDER BY tier";
+        "SELECT tier, CAST(SUM(results) AS BIGINT) FROM result_counts GROUP BY tier ORDER BY tier";
     pub const CURRENT_PER_TIER: &str =
-        "SELECT tier, COUNT(*) FROM visitor_tiers GROUP BY tier ORDER BY tier";
+        "SELECT tier, CAST(SUM(visitors) AS BIGINT) FROM current_tier_counts \
+        GROUP BY tier HAVING SUM(visitors) <> 0 ORDER BY tier";
     /// Keeps `visitor_tiers` at each visitor's latest result (by `at`, then arrival), whatever
     /// order results arrive in: the conflict clause after `INSERT INTO visitor_tiers (model_id,
     /// visitor_id, tier, at, result_id) ...`.
@@ -132,21 +147,31 @@ pub mod sql {
     pub const LATEST: &str =
         "SELECT at, previous_tier, tier, visitor_id, lead_id, model_id, model_version \
         FROM tier_results ORDER BY at DESC, id DESC LIMIT 20";
-    pub const VERSIONS: &str = "SELECT model_id, model_version, COUNT(*), COUNT(DISTINCT visitor_id), MIN(at), MAX(at) \
-        FROM tier_results GROUP BY model_id, model_version ORDER BY MAX(at) DESC, model_id, model_version LIMIT 50";
+    pub const VERSIONS: &str =
+        "SELECT c.model_id, c.model_version, CAST(SUM(c.results) AS BIGINT), \
+        CAST(COALESCE((SELECT SUM(v.visitors) FROM version_visitor_counts v \
+            WHERE v.model_id = c.model_id AND v.model_version = c.model_version), 0) AS BIGINT), \
+        MIN(c.first_at), MAX(c.last_at) FROM result_counts c GROUP BY c.model_id, c.model_version \
+        ORDER BY MAX(c.last_at) DESC, c.model_id, c.model_version LIMIT 50";
     pub const VERSION_TIERS: &str =
-        "SELECT model_id, model_version, tier, COUNT(*) FROM tier_results \
+        "SELECT model_id, model_version, tier, CAST(SUM(results) AS BIGINT) FROM result_counts \
         GROUP BY model_id, model_version, tier";
-    pub const PENDING: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NULL";
-    pub const DELIVERED: &str = "SELECT COUNT(*) FROM forward_queue WHERE delivered_ms IS NOT NULL";
+    pub const PENDING: &str =
+        "SELECT CAST(COALESCE(SUM(pending), 0) AS BIGINT) FROM forward_counts";
+    pub const DELIVERED: &str =
+        "SELECT CAST(COALESCE(SUM(delivered), 0) AS BIGINT) FROM forward_counts";
+    pub const REFUSED: &str =
+        "SELECT CAST(COALESCE(SUM(refused), 0) AS BIGINT) FROM forward_counts";
     pub const LAST_ERROR: &str = "SELECT last_error FROM forward_queue WHERE delivered_ms IS NULL \
-        AND last_error IS NOT NULL ORDER BY result_id LIMIT 1";
+        AND refused_ms IS NULL AND last_error IS NOT NULL ORDER BY result_id LIMIT 1";
+    pub const LAST_REFUSAL: &str = "SELECT last_error FROM forward_queue \
+        WHERE refused_ms IS NOT NULL ORDER BY refused_ms DESC LIMIT 1";
 }
 
 /// The database behind the collector.
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -156,9 +181,9 @@ impl Store {
     /// result at a time, so it bounds how many commits run at once).
     pub async fn open(db: &str, forwarding: bool, pg_connections: usize) -> Result<Store, String> {
         if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            Ok(Store::Postgres(
+            Ok(Store::Postgres(Box::new(
                 postgres::PgStore::open(db, forwarding, pg_connections).await?,
-            ))
+            )))
         } else {
             Ok(Store::Sqlite(sqlite::SqliteStore::open(db, forwarding)?))
         }
@@ -217,6 +242,19 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.mark_failed(result_id, next_attempt_ms, error).await,
             Store::Postgres(p) => p.mark_failed(result_id, next_attempt_ms, error).await,
+        }
+    }
+
+    /// Marks a delivery refused by the webhook: kept, not retried.
+    pub async fn mark_refused(
+        &self,
+        result_id: i64,
+        now_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
+        match self {
+            Store::Sqlite(s) => s.mark_refused(result_id, now_ms, error).await,
+            Store::Postgres(p) => p.mark_refused(result_id, now_ms, error).await,
         }
     }
 

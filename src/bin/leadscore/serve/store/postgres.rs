@@ -7,12 +7,13 @@
 //! post the same result at the same time. Connections are a small set of pipelined clients that
 //! reconnect when the server closed them.
 
+use super::tls::Target;
 use super::{sql, Delivery, Stored, SummaryRows, Transition};
 use crate::serve::validate::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Any fixed number that identifies this schema's migration lock.
 const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72;
@@ -55,6 +56,95 @@ const MIGRATIONS: &[&str] = &[
         delivered_ms BIGINT
     );
     CREATE INDEX forward_queue_due ON forward_queue (delivered_ms, next_attempt_ms);",
+    // 2: refused deliveries; counters kept by triggers so that the summary reads a few hundred
+    // rows whatever the number of results. Each connection writes its own shard of the counters
+    // (`SET leadscore.shard`), so concurrent commits never wait for each other on a counter row.
+    "ALTER TABLE forward_queue ADD COLUMN refused_ms BIGINT;
+    DROP INDEX forward_queue_due;
+    CREATE INDEX forward_queue_due ON forward_queue (next_attempt_ms)
+        WHERE delivered_ms IS NULL AND refused_ms IS NULL;
+    CREATE INDEX forward_queue_failing ON forward_queue (result_id)
+        WHERE delivered_ms IS NULL AND refused_ms IS NULL AND last_error IS NOT NULL;
+    CREATE INDEX forward_queue_refused ON forward_queue (refused_ms) WHERE refused_ms IS NOT NULL;
+    DROP INDEX tier_results_at;
+    CREATE INDEX tier_results_at ON tier_results (at, id);
+    CREATE TABLE result_counts (
+        shard INTEGER NOT NULL, day TEXT NOT NULL, model_id TEXT NOT NULL,
+        model_version TEXT NOT NULL, tier TEXT NOT NULL, results BIGINT NOT NULL,
+        first_at TEXT NOT NULL, last_at TEXT NOT NULL,
+        PRIMARY KEY (shard, day, model_id, model_version, tier));
+    CREATE TABLE version_visitors (
+        model_id TEXT NOT NULL, model_version TEXT NOT NULL, visitor_id TEXT NOT NULL,
+        PRIMARY KEY (model_id, model_version, visitor_id));
+    CREATE TABLE version_visitor_counts (
+        shard INTEGER NOT NULL, model_id TEXT NOT NULL, model_version TEXT NOT NULL,
+        visitors BIGINT NOT NULL, PRIMARY KEY (shard, model_id, model_version));
+    CREATE TABLE current_tier_counts (
+        shard INTEGER NOT NULL, tier TEXT NOT NULL, visitors BIGINT NOT NULL,
+        PRIMARY KEY (shard, tier));
+    CREATE TABLE forward_counts (
+        shard INTEGER NOT NULL PRIMARY KEY, pending BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0, refused BIGINT NOT NULL DEFAULT 0);
+    INSERT INTO result_counts
+        SELECT 0, day, model_id, model_version, tier, COUNT(*), MIN(at), MAX(at)
+        FROM tier_results GROUP BY day, model_id, model_version, tier;
+    INSERT INTO version_visitors SELECT DISTINCT model_id, model_version, visitor_id FROM tier_results;
+    INSERT INTO version_visitor_counts
+        SELECT 0, model_id, model_version, COUNT(*) FROM version_visitors GROUP BY model_id, model_version;
+    INSERT INTO current_tier_counts SELECT 0, tier, COUNT(*) FROM visitor_tiers GROUP BY tier;
+    INSERT INTO forward_counts (shard, pending, delivered, refused)
+        SELECT 0, COALESCE(SUM(CASE WHEN delivered_ms IS NULL THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN delivered_ms IS NULL THEN 0 ELSE 1 END), 0), 0 FROM forward_queue;
+    CREATE FUNCTION leadscore_shard() RETURNS INTEGER LANGUAGE sql STABLE AS
+        $$ SELECT COALESCE(NULLIF(current_setting('leadscore.shard', true), ''), '0')::INTEGER $$;
+    CREATE FUNCTION leadscore_count_result() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO result_counts AS c (shard, day, model_id, model_version, tier, results, first_at, last_at)
+            VALUES (leadscore_shard(), NEW.day, NEW.model_id, NEW.model_version, NEW.tier, 1, NEW.at, NEW.at)
+            ON CONFLICT (shard, day, model_id, model_version, tier) DO UPDATE SET
+                results = c.results + 1, first_at = LEAST(c.first_at, excluded.first_at),
+                last_at = GREATEST(c.last_at, excluded.last_at);
+        INSERT INTO version_visitors (model_id, model_version, visitor_id)
+            VALUES (NEW.model_id, NEW.model_version, NEW.visitor_id) ON CONFLICT DO NOTHING;
+        RETURN NULL; END $$;
+    CREATE TRIGGER tier_results_counts AFTER INSERT ON tier_results
+        FOR EACH ROW EXECUTE FUNCTION leadscore_count_result();
+    CREATE FUNCTION leadscore_count_version_visitor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO version_visitor_counts AS c (shard, model_id, model_version, visitors)
+            VALUES (leadscore_shard(), NEW.model_id, NEW.model_version, 1)
+            ON CONFLICT (shard, model_id, model_version) DO UPDATE SET visitors = c.visitors + 1;
+        RETURN NULL; END $$;
+    CREATE TRIGGER version_visitors_counts AFTER INSERT ON version_visitors
+        FOR EACH ROW EXECUTE FUNCTION leadscore_count_version_visitor();
+    CREATE FUNCTION leadscore_count_tier(tier_name TEXT, delta INTEGER) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO current_tier_counts AS c (shard, tier, visitors) VALUES (leadscore_shard(), tier_name, delta)
+            ON CONFLICT (shard, tier) DO UPDATE SET visitors = c.visitors + delta $$;
+    CREATE FUNCTION leadscore_count_visitor_tier() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF TG_OP = 'INSERT' THEN
+            PERFORM leadscore_count_tier(NEW.tier, 1);
+        ELSIF OLD.tier IS DISTINCT FROM NEW.tier THEN
+            PERFORM leadscore_count_tier(NEW.tier, 1);
+            PERFORM leadscore_count_tier(OLD.tier, -1);
+        END IF;
+        RETURN NULL; END $$;
+    CREATE TRIGGER visitor_tiers_counts AFTER INSERT OR UPDATE OF tier ON visitor_tiers
+        FOR EACH ROW EXECUTE FUNCTION leadscore_count_visitor_tier();
+    CREATE FUNCTION leadscore_count_forward(d_pending INTEGER, d_delivered INTEGER, d_refused INTEGER)
+        RETURNS void LANGUAGE sql AS $$
+        INSERT INTO forward_counts AS c (shard, pending, delivered, refused)
+            VALUES (leadscore_shard(), d_pending, d_delivered, d_refused)
+            ON CONFLICT (shard) DO UPDATE SET pending = c.pending + d_pending,
+                delivered = c.delivered + d_delivered, refused = c.refused + d_refused $$;
+    CREATE FUNCTION leadscore_count_forward_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF TG_OP = 'INSERT' THEN
+            PERFORM leadscore_count_forward(1, 0, 0);
+        ELSIF OLD.delivered_ms IS NULL AND NEW.delivered_ms IS NOT NULL THEN
+            PERFORM leadscore_count_forward(-1, 1, 0);
+        ELSIF OLD.refused_ms IS NULL AND NEW.refused_ms IS NOT NULL THEN
+            PERFORM leadscore_count_forward(-1, 0, 1);
+        END IF;
+        RETURN NULL; END $$;
+    CREATE TRIGGER forward_queue_counts AFTER INSERT OR UPDATE OF delivered_ms, refused_ms ON forward_queue
+        FOR EACH ROW EXECUTE FUNCTION leadscore_count_forward_row();",
 ];
 
 /// One open connection and its prepared insert.
@@ -66,6 +156,7 @@ struct Conn {
 
 pub struct PgStore {
     url: String,
+    target: Target,
     slots: Vec<Mutex<Option<Conn>>>,
     next: AtomicUsize,
     forwarding: bool,
@@ -82,8 +173,10 @@ fn pg_err(e: tokio_postgres::Error) -> String {
     }
 }
 
-async fn connect(url: &str) -> Result<Client, String> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+async fn connect(target: &Target) -> Result<Client, String> {
+    let (client, connection) = target
+        .config
+        .connect(target.tls.clone())
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {}", pg_err(e)))?;
     tokio::spawn(async move {
@@ -96,7 +189,8 @@ async fn connect(url: &str) -> Result<Client, String> {
 
 impl PgStore {
     pub async fn open(url: &str, forwarding: bool, connections: usize) -> Result<PgStore, String> {
-        let mut client = connect(url).await?;
+        let target = super::tls::target(url)?;
+        let mut client = connect(&target).await?;
         migrate(&mut client).await?;
         let first = prepare(client).await?;
         let mut slots: Vec<Mutex<Option<Conn>>> =
@@ -106,6 +200,7 @@ impl PgStore {
         }
         Ok(PgStore {
             url: url.to_owned(),
+            target,
             slots,
             next: AtomicUsize::new(0),
             forwarding,
@@ -119,7 +214,8 @@ impl PgStore {
             .split_once("://")
             .map_or(self.url.as_str(), |(_, rest)| rest);
         let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        format!("postgres://{rest}")
+        let rest = rest.split('?').next().unwrap_or_default();
+        format!("postgres://{rest} (sslmode {:?})", self.target.mode)
     }
 
     /// The next connection, reconnected if the server closed it.
@@ -130,7 +226,12 @@ impl PgStore {
         if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
             return Ok(conn.clone());
         }
-        let conn = prepare(connect(&self.url).await?).await?;
+        let client = connect(&self.target).await?;
+        client
+            .batch_execute(&format!("SET leadscore.shard = '{index}'"))
+            .await
+            .map_err(pg_err)?;
+        let conn = prepare(client).await?;
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -167,10 +268,26 @@ impl PgStore {
             .await
             .map_err(pg_err)?;
         let inserted: i64 = row.try_get(0).map_err(pg_err)?;
-        Ok(if inserted > 0 {
-            Stored::New
-        } else {
+        if inserted > 0 {
+            return Ok(Stored::New);
+        }
+        // Rare (a retry): compare with what was stored under this event_id.
+        let before = conn
+            .client
+            .query_opt(
+                "SELECT payload FROM tier_results WHERE event_id = $1",
+                &[&r.event_id],
+            )
+            .await
+            .map_err(pg_err)?;
+        let before: Option<String> = match before {
+            Some(row) => Some(row.try_get(0).map_err(pg_err)?),
+            None => None,
+        };
+        Ok(if before.as_deref() == Some(accepted.payload.as_str()) {
             Stored::Duplicate
+        } else {
+            Stored::Conflict
         })
     }
 
@@ -185,7 +302,8 @@ impl PgStore {
             .query(
                 "UPDATE forward_queue q SET next_attempt_ms = $2 FROM tier_results r
                  WHERE r.id = q.result_id AND q.result_id IN (
-                    SELECT result_id FROM forward_queue WHERE delivered_ms IS NULL AND next_attempt_ms <= $1
+                    SELECT result_id FROM forward_queue
+                    WHERE delivered_ms IS NULL AND refused_ms IS NULL AND next_attempt_ms <= $1
                     ORDER BY result_id LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING q.result_id, r.event_id, q.attempts, r.payload",
                 &[&now_ms, &lease_until_ms, &limit],
@@ -232,6 +350,24 @@ impl PgStore {
                 "UPDATE forward_queue SET next_attempt_ms = $2, attempts = attempts + 1, last_error = $3
                  WHERE result_id = $1",
                 &[&result_id, &next_attempt_ms, &error],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    pub async fn mark_refused(
+        &self,
+        result_id: i64,
+        now_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE forward_queue SET refused_ms = $2, attempts = attempts + 1, last_error = $3
+                 WHERE result_id = $1",
+                &[&result_id, &now_ms, &error],
             )
             .await
             .map_err(pg_err)?;
@@ -325,6 +461,15 @@ impl PgStore {
             .collect::<Result<_, String>>()?;
         rows.pending = count(sql::PENDING).await?;
         rows.delivered = count(sql::DELIVERED).await?;
+        rows.refused = count(sql::REFUSED).await?;
+        rows.last_refusal = match client
+            .query_opt(sql::LAST_REFUSAL, &[])
+            .await
+            .map_err(pg_err)?
+        {
+            Some(row) => row.try_get(0).map_err(pg_err)?,
+            None => None,
+        };
         rows.last_error = match client
             .query_opt(sql::LAST_ERROR, &[])
             .await

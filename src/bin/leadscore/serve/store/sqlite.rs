@@ -64,6 +64,85 @@ const MIGRATIONS: &[&str] = &[
         delivered_ms INTEGER
     );
     CREATE INDEX forward_queue_due ON forward_queue (delivered_ms, next_attempt_ms);",
+    // 2: refused deliveries; counters kept by triggers so that the summary reads a few hundred
+    // rows whatever the number of results. Every counter table has a `shard` column for
+    // PostgreSQL (one per connection, so that concurrent commits do not queue on one row);
+    // SQLite's single writer always uses shard 0.
+    "ALTER TABLE forward_queue ADD COLUMN refused_ms INTEGER;
+    DROP INDEX forward_queue_due;
+    CREATE INDEX forward_queue_due ON forward_queue (next_attempt_ms)
+        WHERE delivered_ms IS NULL AND refused_ms IS NULL;
+    CREATE INDEX forward_queue_failing ON forward_queue (result_id)
+        WHERE delivered_ms IS NULL AND refused_ms IS NULL AND last_error IS NOT NULL;
+    CREATE INDEX forward_queue_refused ON forward_queue (refused_ms) WHERE refused_ms IS NOT NULL;
+    DROP INDEX tier_results_at;
+    CREATE INDEX tier_results_at ON tier_results (at, id);
+    CREATE TABLE result_counts (
+        shard INTEGER NOT NULL, day TEXT NOT NULL, model_id TEXT NOT NULL,
+        model_version TEXT NOT NULL, tier TEXT NOT NULL, results INTEGER NOT NULL,
+        first_at TEXT NOT NULL, last_at TEXT NOT NULL,
+        PRIMARY KEY (shard, day, model_id, model_version, tier));
+    CREATE TABLE version_visitors (
+        model_id TEXT NOT NULL, model_version TEXT NOT NULL, visitor_id TEXT NOT NULL,
+        PRIMARY KEY (model_id, model_version, visitor_id));
+    CREATE TABLE version_visitor_counts (
+        shard INTEGER NOT NULL, model_id TEXT NOT NULL, model_version TEXT NOT NULL,
+        visitors INTEGER NOT NULL, PRIMARY KEY (shard, model_id, model_version));
+    CREATE TABLE current_tier_counts (
+        shard INTEGER NOT NULL, tier TEXT NOT NULL, visitors INTEGER NOT NULL,
+        PRIMARY KEY (shard, tier));
+    CREATE TABLE forward_counts (
+        shard INTEGER NOT NULL PRIMARY KEY, pending INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0);
+    INSERT INTO result_counts
+        SELECT 0, day, model_id, model_version, tier, COUNT(*), MIN(at), MAX(at)
+        FROM tier_results GROUP BY day, model_id, model_version, tier;
+    INSERT INTO version_visitors SELECT DISTINCT model_id, model_version, visitor_id FROM tier_results;
+    INSERT INTO version_visitor_counts
+        SELECT 0, model_id, model_version, COUNT(*) FROM version_visitors GROUP BY model_id, model_version;
+    INSERT INTO current_tier_counts SELECT 0, tier, COUNT(*) FROM visitor_tiers GROUP BY tier;
+    INSERT INTO forward_counts (shard, pending, delivered, refused)
+        SELECT 0, COALESCE(SUM(CASE WHEN delivered_ms IS NULL THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN delivered_ms IS NULL THEN 0 ELSE 1 END), 0), 0 FROM forward_queue;
+    CREATE TRIGGER tier_results_counts AFTER INSERT ON tier_results BEGIN
+        INSERT INTO result_counts (shard, day, model_id, model_version, tier, results, first_at, last_at)
+            VALUES (0, NEW.day, NEW.model_id, NEW.model_version, NEW.tier, 1, NEW.at, NEW.at)
+            ON CONFLICT (shard, day, model_id, model_version, tier) DO UPDATE SET
+                results = results + 1, first_at = MIN(first_at, excluded.first_at),
+                last_at = MAX(last_at, excluded.last_at);
+        INSERT INTO version_visitors (model_id, model_version, visitor_id)
+            VALUES (NEW.model_id, NEW.model_version, NEW.visitor_id) ON CONFLICT DO NOTHING;
+    END;
+    CREATE TRIGGER version_visitors_counts AFTER INSERT ON version_visitors BEGIN
+        INSERT INTO version_visitor_counts (shard, model_id, model_version, visitors)
+            VALUES (0, NEW.model_id, NEW.model_version, 1)
+            ON CONFLICT (shard, model_id, model_version) DO UPDATE SET visitors = visitors + 1;
+    END;
+    CREATE TRIGGER visitor_tiers_insert AFTER INSERT ON visitor_tiers BEGIN
+        INSERT INTO current_tier_counts (shard, tier, visitors) VALUES (0, NEW.tier, 1)
+            ON CONFLICT (shard, tier) DO UPDATE SET visitors = visitors + 1;
+    END;
+    CREATE TRIGGER visitor_tiers_update AFTER UPDATE OF tier ON visitor_tiers
+        WHEN OLD.tier <> NEW.tier BEGIN
+        INSERT INTO current_tier_counts (shard, tier, visitors) VALUES (0, NEW.tier, 1)
+            ON CONFLICT (shard, tier) DO UPDATE SET visitors = visitors + 1;
+        INSERT INTO current_tier_counts (shard, tier, visitors) VALUES (0, OLD.tier, -1)
+            ON CONFLICT (shard, tier) DO UPDATE SET visitors = visitors - 1;
+    END;
+    CREATE TRIGGER forward_queue_insert AFTER INSERT ON forward_queue BEGIN
+        INSERT INTO forward_counts (shard, pending) VALUES (0, 1)
+            ON CONFLICT (shard) DO UPDATE SET pending = pending + 1;
+    END;
+    CREATE TRIGGER forward_queue_delivered AFTER UPDATE OF delivered_ms ON forward_queue
+        WHEN OLD.delivered_ms IS NULL AND NEW.delivered_ms IS NOT NULL BEGIN
+        INSERT INTO forward_counts (shard, pending, delivered) VALUES (0, -1, 1)
+            ON CONFLICT (shard) DO UPDATE SET pending = pending - 1, delivered = delivered + 1;
+    END;
+    CREATE TRIGGER forward_queue_refused AFTER UPDATE OF refused_ms ON forward_queue
+        WHEN OLD.refused_ms IS NULL AND NEW.refused_ms IS NOT NULL BEGIN
+        INSERT INTO forward_counts (shard, pending, refused) VALUES (0, -1, 1)
+            ON CONFLICT (shard) DO UPDATE SET pending = pending - 1, refused = refused + 1;
+    END;",
 ];
 
 enum Command {
@@ -86,6 +165,12 @@ enum Command {
     Failed {
         result_id: i64,
         next_attempt_ms: i64,
+        error: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Refused {
+        result_id: i64,
+        now_ms: i64,
         error: String,
         reply: oneshot::Sender<Result<(), String>>,
     },
@@ -247,6 +332,21 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn mark_refused(
+        &self,
+        result_id: i64,
+        now_ms: i64,
+        error: String,
+    ) -> Result<(), String> {
+        self.ask(|reply| Command::Refused {
+            result_id,
+            now_ms,
+            error,
+            reply,
+        })
+        .await
+    }
+
     pub async fn summary_rows(&self, since_day: String) -> Result<SummaryRows, String> {
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
@@ -356,6 +456,9 @@ fn insert_all(
             sql::VISITOR_TIER_CONFLICT
         );
         let mut latest = tx.prepare_cached(&upsert).map_err(err)?;
+        let mut stored_payload = tx
+            .prepare_cached("SELECT payload FROM tier_results WHERE event_id = ?1")
+            .map_err(err)?;
         for (accepted, received_at) in rows {
             let r = &accepted.result;
             let changed = insert
@@ -376,7 +479,17 @@ fn insert_all(
                 ])
                 .map_err(err)?;
             if changed == 0 {
-                outcomes.push(Ok(Stored::Duplicate));
+                let before: Option<String> = stored_payload
+                    .query_row(params![r.event_id], |row| row.get(0))
+                    .optional()
+                    .map_err(err)?;
+                outcomes.push(Ok(
+                    if before.as_deref() == Some(accepted.payload.as_str()) {
+                        Stored::Duplicate
+                    } else {
+                        Stored::Conflict
+                    },
+                ));
                 continue;
             }
             let id = tx.last_insert_rowid();
@@ -437,6 +550,22 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
                 .map_err(err),
             );
         }
+        Command::Refused {
+            result_id,
+            now_ms,
+            error,
+            reply,
+        } => {
+            let _ = reply.send(
+                conn.execute(
+                    "UPDATE forward_queue SET refused_ms = ?2, attempts = attempts + 1, last_error = ?3
+                     WHERE result_id = ?1",
+                    params![result_id, now_ms, error],
+                )
+                    .map(|_| ())
+                    .map_err(err),
+            );
+        }
     }
 }
 
@@ -451,7 +580,8 @@ fn claim(
         let mut select = tx.prepare_cached(
             "SELECT q.result_id, r.event_id, q.attempts, r.payload FROM forward_queue q
              JOIN tier_results r ON r.id = q.result_id
-             WHERE q.delivered_ms IS NULL AND q.next_attempt_ms <= ?1 ORDER BY q.result_id LIMIT ?2",
+             WHERE q.delivered_ms IS NULL AND q.refused_ms IS NULL AND q.next_attempt_ms <= ?1
+             ORDER BY q.result_id LIMIT ?2",
         )?;
         let rows = select.query_map(params![now_ms, limit], |row| {
             Ok(Delivery {
@@ -528,8 +658,12 @@ fn summary(conn: &Connection, since_day: &str) -> rusqlite::Result<SummaryRows> 
     }
     rows.pending = count(sql::PENDING)?;
     rows.delivered = count(sql::DELIVERED)?;
+    rows.refused = count(sql::REFUSED)?;
     rows.last_error = conn
         .query_row(sql::LAST_ERROR, [], |r| r.get(0))
+        .optional()?;
+    rows.last_refusal = conn
+        .query_row(sql::LAST_REFUSAL, [], |r| r.get(0))
         .optional()?;
     Ok(rows)
 }
