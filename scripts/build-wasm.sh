@@ -7,6 +7,7 @@
 #   leadscore-debug.js        the lazily loaded debug module (panel, JSON models)
 #   leadscore_debug.js/_bg.wasm   its wasm: the std build with the JSON reader and validator
 #   models/*.bin              the example models, compiled by `leadscore build`
+#   event.js                  the event encoder (events as the bytes `apply` reads), for npm users
 #   package.json              so that pkg/ is the npm package `leadscore`
 # and target/wasm-names/leadscore_wasm_bg.wasm: the same kernel with its names kept, for
 # scripts/check-kernel.mjs.
@@ -46,6 +47,8 @@ esbuild www/shim/leadscore.js --bundle --minify --format=iife --target=es2019 --
 # The glue as served: its doc comments live on in the .d.ts types.
 esbuild pkg/leadscore_wasm.js --minify --format=esm --target=es2020 --log-level=warning \
   --outfile=pkg/leadscore_wasm.js --allow-overwrite
+# The event encoder, for npm users who call the kernel themselves (`leadscore/event`).
+cp www/shim/event.js pkg/event.js
 esbuild www/shim/debug.js --bundle --minify --format=esm --target=es2019 --log-level=warning \
   --outfile=pkg/leadscore-debug.js
 
@@ -72,11 +75,12 @@ cat > pkg/package.json <<JSON
   "exports": {
     ".": { "types": "./leadscore_wasm.d.ts", "default": "./leadscore_wasm.js" },
     "./leadscore_wasm_bg.wasm": "./leadscore_wasm_bg.wasm",
+    "./event": "./event.js",
     "./embed": "./leadscore.js"
   },
   "files": ["leadscore_wasm.js", "leadscore_wasm.d.ts", "leadscore_wasm_bg.wasm", "leadscore_wasm_bg.wasm.d.ts",
-    "leadscore.js", "leadscore-debug.js", "leadscore_debug.js", "leadscore_debug_bg.wasm"],
-  "sideEffects": false
+    "leadscore.js", "leadscore-debug.js", "leadscore_debug.js", "leadscore_debug_bg.wasm", "event.js"],
+  "sideEffects": ["./leadscore.js"]
 }
 JSON
 echo "built pkg/: $(cd pkg && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')"

@@ -85,12 +85,12 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
         }
         Decay::ExpiresAfterDays(days) => {
             let start = now.saturating_sub((days * DAY_MS) as i64);
-            let live: u32 = rs
+            // Saturating: stored state is checked, but a sum must never overflow (a panic natively).
+            let live = rs
                 .firings
                 .iter()
                 .filter(|(t, _)| *t > start)
-                .map(|(_, n)| n)
-                .sum();
+                .fold(0u32, |sum, (_, n)| sum.saturating_add(*n));
             f64::from(points) * f64::from(live)
         }
     };
