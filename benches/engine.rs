@@ -115,6 +115,18 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    group.bench_function("state machine, tier only (advance: no explanation)", |b| {
+        let mut state = State::new(&model);
+        let mut i = 0usize;
+        b.iter(|| {
+            i += 1;
+            let e = &events[i % events.len()];
+            black_box(
+                engine::advance(&mut state, &model, black_box(e), T0 + (i as Millis) * 1000)
+                    .map_or(0.0, |s| s.total),
+            )
+        })
+    });
     group.bench_function(format!("log replay ({HISTORY} events of history)"), |b| {
         b.iter_batched(
             || {

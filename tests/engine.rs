@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use leadscore::engine::{self, Event, Millis, State, Value, UNQUALIFIED};
+use leadscore::engine::{self, Event, Millis, Score, State, Value, UNQUALIFIED};
 use leadscore::model::{Entries, ValidModel};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -989,5 +989,35 @@ fn stored_state_reads_back_as_it_was_read() {
                 "the firing counted still counts"
             );
         }
+    }
+}
+
+#[test]
+fn advance_is_apply_without_the_explanation() {
+    let m =
+        ValidModel::from_json(&std::fs::read_to_string("www/models/saas.json").unwrap()).unwrap();
+    let log = std::fs::read_to_string("www/models/saas.events.jsonl").unwrap();
+    let (mut explained, mut quiet) = (State::new(&m), State::new(&m));
+    for (i, line) in log.lines().enumerate() {
+        let Ok(event) = serde_json::from_str::<Event>(line) else {
+            continue;
+        };
+        let now = T0 + i as i64 * 3_600_000;
+        let a = engine::apply(&mut explained, &m, &event, now).unwrap();
+        let b = engine::advance(&mut quiet, &m, &event, now).unwrap();
+        assert!(b.contributions.is_empty());
+        assert_eq!(
+            Score {
+                contributions: Vec::new(),
+                ..a.clone()
+            },
+            b
+        );
+        assert_eq!(explained, quiet, "the same state either way");
+        assert_eq!(
+            engine::score(&quiet, &m, now),
+            a,
+            "score explains it afterwards"
+        );
     }
 }

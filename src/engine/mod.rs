@@ -13,6 +13,7 @@ mod state;
 pub use crate::model::UNQUALIFIED;
 pub use event::{parse_number, Event, EventError, Value, MAX_ENTRIES, MAX_TEXT_LEN};
 pub use score::{score, Contribution, Score};
+use score::{score_aligned, Detail};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
 use crate::model::{Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
@@ -31,6 +32,28 @@ pub fn apply<'m>(
     event: &Event,
     now: Millis,
 ) -> Result<Score<'m>, EventError> {
+    step(state, model, event, now, Detail::Explained)
+}
+
+/// [`apply`] without the explanation: the returned score has no `contributions` (nothing is
+/// allocated or sorted for them). What scoring a stream of events needs; ask [`score`] for the
+/// explanation when someone wants to read it.
+pub fn advance<'m>(
+    state: &mut State,
+    model: &'m ValidModel,
+    event: &Event,
+    now: Millis,
+) -> Result<Score<'m>, EventError> {
+    step(state, model, event, now, Detail::TierOnly)
+}
+
+fn step<'m>(
+    state: &mut State,
+    model: &'m ValidModel,
+    event: &Event,
+    now: Millis,
+    detail: Detail,
+) -> Result<Score<'m>, EventError> {
     event.validate()?;
     state.align(model);
     let now = state.time(now);
@@ -45,7 +68,7 @@ pub fn apply<'m>(
         Event::Engagement { seconds } => state.seconds += seconds,
     }
     aggregates(state, model, event, &visit, now);
-    let result = score(state, model, now);
+    let result = score_aligned(state, model, now, detail);
     store_tier(state, &result);
     Ok(result)
 }

@@ -106,19 +106,39 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
 pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
     let now = state.time(now);
     if state.is_aligned(model) {
-        score_aligned(state, model, now)
+        score_aligned(state, model, now, Detail::Explained)
     } else {
         let mut aligned = state.clone();
         aligned.align(model);
-        score_aligned(&aligned, model, now)
+        score_aligned(&aligned, model, now, Detail::Explained)
     }
 }
 
-fn score_aligned<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+/// Whether a score lists the contributions that explain it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Sub-scores, total, tier and the contributions, sorted.
+    Explained,
+    /// Sub-scores, total and tier only: no allocation, no sort (what an event needs).
+    TierOnly,
+}
+
+/// The score of a state already aligned to `model`, at a `now` already clamped to its clock.
+pub(crate) fn score_aligned<'m>(
+    state: &State,
+    model: &'m ValidModel,
+    now: Millis,
+    detail: Detail,
+) -> Score<'m> {
     let rules = model.rules();
     let mut sums = [0.0f64; 4];
+    let explained = detail == Detail::Explained;
     // Exactly as many as fired: a small allocation is a cheap one.
-    let fired = state.rules.iter().filter(|rs| rs.count > 0).count();
+    let fired = if explained {
+        state.rules.iter().filter(|rs| rs.count > 0).count()
+    } else {
+        0
+    };
     let mut contributions = Vec::with_capacity(fired);
     for (rule, rs) in rules.iter().zip(&state.rules) {
         if rs.count == 0 {
@@ -127,6 +147,9 @@ fn score_aligned<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score
         let (points, full) = rule_points(rule.decay, rule.points, rs, now);
         if let Some(s) = sums.get_mut(rule.dimension.index()) {
             *s += points;
+        }
+        if !explained {
+            continue;
         }
         contributions.push(Contribution {
             rule: &rule.id,

@@ -118,7 +118,7 @@ pub fn apply(event: &[u8], now: f64) -> i32 {
         let (Some(event), Some(now)) = (Event::from_bytes(event), millis(now)) else {
             return REJECTED;
         };
-        match engine::apply(&mut k.state, &k.model, &event, now) {
+        match engine::advance(&mut k.state, &k.model, &event, now) {
             Ok(score) => {
                 tier_number(&k.model, score.tier) + 256 * tier_number(&k.model, score.previous_tier)
             }

@@ -172,7 +172,7 @@ fn score_visitor<'m>(
     let mut transitions = Vec::new();
     for (ts, event) in events.iter().filter(|(ts, _)| *ts <= now) {
         // Events were validated when parsed, so apply cannot reject them.
-        if let Ok(s) = engine::apply(&mut state, model, event, *ts) {
+        if let Ok(s) = engine::advance(&mut state, model, event, *ts) {
             if s.changed() {
                 transitions.push(Transition {
                     at: format_time(*ts),
