@@ -432,9 +432,17 @@ test('tabs: every write builds on what the other tab stored, even before its sto
     await second.goto(server.url + '/quiz/');
     await widgetReady(second);
 
+    // Chromium hands a write to the other tab's process asynchronously (the storage event is
+    // suppressed here, the stored value still takes a moment to arrive): tabs a visitor uses one
+    // after the other are what this test is about, so each step waits that moment. Writes made
+    // within milliseconds of each other in two tabs can still lose one (see README).
+    const settled = () => sleep(250);
     await second.evaluate(() => leadscore('track', 'signup'));
+    await settled();
     await first.evaluate(() => leadscore('track', 'feature_used', { feature: 'report' }));
+    await settled();
     await second.evaluate(() => leadscore('track', 'feature_used', { feature: 'integration' }));
+    await settled();
     // 20 + 5 + 5 + 15 product points: a PQL only if the first tab counts the second tab's events.
     await first.evaluate(() => leadscore('track', 'teammate_invited'));
     await until(() => server.held.length === 1, 'the PQL post, which hangs');
