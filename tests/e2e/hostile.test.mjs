@@ -487,9 +487,13 @@ async function survivesReload(page) {
   assert.equal(r.visitor, first.visitor);
   assert.ok(Array.isArray(r.outbox), `the outbox is an array: ${JSON.stringify(r.outbox)}`);
   assert.match(r.outbox[0].event_id, /^[0-9a-f]{32}$/);
+  const posted = server.tierPosts.length;
   await page.reload();
   await widgetReady(page);
   assert.equal((await record(page)).visitor, first.visitor);
+  // The reloaded page retries at once, and fails again (its own warning), before the backend is back.
+  await until(() => server.tierPosts.length > posted, 'the retry on load');
+  await until(async () => (await record(page)).attempts >= 2, 'the failed retry');
   server.options.tierStatus = 200;
   await page.evaluate(() => window.dispatchEvent(new Event('online')));
   await assertDeliveredOnce(page, ['PQL']);
