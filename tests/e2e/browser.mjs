@@ -1,5 +1,6 @@
 // Headless Chromium through playwright-core (Playwright cannot download browsers here).
 
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -64,3 +65,24 @@ export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /** Warnings printed by the widget. */
 export const widgetWarnings = (page) => page.warnings.filter((w) => w.startsWith('leadscore:'));
+
+/** The host page's button and form still work, and the widget never threw into the page. */
+export async function assertHostWorks(page) {
+  await page.click('#host-button');
+  assert.equal(await page.textContent('#host-out'), 'host ok');
+  await page.click('#host-form button');
+  assert.match(await page.textContent('#host-out'), /^form ok/);
+  const calls = await page.evaluate(() => {
+    try {
+      leadscore('track', 'signup');
+      leadscore('identify', 'x');
+      leadscore('explain');
+      leadscore('no-such-command', 1, 2);
+      return 'no throw';
+    } catch (e) {
+      return String(e);
+    }
+  });
+  assert.equal(calls, 'no throw');
+  assert.deepEqual(page.errors, []);
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { root } from './cli.mjs';
 import { startServer } from './server.mjs';
-import { launch, newPage, widgetReady, explain, until, sleep, widgetWarnings } from './browser.mjs';
+import { launch, newPage, widgetReady, explain, until, sleep, widgetWarnings, assertHostWorks } from './browser.mjs';
 
 let server;
 let browser;
@@ -30,27 +30,6 @@ const becomePql = (page) =>
     leadscore('track', 'feature_used', { feature: 'report' });
     leadscore('track', 'feature_used', { feature: 'integration' });
   });
-
-/** The host page's button and form still work, and the widget never threw into the page. */
-async function assertHostWorks(page) {
-  await page.click('#host-button');
-  assert.equal(await page.textContent('#host-out'), 'host ok');
-  await page.click('#host-form button');
-  assert.match(await page.textContent('#host-out'), /^form ok/);
-  const calls = await page.evaluate(() => {
-    try {
-      leadscore('track', 'signup');
-      leadscore('identify', 'x');
-      leadscore('explain');
-      leadscore('no-such-command', 1, 2);
-      return 'no throw';
-    } catch (e) {
-      return String(e);
-    }
-  });
-  assert.equal(calls, 'no throw');
-  assert.deepEqual(page.errors, []);
-}
 
 async function withPage(options, fn) {
   const { context, page } = await newPage(browser, options);

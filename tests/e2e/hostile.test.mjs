@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { root } from './cli.mjs';
 import { startServer } from './server.mjs';
-import { launch, newPage, widgetReady, explain, until, sleep, widgetWarnings } from './browser.mjs';
+import { launch, newPage, widgetReady, explain, until, sleep, widgetWarnings, assertHostWorks } from './browser.mjs';
 
 const KEY = 'leadscore:v2';
 const PAGE = '/fixtures/hostile.html';
@@ -500,26 +500,6 @@ async function survivesReload(page) {
   assert.equal(server.accepted[0].visitor_id, first.visitor);
   await page.evaluate(() => history.pushState({}, '', '/pricing'));
   assert.equal(times(await explain(page), 'pricing-page'), 1, 'single-page-app navigation still counts');
-}
-
-/** The host page's button and form still work, and calling the widget never throws. */
-async function assertHostWorks(page) {
-  await page.click('#host-button');
-  assert.equal(await page.textContent('#host-out'), 'host ok');
-  await page.click('#host-form button');
-  assert.match(await page.textContent('#host-out'), /^form ok/);
-  const calls = await page.evaluate(() => {
-    try {
-      leadscore('track', 'signup');
-      leadscore('identify', 'x');
-      leadscore('explain');
-      leadscore('no-such-command', 1, 2);
-      return 'no throw';
-    } catch (e) {
-      return String(e);
-    }
-  });
-  assert.equal(calls, 'no throw');
 }
 
 for (const c of CASES) {
