@@ -299,6 +299,7 @@ export function checkKernel(bytes, { top = 15 } = {}) {
   return {
     ok: problems.length === 0,
     problems,
+    hasNames: module.hasNames,
     forbiddenFunctions,
     panicMessages,
     functions: module.bodies.length,
@@ -356,20 +357,16 @@ function main(argv) {
 
   // The shipped build has no names, but its data segments and code must match the checked build.
   const shipped = path.join(root, SHIPPED);
-  const checkedLate = [];
-  const problems = [...report.problems];
+  const problems = [];
+  if (!report.hasNames) problems.push('no "name" section in the names-kept build');
   if (files.length === 0 && fs.existsSync(shipped)) {
     const prod = parseWasm(fs.readFileSync(shipped));
     const prodCode = prod.bodies.reduce((sum, b) => sum + b.size, 0);
     const same = prod.bodies.length === report.functions && prodCode === report.codeBytes;
     console.log(`\n  ${SHIPPED}: ${prod.bodies.length} functions, ${prodCode} bytes of code` +
       (same ? ' (same code as the names-kept build)' : ' — differs from the names-kept build'));
-    if (!same) checkedLate.push(`${SHIPPED} differs from ${rel}: rebuild both (make wasm)`);
-    const shippedMessages = findPanicMessages(prod);
-    if (shippedMessages.length) {
-      problems.push(`${shippedMessages.length} panic message(s) in ${SHIPPED}`);
-      report.panicMessages.push(...shippedMessages.map((m) => ({ ...m, file: SHIPPED })));
-    }
+    if (!same) problems.push(`${SHIPPED} differs from ${rel}: rebuild both (make wasm)`);
+    report.panicMessages.push(...findPanicMessages(prod).map((m) => ({ ...m, file: SHIPPED })));
   }
 
   // Known findings of the kernel (size-budget.json "kernel_known") are listed but do not fail the
@@ -378,13 +375,10 @@ function main(argv) {
   const known = files.length === 0 ? readKnown() : { functions: [], messages: [] };
   const isKnownFunction = (f) => known.functions.includes(f.name);
   const isKnownMessage = (m) => known.messages.includes(m.message);
-  problems.length = 0;
-  if (!module_has_names(report)) problems.push('no "name" section in the names-kept build');
   const newFunctions = report.forbiddenFunctions.filter((f) => !isKnownFunction(f));
   const newMessages = report.panicMessages.filter((m) => !isKnownMessage(m));
   if (newFunctions.length) problems.push(`${newFunctions.length} forbidden function(s)`);
   if (newMessages.length) problems.push(`${newMessages.length} panic message(s) in the data segments`);
-  problems.push(...checkedLate);
   for (const what of known.functions) {
     if (!report.forbiddenFunctions.some((f) => f.name === what)) {
       problems.push(`"${what}" is gone: remove it from kernel_known.functions in size-budget.json`);
@@ -419,10 +413,6 @@ function main(argv) {
     ? `\ncheck-kernel: ok: no core::fmt, no dlmalloc; ${knownCount} known panic finding(s) left (size-budget.json)`
     : '\ncheck-kernel: ok: no core::fmt, no dlmalloc, no panic machinery or messages');
   return 0;
-}
-
-function module_has_names(report) {
-  return !report.problems.some((p) => p.startsWith('no "name" section'));
 }
 
 /** `kernel_known` of size-budget.json: `{functions: [what...], messages: [message...]}`. */
