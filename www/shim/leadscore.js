@@ -20,7 +20,7 @@
 // and replayed. Nothing here ever throws into the host page: any failure switches the whole
 // widget off with one console warning.
 
-import { encodeEvent } from './event.js';
+import { encodeEvent, utf8 } from './event.js';
 import { MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseJSON, parseRecord, recordText, toBase64, toJSON } from './store.js';
 import { FAILED, REFUSED, TIMEOUT, backoff, payload, post } from './outbox.js';
 import { announce, answer, download, fill, keptQuery, submission } from './page.js';
@@ -306,7 +306,12 @@ function install() {
           for (const p of outbox) {
             if (p.event_id == inFlight || leaving.has(p.event_id)) continue;
             leaving.add(p.event_id);
-            post(endpoint, p).then(guard((outcome) => outcome != FAILED && settle(p.event_id, outcome)));
+            post(endpoint, p).then(guard((outcome) => {
+              if (outcome != FAILED) {
+                read();
+                settle(p.event_id, outcome);
+              }
+            }));
           }
         }
         return;
@@ -338,9 +343,8 @@ function install() {
       }
     }
 
-    /** An answer arrived: the result leaves the outbox (accepted, or refused for good). */
+    /** An answer arrived (the record just read): the result leaves the outbox (accepted, or refused for good). */
     function settle(id, outcome) {
-      read();
       if (outcome == REFUSED) warn(DROPPED, 'the backend refused a tier result; it is dropped, not retried');
       record.outbox = record.outbox.filter((p) => p.event_id != id);
       record.attempts = record.retry_at = 0;
@@ -429,7 +433,7 @@ function install() {
 
     const onLink = (e) => {
       const link = e.target.closest && e.target.closest('a[href]');
-      const url = link && download(link, (path) => k.is_download(new TextEncoder().encode(path)));
+      const url = link && download(link, (path) => k.is_download(utf8.encode(path)));
       if (url) apply({ type: 'download', url });
     };
     listen(document, 'click', onLink, true);

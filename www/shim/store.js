@@ -4,6 +4,8 @@
 // {"v":2, "visitor": 32 hex, "lead"?: text, "state": base64 of the kernel's state bytes,
 //  "outbox"?: [tier payloads not yet accepted, oldest first], "attempts"?: n, "retry_at"?: ms}
 
+import { utf8 } from './event.js';
+
 /** The one localStorage key the widget writes. */
 export const KEY = 'leadscore:v2';
 /** Most undelivered tier payloads kept; the oldest go first. */
@@ -47,7 +49,7 @@ export const randomId = () =>
 
 /** True for a lead id the widget keeps: text of 1 to MAX_ID bytes. */
 export const isLeadId = (id) =>
-  typeof id == 'string' && id.length > 0 && new TextEncoder().encode(id).length <= MAX_ID;
+  typeof id == 'string' && id.length > 0 && utf8.encode(id).length <= MAX_ID;
 
 /** A new visitor. */
 export const freshRecord = () => ({ v: 2, visitor: randomId(), state: '', outbox: [] });
