@@ -4,11 +4,14 @@
 //! carries no URL, no answer and no behaviour; sub-scores only when the site owner opts in.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Version of the payload schema.
 pub const PAYLOAD_SCHEMA: u32 = 1;
-/// Longest id (visitor, idempotency, lead, model) accepted, in bytes.
+/// Longest id (visitor, idempotency, lead, model, rule) accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
+/// Most entries of a result's rule summary ([`TierResult::rules`]).
+pub const MAX_RULE_SUMMARY: usize = 128;
 
 /// One tier change of one visitor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +39,14 @@ pub struct TierResult {
     /// Sub-scores, only when the site owner opted in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<Scores>,
+    /// Rule summary, only when the site owner opted in: rule id → `[times_fired,
+    /// current_points]`, so that outcomes can later be joined with the rules that fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<BTreeMap<String, RuleSummary>>,
 }
+
+/// One rule of a result's rule summary: `[times_fired, current_points]` (a JSON pair).
+pub type RuleSummary = (u32, i64);
 
 /// Sub-scores sent with a result when the site owner opted in.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

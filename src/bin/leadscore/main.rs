@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod eval;
+mod outcomes;
 mod score;
 mod serve;
 mod train;
@@ -36,6 +37,9 @@ enum Command {
     Eval(eval::Args),
     /// Run the reference collector: serves the demo and the widget, stores tier results.
     Serve(serve::Args),
+    /// Outcomes from a CRM: `outcomes import EXPORT.csv --db DB ...` stores them as
+    /// `POST /v1/outcome` does.
+    Outcomes(outcomes::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Outcomes(args) => outcomes::run(args),
     };
     match result {
         Ok(code) => code,

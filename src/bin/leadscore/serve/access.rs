@@ -1,5 +1,6 @@
-//! Who may read what: the `Host` allow-list (against DNS rebinding) and read access to
-//! `/v1/summary` and the dashboard (loopback only, or a read token).
+//! Who may read what: the `Host` allow-list (against DNS rebinding), read access to
+//! `/v1/summary` and the dashboard (loopback only, or a read token), and the outcome token that
+//! `POST /v1/outcome` requires.
 
 use super::ratelimit::canonical;
 use axum::http::{header, HeaderMap};
@@ -12,15 +13,24 @@ const MIN_TOKEN_LEN: usize = 16;
 
 /// The token from `--read-token` or the first line of `--read-token-file`.
 pub fn read_token(arg: Option<&str>, file: Option<&Path>) -> Result<Option<String>, String> {
+    token("--read-token", arg, file)
+}
+
+/// The token from `--outcome-token` or the first line of `--outcome-token-file`.
+pub fn outcome_token(arg: Option<&str>, file: Option<&Path>) -> Result<Option<String>, String> {
+    token("--outcome-token", arg, file)
+}
+
+/// A token given as `FLAG TOKEN` or as the first line of `FLAG-file FILE`.
+fn token(flag: &str, arg: Option<&str>, file: Option<&Path>) -> Result<Option<String>, String> {
     let (token, source) = match (arg, file) {
-        (Some(token), _) => (token.trim().to_owned(), "--read-token".to_owned()),
+        (Some(token), _) => (token.trim().to_owned(), flag.to_owned()),
         (None, Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                format!("--read-token-file {}: cannot read it: {e}", file.display())
-            })?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("{flag}-file {}: cannot read it: {e}", file.display()))?;
             (
                 text.lines().next().unwrap_or_default().trim().to_owned(),
-                format!("--read-token-file {}", file.display()),
+                format!("{flag}-file {}", file.display()),
             )
         }
         (None, None) => return Ok(None),
@@ -133,10 +143,7 @@ impl ReadAccess {
     ) -> Result<(), ReadDenied> {
         match &self.token {
             Some(token) => {
-                if self
-                    .presented(headers)
-                    .is_some_and(|t| same(t.as_bytes(), token.as_bytes()))
-                {
+                if presented(headers, true).is_some_and(|t| same(t.as_bytes(), token.as_bytes())) {
                     Ok(())
                 } else {
                     Err(ReadDenied::NeedsToken)
@@ -155,24 +162,55 @@ impl ReadAccess {
             }
         }
     }
+}
 
-    /// `Authorization: Bearer T`, or Basic with password T (any user name).
-    fn presented(&self, headers: &HeaderMap) -> Option<String> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-        let (scheme, rest) = value.split_once(' ')?;
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(rest.trim().to_owned());
+/// `Authorization: Bearer T`, or (when `basic`) Basic with password T (any user name).
+fn presented(headers: &HeaderMap, basic: bool) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if basic && scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_owned());
+    }
+    None
+}
+
+/// Who may post outcomes: whoever presents `--outcome-token` as `Authorization: Bearer TOKEN`.
+/// Without a token configured the endpoint is off.
+pub struct OutcomeAccess {
+    token: Option<String>,
+}
+
+pub enum OutcomeDenied {
+    /// No `--outcome-token` / `--outcome-token-file`: the endpoint is off.
+    Disabled,
+    /// No token, or another one, was presented.
+    WrongToken,
+}
+
+impl OutcomeAccess {
+    pub fn new(token: Option<String>) -> OutcomeAccess {
+        OutcomeAccess { token }
+    }
+
+    /// Compares the presented bearer token in constant time.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), OutcomeDenied> {
+        let Some(token) = &self.token else {
+            return Err(OutcomeDenied::Disabled);
+        };
+        if presented(headers, false).is_some_and(|t| same(t.as_bytes(), token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(OutcomeDenied::WrongToken)
         }
-        if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .ok()?;
-            let text = String::from_utf8(decoded).ok()?;
-            return text
-                .split_once(':')
-                .map(|(_, password)| password.to_owned());
-        }
-        None
     }
 }
 

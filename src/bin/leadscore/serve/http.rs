@@ -1,7 +1,8 @@
 //! The HTTP side: routes, the `POST /v1/tier` checks in order (origin, rate, type, size, schema),
-//! the summary, static files with their caching headers, and one log line per request.
+//! `POST /v1/outcome` (no browser origin, the outcome token, type, size, schema), the summaries,
+//! static files with their caching headers, and one log line per request.
 
-use super::access::{HostCheck, ReadAccess, ReadDenied};
+use super::access::{HostCheck, OutcomeAccess, OutcomeDenied, ReadAccess, ReadDenied};
 use super::ratelimit::{ClientAddress, RateLimiter};
 use super::store::{Store, Stored};
 use super::summary;
@@ -38,6 +39,9 @@ pub struct App {
     pub summary_slots: tokio::sync::Semaphore,
     pub client_address: ClientAddress,
     pub read_access: ReadAccess,
+    pub outcome_access: OutcomeAccess,
+    /// The models' tiers in order and their training evidence, for the tier truth.
+    pub known_models: super::truth::KnownModels,
     pub hosts: HostCheck,
     /// Extra origins allowed to post from a browser (`*` = any).
     pub allow_origins: Vec<String>,
@@ -76,6 +80,8 @@ pub fn router(app: Arc<App>, dirs: &StaticDirs) -> Router {
     let api = Router::new()
         .route("/v1/tier", post(post_tier).options(preflight))
         .route("/v1/summary", get(get_summary))
+        .route("/v1/summary/truth", get(get_truth))
+        .route("/v1/outcome", post(post_outcome))
         .route(
             "/healthz",
             get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
@@ -125,7 +131,11 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         ));
     }
     let path = request.uri().path();
-    if path == "/v1/summary" || path == "/dashboard" || path.starts_with("/dashboard/") {
+    if path == "/v1/summary"
+        || path.starts_with("/v1/summary/")
+        || path == "/dashboard"
+        || path.starts_with("/dashboard/")
+    {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -346,6 +356,43 @@ fn rate_limited(client: IpAddr, wait: std::time::Duration) -> Response {
     response
 }
 
+/// The body, at most `--max-body` bytes, within [`BODY_TIMEOUT`].
+async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    noun: &str,
+) -> Result<axum::body::Bytes, Response> {
+    let too_large = || {
+        rejection(&Rejection::new(
+            413,
+            "body_too_large",
+            None,
+            format!("{noun} is at most {} bytes", app.max_body),
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > app.max_body) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, app.max_body)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(rejection(&Rejection::new(
+            408,
+            "body_timeout",
+            None,
+            format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        ))),
+    }
+}
+
 async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> Response {
     if !content_type_ok(headers) {
         return rejection(&Rejection::new(
@@ -355,35 +402,9 @@ async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> R
             "send the result as application/json (fetch) or text/plain (sendBeacon)",
         ));
     }
-    let too_large = || {
-        rejection(&Rejection::new(
-            413,
-            "body_too_large",
-            None,
-            format!("a tier result is at most {} bytes", app.max_body),
-        ))
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > app.max_body) {
-        return too_large();
-    }
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, app.max_body)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(),
-        Err(_) => {
-            return rejection(&Rejection::new(
-                408,
-                "body_timeout",
-                None,
-                format!(
-                    "the body did not arrive within {} s",
-                    BODY_TIMEOUT.as_secs()
-                ),
-            ))
-        }
+    let bytes = match read_body(app, headers, body, "a tier result").await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
     };
     let now = time::OffsetDateTime::now_utc();
     let accepted = match app.validator.check(&bytes, now) {
@@ -471,6 +492,135 @@ async fn get_summary(
                 "storage_unavailable",
                 None,
                 "the summary cannot be read now",
+            ))
+        }
+    }
+}
+
+/// `POST /v1/outcome`: server to server. A browser's request (any `Origin`) is refused and no
+/// CORS header is ever sent; the outcome token is checked before the body is read.
+async fn post_outcome(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (client, _) = app.client(&headers, peer.ip());
+    match app.outcome_access.check(&headers) {
+        Ok(()) => {}
+        Err(OutcomeDenied::Disabled) => {
+            return rejection(&Rejection::new(
+                404,
+                "outcomes_disabled",
+                None,
+                "this collector takes no outcomes; start it with --outcome-token-file FILE",
+            ))
+        }
+        Err(OutcomeDenied::WrongToken) => {
+            tracing::info!(%client, "refused an outcome without the outcome token");
+            let mut response = rejection(&Rejection::new(
+                401,
+                "outcome_token_required",
+                Some("Authorization"),
+                "present the outcome token as `Authorization: Bearer TOKEN`",
+            ));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"leadscore outcomes\""),
+            );
+            return response;
+        }
+    }
+    if headers.contains_key(header::ORIGIN) {
+        tracing::info!(%client, "refused an outcome posted from a browser");
+        return rejection(&Rejection::new(
+            403,
+            "origin_not_allowed",
+            Some("Origin"),
+            "outcomes are posted server to server (a CRM or workflow tool), never from a browser",
+        ));
+    }
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_none_or(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return rejection(&Rejection::new(
+            415,
+            "unsupported_content_type",
+            Some("Content-Type"),
+            "send the outcome as application/json",
+        ));
+    }
+    let bytes = match read_body(&app, &headers, body, "an outcome").await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let accepted = match super::outcome::check_body(&bytes, now) {
+        Ok(accepted) => accepted,
+        Err(r) => {
+            tracing::info!(code = r.code, field = r.field.as_deref().unwrap_or(""), %client, "rejected an outcome");
+            return rejection(&r);
+        }
+    };
+    let outcome_id = accepted.report.outcome_id.clone();
+    let received_at = super::validate::format_at(now).unwrap_or_default();
+    match app.store.insert_outcomes(vec![accepted], received_at).await {
+        Ok(stored) => match stored.first() {
+            Some(Stored::Conflict) => {
+                tracing::warn!(%outcome_id, %client, "refused an outcome whose outcome_id was stored before with other content");
+                rejection(&Rejection::new(
+                    409,
+                    "outcome_id_conflict",
+                    Some("outcome_id"),
+                    format!("outcome_id {outcome_id:?} was stored before with other content; a retry must send the same outcome, a new outcome needs a new outcome_id"),
+                ))
+            }
+            Some(stored) => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "status": if *stored == Stored::New { "stored" } else { "duplicate" },
+                    "outcome_id": outcome_id,
+                }),
+            ),
+            None => rejection(&Rejection::new(500, "internal", None, "nothing stored")),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, %outcome_id, "cannot store an outcome");
+            rejection(&Rejection::new(
+                503,
+                "storage_unavailable",
+                None,
+                "the outcome was not stored; retry later",
+            ))
+        }
+    }
+}
+
+/// `GET /v1/summary/truth`: how each tier converts, beside what its model expected.
+async fn get_truth(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let (client, _) = app.client(&headers, peer.ip());
+    if let Err(wait) = app.summary_limiter.check(client) {
+        return rate_limited(client, wait);
+    }
+    let Ok(_slot) = app.summary_slots.acquire().await else {
+        return rejection(&Rejection::new(503, "unavailable", None, "stopping"));
+    };
+    match super::truth::build(&app.store, &app.known_models).await {
+        Ok(truth) => json(StatusCode::OK, &truth),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the tier truth");
+            rejection(&Rejection::new(
+                503,
+                "storage_unavailable",
+                None,
+                "the tier truth cannot be read now",
             ))
         }
     }

@@ -4,15 +4,20 @@
 //! `/leadscore/` for the embed snippet), accepts tier results at `POST /v1/tier`, stores them in
 //! SQLite or PostgreSQL once per idempotency id, optionally forwards them to a webhook from a
 //! queue in the same database, and answers `GET /v1/summary` for the dashboard (`/dashboard/`).
+//! With an outcome token it also takes outcomes (`POST /v1/outcome`, from a CRM or workflow
+//! tool), and `GET /v1/summary/truth` compares how each tier converts with what the model's
+//! training evidence expected.
 
 mod access;
 mod forward;
 mod http;
 mod listen;
+pub mod outcome;
 mod ratelimit;
-mod store;
+pub mod store;
 mod summary;
-mod validate;
+pub mod truth;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,7 +40,19 @@ const ROUTES: &str = "Routes:
                       request that needs no preflight, from fetch or sendBeacon); 200 when stored or
                       already stored (same event_id, same content), 409 when the event_id was stored
                       with other content, 4xx naming the field when refused
+  POST /v1/outcome    one outcome from a CRM or workflow tool (server to server, never from a
+                      browser): {outcome_id, lead_id or visitor_id, outcome, value?, at},
+                      outcome one of accepted, opportunity, won, lost, disqualified;
+                      `Authorization: Bearer TOKEN` of --outcome-token(-file) required (401
+                      without it or with another; 404 when no outcome token is configured);
+                      200 when stored or already stored, 409 when the outcome_id was stored
+                      with other content, 4xx naming the field when refused
   GET  /v1/summary    the dashboard's numbers as JSON (?days=N, 1-366, default 30); read access only
+  GET  /v1/summary/truth
+                      per model version and tier: leads, accepted, converted, conversion rate with
+                      a 95 % Wilson interval, lift, median days to conversion, the rate the
+                      model's training evidence expected, drift and falling-acceptance flags,
+                      weekly series; read access only
   GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions,
                       forwarding (delivered, waiting, refused by the webhook); read access only
   GET  /healthz       200 when the server runs
@@ -131,6 +148,17 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     read_token_file: Option<PathBuf>,
 
+    /// The token a CRM or workflow tool presents (`Authorization: Bearer TOKEN`) to post
+    /// outcomes at /v1/outcome; at least 16 characters. Without it (and --outcome-token-file)
+    /// /v1/outcome answers 404. Prefer --outcome-token-file: a command line is visible to other
+    /// users.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "outcome_token_file")]
+    outcome_token: Option<String>,
+
+    /// Read the outcome token from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    outcome_token_file: Option<PathBuf>,
+
     /// A host name this server may be reached under (repeatable), e.g. collector.example.com, for
     /// the Host check against DNS rebinding; "*" turns the check off. The names of the listening
     /// address are always allowed.
@@ -149,8 +177,9 @@ pub struct Args {
         value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
 
-    /// Largest request body accepted at POST /v1/tier, in bytes (a tier result is about 300).
-    #[arg(long, default_value_t = 2048, value_name = "BYTES")]
+    /// Largest request body accepted at POST /v1/tier and /v1/outcome, in bytes (a tier result
+    /// is about 300, a few KB with a rule summary).
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
     max_body: usize,
 
     /// Post each newly accepted result (JSON, with an Idempotency-Key header holding its event_id)
@@ -250,9 +279,9 @@ fn compiled_models(args: &Args) -> Vec<(String, Vec<u8>)> {
     served
 }
 
-/// The tier names of the models: explicit files must all load; by default, every valid
-/// `www/models/*.json` counts.
-fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
+/// The tier names of the models, and each model version's tiers in order with their training
+/// evidence: explicit files must all load; by default, every valid `www/models/*.json` counts.
+fn load_tiers(args: &Args) -> Result<(Vec<String>, truth::KnownModels), String> {
     let mut tiers = Vec::new();
     let mut models = Vec::new();
     if args.models.is_empty() {
@@ -275,8 +304,13 @@ fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
             models.push((file.clone(), load_model(file)?));
         }
     }
+    let mut known = truth::KnownModels::new();
     for (file, model) in &models {
         let names: Vec<String> = model.tiers.iter().map(|t| t.name.clone()).collect();
+        known.insert(
+            (model.id.clone(), model.model_version.clone()),
+            truth::model_tiers(model),
+        );
         tracing::info!(file = %file.display(), model_id = %model.id, model_version = %model.model_version,
             tiers = %names.join(","), "accepting the tiers of");
         tiers.extend(names);
@@ -287,7 +321,7 @@ fn load_tiers(args: &Args) -> Result<Vec<String>, String> {
             args.www.display()
         );
     }
-    Ok(tiers)
+    Ok((tiers, known))
 }
 
 fn load_model(file: &Path) -> Result<leadscore::model::Model, String> {
@@ -299,7 +333,7 @@ fn load_model(file: &Path) -> Result<leadscore::model::Model, String> {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let tiers = load_tiers(&args)?;
+    let (tiers, known_models) = load_tiers(&args)?;
     if let Some(url) = &args.forward {
         let valid = url.parse::<axum::http::Uri>().is_ok_and(|uri| {
             matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
@@ -313,6 +347,13 @@ async fn serve(args: Args) -> Result<(), String> {
     }
     let read_token =
         access::read_token(args.read_token.as_deref(), args.read_token_file.as_deref())?;
+    let outcome_token = access::outcome_token(
+        args.outcome_token.as_deref(),
+        args.outcome_token_file.as_deref(),
+    )?;
+    if outcome_token.is_none() {
+        tracing::info!("no --outcome-token-file: POST /v1/outcome is off");
+    }
     let limiter = ratelimit::RateLimiter::new(args.rate_limit, args.rate_burst)?;
     if args.trusted_proxies.is_empty()
         && !args
@@ -367,6 +408,8 @@ async fn serve(args: Args) -> Result<(), String> {
         summary_slots: tokio::sync::Semaphore::new(http::SUMMARY_CONCURRENCY),
         client_address,
         read_access: access::ReadAccess::new(read_token),
+        outcome_access: access::OutcomeAccess::new(outcome_token),
+        known_models,
         hosts,
         allow_origins: args.allow_origins.clone(),
         own_origins,

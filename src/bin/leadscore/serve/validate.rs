@@ -3,10 +3,12 @@
 //! The body must be one JSON object with exactly the fields of [`TierResult`]; on top of the
 //! schema, ids must be non-empty, at most [`MAX_ID_LEN`] bytes and free of control characters,
 //! `at` must be an RFC 3339 timestamp (stored normalised to UTC with milliseconds), and both tiers
-//! must be tiers of a model the server was given, or `unqualified`.
+//! must be tiers of a model the server was given, or `unqualified`. An optional rule summary
+//! (`rules`: rule id → `[times_fired, current_points]`) has at most [`MAX_RULE_SUMMARY`] entries
+//! whose ids are written like a model's rule ids.
 
 use leadscore::engine::UNQUALIFIED;
-use leadscore::payload::{TierResult, MAX_ID_LEN, PAYLOAD_SCHEMA};
+use leadscore::payload::{TierResult, MAX_ID_LEN, MAX_RULE_SUMMARY, PAYLOAD_SCHEMA};
 use std::collections::BTreeSet;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -26,6 +28,8 @@ pub struct Accepted {
     pub day: String,
     /// The sub-scores as JSON, when the site sent them.
     pub scores_json: Option<String>,
+    /// The rule summary as JSON (ids in order), when the site sent one.
+    pub rules_json: Option<String>,
     /// The whole normalised result as JSON (what the webhook receives).
     pub payload: String,
 }
@@ -55,7 +59,7 @@ impl Rejection {
         }
     }
 
-    fn field(field: &str, message: impl Into<String>) -> Self {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
         Rejection::new(422, "invalid_field", Some(field), message)
     }
 }
@@ -81,7 +85,7 @@ impl Validator {
 
     /// Parses and checks one request body.
     pub fn check(&self, body: &[u8], now: OffsetDateTime) -> Result<Accepted, Rejection> {
-        let mut result = parse(body)?;
+        let mut result: TierResult = parse(body, "a tier result")?;
         if result.schema != PAYLOAD_SCHEMA {
             return Err(Rejection::field(
                 "schema",
@@ -116,11 +120,30 @@ impl Validator {
             Some(scores) => Some(serde_json::to_string(scores).map_err(internal)?),
             None => None,
         };
+        let rules_json = match &result.rules {
+            Some(rules) => {
+                if rules.len() > MAX_RULE_SUMMARY {
+                    return Err(Rejection::field(
+                        "rules",
+                        format!(
+                            "{} rules; a rule summary has at most {MAX_RULE_SUMMARY}",
+                            rules.len()
+                        ),
+                    ));
+                }
+                for id in rules.keys() {
+                    check_rule_id(id)?;
+                }
+                Some(serde_json::to_string(rules).map_err(internal)?)
+            }
+            None => None,
+        };
         let payload = serde_json::to_string(&result).map_err(internal)?;
         Ok(Accepted {
             result,
             day,
             scores_json,
+            rules_json,
             payload,
         })
     }
@@ -140,8 +163,9 @@ impl Validator {
     }
 }
 
-/// Deserialises the body, naming the field that failed.
-fn parse(body: &[u8]) -> Result<TierResult, Rejection> {
+/// Deserialises the body (one JSON object: `noun`, e.g. "a tier result"), naming the field that
+/// failed.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8], noun: &str) -> Result<T, Rejection> {
     // serde would also read a struct from a JSON array (`[1, "MQL", ...]`); only an object is a result.
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -158,14 +182,14 @@ fn parse(body: &[u8]) -> Result<TierResult, Rejection> {
                 422,
                 "invalid_json",
                 None,
-                "the body must be one JSON object (a tier result)",
+                format!("the body must be one JSON object ({noun})"),
             ))
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let result: TierResult = match serde_path_to_error::deserialize(&mut deserializer) {
+    let result: T = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(result) => result,
-        Err(error) => return Err(parse_rejection(&error)),
+        Err(error) => return Err(parse_rejection(&error, noun)),
     };
     // Trailing data after the object (`{...}{...}`) is an error too.
     deserializer
@@ -174,7 +198,7 @@ fn parse(body: &[u8]) -> Result<TierResult, Rejection> {
     Ok(result)
 }
 
-fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rejection {
+fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>, noun: &str) -> Rejection {
     let inner = error.inner();
     let message = inner.to_string();
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
@@ -203,7 +227,7 @@ fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rej
             };
             let message = match code {
                 "unknown_field" => {
-                    format!("unknown field {field:?}; a tier result has only the documented fields")
+                    format!("unknown field {field:?}; {noun} has only the documented fields")
                 }
                 _ => format!("missing field {field:?}"),
             };
@@ -216,13 +240,39 @@ fn parse_rejection(error: &serde_path_to_error::Error<serde_json::Error>) -> Rej
             422,
             "invalid_json",
             None,
-            format!("the body must be a tier result object: {message}"),
+            format!("the body must be {noun} object: {message}"),
         );
     }
     Rejection::field(&path, message)
 }
 
-fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
+/// A rule id as a model writes it: letters, digits, `- _ . :`, at most [`MAX_ID_LEN`] bytes.
+fn check_rule_id(id: &str) -> Result<(), Rejection> {
+    if id.is_empty() {
+        return Err(Rejection::field("rules", "a rule id must not be empty"));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(Rejection::field(
+            "rules",
+            format!(
+                "a rule id is {} bytes long; at most {MAX_ID_LEN} allowed",
+                id.len()
+            ),
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.' | ':')))
+    {
+        return Err(Rejection::field(
+            "rules",
+            format!("rule id {id:?} contains {bad:?}; rule ids use letters, digits, - _ . :"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
     if value.is_empty() {
         return Err(Rejection::field(field, "must not be empty"));
     }
@@ -241,7 +291,7 @@ fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
+pub fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
     let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
         Rejection::field(
             "at",

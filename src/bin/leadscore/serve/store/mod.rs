@@ -1,9 +1,11 @@
 //! Where tier results live: SQLite (one file, the default) or PostgreSQL (several collectors).
 //!
-//! Both keep the same three tables: `tier_results` (one row per accepted result, `event_id` unique,
-//! so a retried delivery is stored once), `visitor_tiers` (each visitor's latest tier, for the
-//! dashboard's current counts) and `forward_queue` (one row per result still to post to the
-//! `--forward` webhook); all written in the same transaction as the result. Timestamps are stored
+//! Both keep the same tables: `tier_results` (one row per accepted result, `event_id` unique,
+//! so a retried delivery is stored once; with its rule summary, if any, in `rules`),
+//! `visitor_tiers` (each visitor's latest tier, for the dashboard's current counts) and
+//! `forward_queue` (one row per result still to post to the `--forward` webhook), all written in
+//! the same transaction as the result; and `outcomes` (one row per `outcome_id`: what sales made
+//! of a lead, joined with the results by `lead_id` or `visitor_id` when the tier truth is read). Timestamps are stored
 //! as fixed-width RFC 3339 UTC text (`2026-11-24T10:00:00.000Z`), so text order is time order and
 //! the summary queries are the same SQL on both databases.
 
@@ -11,6 +13,7 @@ mod postgres;
 mod sqlite;
 mod tls;
 
+use super::outcome::AcceptedOutcome;
 use super::validate::Accepted;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -124,6 +127,21 @@ pub struct SummaryRows {
     pub last_refusal: Option<String>,
 }
 
+/// Raw rows behind the tier truth (`GET /v1/summary/truth`), shared by both databases.
+#[derive(Debug, Default)]
+pub struct TruthRows {
+    /// `(model_id, model_version, tier, visitor_id, first at)`: each visitor's first result in
+    /// each tier of each model version.
+    pub reached: Vec<(String, String, String, String, String)>,
+    /// `(visitor_id, lead_id)`: the lead id a visitor's results carry (the smallest, if several).
+    pub leads: Vec<(String, String)>,
+    /// Every outcome.
+    pub outcomes: Vec<OutcomeRow>,
+}
+
+/// `(lead_id, visitor_id, outcome, at)` of one stored outcome.
+pub type OutcomeRow = (Option<String>, Option<String>, String, Option<String>);
+
 /// The summary queries; `?1`/`$1` is the first day shown (`YYYY-MM-DD`). They read the counter
 /// tables that triggers keep up to date in the transaction of each write (migration 2), summed
 /// over shards, so their cost does not grow with the number of results; `LATEST` and
@@ -164,6 +182,11 @@ pub mod sql {
         "SELECT CAST(COALESCE(SUM(refused), 0) AS BIGINT) FROM forward_counts";
     pub const LAST_ERROR: &str = "SELECT last_error FROM forward_queue WHERE delivered_ms IS NULL \
         AND refused_ms IS NULL AND last_error IS NOT NULL ORDER BY result_id LIMIT 1";
+    pub const TRUTH_REACHED: &str = "SELECT model_id, model_version, tier, visitor_id, MIN(at) \
+        FROM tier_results GROUP BY model_id, model_version, tier, visitor_id";
+    pub const TRUTH_LEADS: &str = "SELECT visitor_id, MIN(lead_id) FROM tier_results \
+        WHERE lead_id IS NOT NULL GROUP BY visitor_id";
+    pub const TRUTH_OUTCOMES: &str = "SELECT lead_id, visitor_id, outcome, at FROM outcomes";
     pub const LAST_REFUSAL: &str = "SELECT last_error FROM forward_queue \
         WHERE refused_ms IS NOT NULL ORDER BY refused_ms DESC LIMIT 1";
 }
@@ -202,6 +225,25 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.insert(accepted, received_at).await,
             Store::Postgres(p) => p.insert(accepted, received_at).await,
+        }
+    }
+
+    /// Stores outcomes (in one transaction), each once per `outcome_id`.
+    pub async fn insert_outcomes(
+        &self,
+        outcomes: Vec<AcceptedOutcome>,
+        received_at: String,
+    ) -> Result<Vec<Stored>, String> {
+        match self {
+            Store::Sqlite(s) => s.insert_outcomes(outcomes, received_at).await,
+            Store::Postgres(p) => p.insert_outcomes(outcomes, received_at).await,
+        }
+    }
+
+    pub async fn truth_rows(&self) -> Result<TruthRows, String> {
+        match self {
+            Store::Sqlite(s) => s.truth_rows().await,
+            Store::Postgres(p) => p.truth_rows().await,
         }
     }
 

@@ -8,7 +8,8 @@
 //! reconnect when the server closed them.
 
 use super::tls::Target;
-use super::{sql, Delivery, Stored, SummaryRows, Transition};
+use super::{sql, Delivery, Stored, SummaryRows, Transition, TruthRows};
+use crate::serve::outcome::AcceptedOutcome;
 use crate::serve::validate::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -145,6 +146,22 @@ const MIGRATIONS: &[&str] = &[
         RETURN NULL; END $$;
     CREATE TRIGGER forward_queue_counts AFTER INSERT OR UPDATE OF delivered_ms, refused_ms ON forward_queue
         FOR EACH ROW EXECUTE FUNCTION leadscore_count_forward_row();",
+    // 3: rule summaries sent with results, and outcomes (what sales made of a lead).
+    "ALTER TABLE tier_results ADD COLUMN rules TEXT;
+    CREATE INDEX tier_results_lead ON tier_results (lead_id) WHERE lead_id IS NOT NULL;
+    CREATE TABLE outcomes (
+        id BIGSERIAL PRIMARY KEY,
+        outcome_id TEXT NOT NULL UNIQUE,
+        lead_id TEXT,
+        visitor_id TEXT,
+        outcome TEXT NOT NULL,
+        value DOUBLE PRECISION,
+        at TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX outcomes_lead ON outcomes (lead_id);
+    CREATE INDEX outcomes_visitor ON outcomes (visitor_id);",
 ];
 
 /// One open connection and its prepared insert.
@@ -263,6 +280,7 @@ impl PgStore {
                     &accepted.payload,
                     &received_at,
                     &self.forwarding,
+                    &accepted.rules_json,
                 ],
             )
             .await
@@ -289,6 +307,101 @@ impl PgStore {
         } else {
             Stored::Conflict
         })
+    }
+
+    /// Stores outcomes in one transaction, each once per `outcome_id`.
+    pub async fn insert_outcomes(
+        &self,
+        outcomes: Vec<AcceptedOutcome>,
+        received_at: String,
+    ) -> Result<Vec<Stored>, String> {
+        // A transaction needs the client to itself: a connection of its own, closed afterwards.
+        let mut client = connect(&self.target).await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO outcomes (outcome_id, lead_id, visitor_id, outcome, value, at, payload, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (outcome_id) DO NOTHING",
+            )
+            .await
+            .map_err(pg_err)?;
+        let mut stored = Vec::with_capacity(outcomes.len());
+        for o in &outcomes {
+            let r = &o.report;
+            let changed = tx
+                .execute(
+                    &insert,
+                    &[
+                        &r.outcome_id,
+                        &r.lead_id,
+                        &r.visitor_id,
+                        &o.kind.name(),
+                        &r.value,
+                        &r.at,
+                        &o.payload,
+                        &received_at,
+                    ],
+                )
+                .await
+                .map_err(pg_err)?;
+            stored.push(if changed > 0 {
+                Stored::New
+            } else {
+                let before = tx
+                    .query_opt(
+                        "SELECT payload FROM outcomes WHERE outcome_id = $1",
+                        &[&r.outcome_id],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                let before: Option<String> = match before {
+                    Some(row) => Some(row.try_get(0).map_err(pg_err)?),
+                    None => None,
+                };
+                if before.as_deref() == Some(o.payload.as_str()) {
+                    Stored::Duplicate
+                } else {
+                    Stored::Conflict
+                }
+            });
+        }
+        tx.commit().await.map_err(pg_err)?;
+        Ok(stored)
+    }
+
+    pub async fn truth_rows(&self) -> Result<TruthRows, String> {
+        let client = self.client().await?;
+        let mut rows = TruthRows::default();
+        for r in client
+            .query(sql::TRUTH_REACHED, &[])
+            .await
+            .map_err(pg_err)?
+        {
+            rows.reached.push((
+                r.try_get(0).map_err(pg_err)?,
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(2).map_err(pg_err)?,
+                r.try_get(3).map_err(pg_err)?,
+                r.try_get(4).map_err(pg_err)?,
+            ));
+        }
+        for r in client.query(sql::TRUTH_LEADS, &[]).await.map_err(pg_err)? {
+            rows.leads
+                .push((r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?));
+        }
+        for r in client
+            .query(sql::TRUTH_OUTCOMES, &[])
+            .await
+            .map_err(pg_err)?
+        {
+            rows.outcomes.push((
+                r.try_get(0).map_err(pg_err)?,
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(2).map_err(pg_err)?,
+                r.try_get(3).map_err(pg_err)?,
+            ));
+        }
+        Ok(rows)
     }
 
     pub async fn claim_deliveries(
@@ -487,8 +600,8 @@ async fn prepare(client: Client) -> Result<Conn, String> {
     // One statement, so one transaction: the result, its queue row and the visitor's tier.
     let statement = "WITH ins AS (
                     INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
-                        visitor_id, lead_id, at, day, scores, payload, received_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                        visitor_id, lead_id, at, day, scores, payload, received_at, rules)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)
                     ON CONFLICT (event_id) DO NOTHING RETURNING id),
                  queued AS (
                     INSERT INTO forward_queue (result_id, next_attempt_ms) SELECT id, 0 FROM ins WHERE $14

@@ -10,7 +10,8 @@
 //! [`CHECKPOINT_EVERY`] (`PASSIVE`, never blocking the writer), instead of the writer stopping for
 //! it every 1000 pages.
 
-use super::{sql, Delivery, Stored, SummaryRows, Transition};
+use super::{sql, Delivery, Stored, SummaryRows, Transition, TruthRows};
+use crate::serve::outcome::AcceptedOutcome;
 use crate::serve::validate::Accepted;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -143,6 +144,22 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO forward_counts (shard, pending, refused) VALUES (0, -1, 1)
             ON CONFLICT (shard) DO UPDATE SET pending = pending - 1, refused = refused + 1;
     END;",
+    // 3: rule summaries sent with results, and outcomes (what sales made of a lead).
+    "ALTER TABLE tier_results ADD COLUMN rules TEXT;
+    CREATE INDEX tier_results_lead ON tier_results (lead_id) WHERE lead_id IS NOT NULL;
+    CREATE TABLE outcomes (
+        id INTEGER PRIMARY KEY,
+        outcome_id TEXT NOT NULL UNIQUE,
+        lead_id TEXT,
+        visitor_id TEXT,
+        outcome TEXT NOT NULL,
+        value REAL,
+        at TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX outcomes_lead ON outcomes (lead_id);
+    CREATE INDEX outcomes_visitor ON outcomes (visitor_id);",
 ];
 
 enum Command {
@@ -150,6 +167,11 @@ enum Command {
         accepted: Box<Accepted>,
         received_at: String,
         reply: oneshot::Sender<Result<Stored, String>>,
+    },
+    Outcomes {
+        outcomes: Vec<AcceptedOutcome>,
+        received_at: String,
+        reply: oneshot::Sender<Result<Vec<Stored>, String>>,
     },
     Claim {
         now_ms: i64,
@@ -291,6 +313,31 @@ impl SqliteStore {
             reply,
         })
         .await
+    }
+
+    pub async fn insert_outcomes(
+        &self,
+        outcomes: Vec<AcceptedOutcome>,
+        received_at: String,
+    ) -> Result<Vec<Stored>, String> {
+        self.ask(|reply| Command::Outcomes {
+            outcomes,
+            received_at,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn truth_rows(&self) -> Result<TruthRows, String> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| "summary connection poisoned".to_owned())?;
+            truth(&conn).map_err(err)
+        })
+        .await
+        .map_err(err)?
     }
 
     pub async fn claim_deliveries(
@@ -442,8 +489,8 @@ fn insert_all(
         let mut insert = tx
             .prepare_cached(
                 "INSERT INTO tier_results (event_id, schema, tier, previous_tier, model_id, model_version,
-                    visitor_id, lead_id, at, day, scores, payload, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                    visitor_id, lead_id, at, day, scores, payload, received_at, rules)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (event_id) DO NOTHING",
             )
             .map_err(err)?;
@@ -475,7 +522,8 @@ fn insert_all(
                     accepted.day,
                     accepted.scores_json,
                     accepted.payload,
-                    received_at
+                    received_at,
+                    accepted.rules_json
                 ])
                 .map_err(err)?;
             if changed == 0 {
@@ -510,6 +558,13 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
     match command {
         Command::Insert { reply, .. } => {
             let _ = reply.send(Err("unexpected insert".into()));
+        }
+        Command::Outcomes {
+            outcomes,
+            received_at,
+            reply,
+        } => {
+            let _ = reply.send(insert_outcomes(conn, &outcomes, &received_at).map_err(err));
         }
         Command::Claim {
             now_ms,
@@ -567,6 +622,72 @@ fn run_queue_command(conn: &mut Connection, command: Command) {
             );
         }
     }
+}
+
+/// Stores outcomes in one transaction, each once per `outcome_id`.
+fn insert_outcomes(
+    conn: &mut Connection,
+    outcomes: &[AcceptedOutcome],
+    received_at: &str,
+) -> rusqlite::Result<Vec<Stored>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut stored = Vec::with_capacity(outcomes.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO outcomes (outcome_id, lead_id, visitor_id, outcome, value, at, payload, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (outcome_id) DO NOTHING",
+        )?;
+        let mut before = tx.prepare_cached("SELECT payload FROM outcomes WHERE outcome_id = ?1")?;
+        for o in outcomes {
+            let r = &o.report;
+            let changed = insert.execute(params![
+                r.outcome_id,
+                r.lead_id,
+                r.visitor_id,
+                o.kind.name(),
+                r.value,
+                r.at,
+                o.payload,
+                received_at
+            ])?;
+            stored.push(if changed > 0 {
+                Stored::New
+            } else {
+                let payload: Option<String> = before
+                    .query_row(params![r.outcome_id], |row| row.get(0))
+                    .optional()?;
+                if payload.as_deref() == Some(o.payload.as_str()) {
+                    Stored::Duplicate
+                } else {
+                    Stored::Conflict
+                }
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(stored)
+}
+
+fn truth(conn: &Connection) -> rusqlite::Result<TruthRows> {
+    let mut rows = TruthRows::default();
+    {
+        let mut stmt = conn.prepare_cached(sql::TRUTH_REACHED)?;
+        let found = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.reached = found.collect::<rusqlite::Result<_>>()?;
+    }
+    {
+        let mut stmt = conn.prepare_cached(sql::TRUTH_LEADS)?;
+        let found = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.leads = found.collect::<rusqlite::Result<_>>()?;
+    }
+    {
+        let mut stmt = conn.prepare_cached(sql::TRUTH_OUTCOMES)?;
+        let found = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.outcomes = found.collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(rows)
 }
 
 fn claim(
