@@ -84,6 +84,26 @@ fn survives_garbage() {
 }
 
 #[test]
+fn stores_an_outcome_once_behind_its_token() {
+    scenarios::stores_an_outcome_once_behind_its_token(&Postgres);
+}
+
+#[test]
+fn rejects_each_malformed_outcome_naming_the_field() {
+    scenarios::rejects_each_malformed_outcome_naming_the_field(&Postgres);
+}
+
+#[test]
+fn joins_an_outcome_that_arrives_before_its_lead() {
+    scenarios::joins_an_outcome_that_arrives_before_its_lead(&Postgres);
+}
+
+#[test]
+fn stores_rule_summaries() {
+    scenarios::stores_rule_summaries(&Postgres);
+}
+
+#[test]
 fn stores_once_under_concurrent_retries() {
     scenarios::stores_once_under_concurrent_retries(&Postgres);
 }
@@ -284,4 +304,59 @@ fn connects_with_tls_as_sslmode_says() {
     assert_eq!(encrypted("ls-plain"), "f");
     assert_eq!(server.stop(), 0);
     assert_eq!(psql(&db, "SELECT COUNT(*) FROM tier_results"), "4");
+}
+
+#[test]
+fn imports_outcomes_into_postgres_once() {
+    let db = postgres_database("outcomes_import");
+    let dir = TempDir::new("pg-outcomes-import");
+    let file = dir.path().join("export.csv");
+    std::fs::write(
+        &file,
+        "id,email,stage\ncrm-1,ann@example.com,Closed Won\ncrm-2,ben@example.com,Nurture\n",
+    )
+    .unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_leadscore"))
+            .args(["outcomes", "import"])
+            .arg(&file)
+            .args([
+                "--db",
+                &db,
+                "--id-column",
+                "id",
+                "--outcome-column",
+                "stage",
+                "--lead-column",
+                "email",
+                "--map",
+                "won=Closed Won",
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let out = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(first.status.code(), Some(1), "{out}");
+    assert!(out.contains("imported 1, duplicates 0, refused 1"), "{out}");
+    assert!(out.contains("line 3: outcome (column \"stage\")"), "{out}");
+    let again = String::from_utf8_lossy(&run().stdout).into_owned();
+    assert!(
+        again.contains("imported 0, duplicates 1, refused 1"),
+        "{again}"
+    );
+    assert_eq!(
+        psql(&db, "SELECT outcome_id, lead_id, outcome FROM outcomes"),
+        "crm-1|ann@example.com|won"
+    );
+
+    // The collector joins the imported outcome with Ann's result.
+    let server = Server::start(&["--db", &db]);
+    let mut r = result("evt-pg-ann", "visitor-pg-ann", "unqualified", "MQL");
+    r["lead_id"] = serde_json::json!("ann@example.com");
+    assert_eq!(server.post(&r).status, 200);
+    let truth = server.request("GET", "/v1/summary/truth", &[], b"").json();
+    assert_eq!(truth["unmatched_outcomes"], 0, "{truth}");
+    assert_eq!(truth["model_versions"][0]["converted"], 1, "{truth}");
+    assert_eq!(server.stop(), 0);
 }

@@ -117,6 +117,26 @@ fn survives_garbage() {
 }
 
 #[test]
+fn stores_an_outcome_once_behind_its_token() {
+    scenarios::stores_an_outcome_once_behind_its_token(&sqlite());
+}
+
+#[test]
+fn rejects_each_malformed_outcome_naming_the_field() {
+    scenarios::rejects_each_malformed_outcome_naming_the_field(&sqlite());
+}
+
+#[test]
+fn joins_an_outcome_that_arrives_before_its_lead() {
+    scenarios::joins_an_outcome_that_arrives_before_its_lead(&sqlite());
+}
+
+#[test]
+fn stores_rule_summaries() {
+    scenarios::stores_rule_summaries(&sqlite());
+}
+
+#[test]
 fn stores_once_under_concurrent_retries() {
     scenarios::stores_once_under_concurrent_retries(&sqlite());
 }
@@ -145,7 +165,7 @@ fn creates_the_database_in_wal_mode_with_full_sync() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     drop(conn);
     assert_eq!(server.stop(), 0);
     // A second start on the same file migrates nothing and keeps the rows.
@@ -271,6 +291,8 @@ fn help_explains_every_option() {
         "--trusted-proxy",
         "--read-token",
         "--read-token-file",
+        "--outcome-token",
+        "--outcome-token-file",
         "--allow-host",
         "--max-connections",
         "--header-timeout",
@@ -291,7 +313,9 @@ fn help_explains_every_option() {
     assert!(help.contains("postgres://"));
     for route in [
         "POST /v1/tier",
+        "POST /v1/outcome",
         "GET  /v1/summary",
+        "GET  /v1/summary/truth",
         "GET  /dashboard/",
         "SIGTERM",
         "Read access",

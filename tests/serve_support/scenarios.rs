@@ -236,7 +236,7 @@ pub fn rejects_each_malformed_body_naming_the_field(backend: &dyn Backend) {
         );
     }
 
-    let large = with("lead_id", json!("x".repeat(3000)));
+    let large = with("lead_id", json!("x".repeat(9000)));
     let response = server.request(
         "POST",
         "/v1/tier",
@@ -905,5 +905,371 @@ pub fn stores_once_under_concurrent_retries(backend: &dyn Backend) {
     }
     assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 20);
     assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM visitor_tiers"), 5);
+    assert_eq!(server.stop(), 0);
+}
+
+/// The outcome token the outcome scenarios start the server with, written to a file.
+const OUTCOME_TOKEN: &str = "outcome-token-0123456789";
+
+fn outcome_server(db: &str, dir: &TempDir) -> Server {
+    let file = dir.path().join("outcome-token");
+    std::fs::write(&file, format!("{OUTCOME_TOKEN}\n")).unwrap();
+    Server::start(&["--db", db, "--outcome-token-file", file.to_str().unwrap()])
+}
+
+fn post_outcome(server: &Server, body: &str, token: Option<&str>) -> Response {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(bearer) = &bearer {
+        headers.push(("Authorization", bearer.as_str()));
+    }
+    server.request("POST", "/v1/outcome", &headers, body.as_bytes())
+}
+
+fn outcome(outcome_id: &str, lead_id: &str, kind: &str) -> Value {
+    json!({
+        "outcome_id": outcome_id,
+        "lead_id": lead_id,
+        "outcome": kind,
+        "value": 1200,
+        "at": result("x", "x", "x", "x")["at"],
+    })
+}
+
+pub fn stores_an_outcome_once_behind_its_token(backend: &dyn Backend) {
+    let db = backend.new_db("outcome_once");
+    let dir = TempDir::new("outcome-once");
+    let server = outcome_server(&db, &dir);
+    let won = outcome("crm-1", "ann@example.com", "won").to_string();
+
+    for (token, status) in [(None, 401), (Some("outcome-token-wrong-000000"), 401)] {
+        let response = post_outcome(&server, &won, token);
+        assert_eq!(response.status, status, "{token:?}: {}", response.body);
+        assert_eq!(response.json()["field"], "Authorization");
+    }
+    let basic = server.request(
+        "POST",
+        "/v1/outcome",
+        &[
+            ("Content-Type", "application/json"),
+            // The read token's Basic form is not accepted for outcomes.
+            (
+                "Authorization",
+                "Basic eDpvdXRjb21lLXRva2VuLTAxMjM0NTY3ODk=",
+            ),
+        ],
+        won.as_bytes(),
+    );
+    assert_eq!(basic.status, 401, "{}", basic.body);
+    let bearer = format!("Bearer {OUTCOME_TOKEN}");
+    let from_a_page = server.request(
+        "POST",
+        "/v1/outcome",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &bearer),
+            ("Origin", "https://www.example.com"),
+        ],
+        won.as_bytes(),
+    );
+    assert_eq!(from_a_page.status, 403, "{}", from_a_page.body);
+    assert!(from_a_page.header("access-control-allow-origin").is_none());
+    let preflight = server.request(
+        "OPTIONS",
+        "/v1/outcome",
+        &[("Origin", "https://www.example.com")],
+        b"",
+    );
+    assert!(preflight.header("access-control-allow-origin").is_none());
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM outcomes"), 0);
+
+    let first = post_outcome(&server, &won, Some(OUTCOME_TOKEN));
+    assert_eq!(
+        (first.status, first.json()["status"].as_str()),
+        (200, Some("stored")),
+        "{}",
+        first.body
+    );
+    let again = post_outcome(&server, &won, Some(OUTCOME_TOKEN));
+    assert_eq!(
+        (again.status, again.json()["status"].as_str()),
+        (200, Some("duplicate")),
+        "{}",
+        again.body
+    );
+    let changed = outcome("crm-1", "ann@example.com", "lost").to_string();
+    let conflict = post_outcome(&server, &changed, Some(OUTCOME_TOKEN));
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    assert_eq!(conflict.json()["field"], "outcome_id");
+    assert_eq!(
+        backend.query(
+            &db,
+            "SELECT outcome_id, lead_id, outcome, CAST(value AS INTEGER) FROM outcomes"
+        ),
+        "crm-1|ann@example.com|won|1200"
+    );
+    assert_eq!(server.stop(), 0);
+
+    // Without an outcome token the endpoint is off.
+    let plain = Server::start(&["--db", &db]);
+    let off = post_outcome(&plain, &won, Some(OUTCOME_TOKEN));
+    assert_eq!(off.status, 404, "{}", off.body);
+    assert_eq!(off.json()["error"], "outcomes_disabled");
+    assert_eq!(plain.stop(), 0);
+}
+
+pub fn rejects_each_malformed_outcome_naming_the_field(backend: &dyn Backend) {
+    let db = backend.new_db("outcome_malformed");
+    let dir = TempDir::new("outcome-malformed");
+    let server = outcome_server(&db, &dir);
+    let good = outcome("crm-bad", "ann@example.com", "accepted");
+    let with = |key: &str, value: Value| {
+        let mut v = good.clone();
+        v[key] = value;
+        v.to_string()
+    };
+    let without = |key: &str| {
+        let mut v = good.clone();
+        v.as_object_mut().unwrap().remove(key);
+        v.to_string()
+    };
+    let cases: Vec<(&str, String, Option<&str>, &str)> = vec![
+        (
+            "unknown field",
+            with("stage", json!("Closed Won")),
+            Some("stage"),
+            "unknown_field",
+        ),
+        (
+            "unknown outcome",
+            with("outcome", json!("closed")),
+            Some("outcome"),
+            "invalid_field",
+        ),
+        (
+            "outcome not text",
+            with("outcome", json!(3)),
+            Some("outcome"),
+            "invalid_field",
+        ),
+        (
+            "negative value",
+            with("value", json!(-5)),
+            Some("value"),
+            "invalid_field",
+        ),
+        (
+            "value as text",
+            with("value", json!("12")),
+            Some("value"),
+            "invalid_field",
+        ),
+        (
+            "bad time",
+            with("at", json!("last week")),
+            Some("at"),
+            "invalid_field",
+        ),
+        (
+            "epoch time",
+            with("at", json!(1795000000000_u64)),
+            Some("at"),
+            "invalid_field",
+        ),
+        (
+            "future time",
+            with("at", json!("2099-01-01T00:00:00Z")),
+            Some("at"),
+            "invalid_field",
+        ),
+        ("missing time", without("at"), Some("at"), "missing_field"),
+        (
+            "missing id",
+            without("outcome_id"),
+            Some("outcome_id"),
+            "missing_field",
+        ),
+        (
+            "empty id",
+            with("outcome_id", json!("")),
+            Some("outcome_id"),
+            "invalid_field",
+        ),
+        (
+            "long lead id",
+            with("lead_id", json!("x".repeat(200))),
+            Some("lead_id"),
+            "invalid_field",
+        ),
+        (
+            "no lead",
+            without("lead_id"),
+            Some("lead_id"),
+            "missing_field",
+        ),
+        ("not an object", "[1, 2]".to_owned(), None, "invalid_json"),
+        ("not JSON", "{".to_owned(), None, "invalid_json"),
+    ];
+    for (name, body, field, code) in &cases {
+        let response = post_outcome(&server, body, Some(OUTCOME_TOKEN));
+        assert!(
+            response.status == 400 || response.status == 422,
+            "{name}: {} {}",
+            response.status,
+            response.body
+        );
+        let error = response.json();
+        assert_eq!(error["field"].as_str(), *field, "{name}: {}", response.body);
+        assert_eq!(error["error"], *code, "{name}: {}", response.body);
+    }
+    let form = server.request(
+        "POST",
+        "/v1/outcome",
+        &[
+            ("Content-Type", "text/plain"),
+            ("Authorization", &format!("Bearer {OUTCOME_TOKEN}")),
+        ],
+        good.to_string().as_bytes(),
+    );
+    assert_eq!(form.status, 415, "{}", form.body);
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM outcomes"), 0);
+    let response = post_outcome(&server, &good.to_string(), Some(OUTCOME_TOKEN));
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM outcomes"), 1);
+    assert_eq!(server.stop(), 0);
+}
+
+fn truth_tier<'a>(truth: &'a Value, version: &str, tier: &str) -> Option<&'a Value> {
+    truth["model_versions"]
+        .as_array()?
+        .iter()
+        .find(|v| v["model_version"] == version)?["tiers"]
+        .as_array()?
+        .iter()
+        .find(|t| t["tier"] == tier)
+}
+
+pub fn joins_an_outcome_that_arrives_before_its_lead(backend: &dyn Backend) {
+    let db = backend.new_db("outcome_early");
+    let dir = TempDir::new("outcome-early");
+    let server = outcome_server(&db, &dir);
+    let early = outcome("crm-early", "ben@example.com", "won").to_string();
+    assert_eq!(
+        post_outcome(&server, &early, Some(OUTCOME_TOKEN)).status,
+        200
+    );
+    let by_visitor = json!({"outcome_id": "crm-visitor", "visitor_id": "visitor-cy",
+        "outcome": "accepted", "at": result("x", "x", "x", "x")["at"]});
+    assert_eq!(
+        post_outcome(&server, &by_visitor.to_string(), Some(OUTCOME_TOKEN)).status,
+        200
+    );
+    let truth = server.request("GET", "/v1/summary/truth", &[], b"");
+    assert_eq!(truth.status, 200, "{}", truth.body);
+    assert_eq!(truth.json()["unmatched_outcomes"], 2);
+
+    // Ben's results arrive: MQL anonymously, then SQL after identify; Cy stays an MQL.
+    let mql = result("evt-ben-1", "visitor-ben", "unqualified", "MQL");
+    let mut sql = result("evt-ben-2", "visitor-ben", "MQL", "SQL");
+    sql["lead_id"] = json!("ben@example.com");
+    for r in [
+        &mql,
+        &sql,
+        &result("evt-cy-1", "visitor-cy", "unqualified", "MQL"),
+        &result("evt-dee-1", "visitor-dee", "unqualified", "MQL"),
+    ] {
+        assert_eq!(server.post(r).status, 200);
+    }
+    let truth = server.request("GET", "/v1/summary/truth", &[], b"").json();
+    assert_eq!(truth["unmatched_outcomes"], 0, "{truth}");
+    let sql_row = truth_tier(&truth, "2026-11-01", "SQL").unwrap();
+    assert_eq!(sql_row["leads"], 1, "{truth}");
+    assert_eq!(sql_row["converted"], 1);
+    assert_eq!(sql_row["conversion_rate"], 1.0);
+    let mql_row = truth_tier(&truth, "2026-11-01", "MQL").unwrap();
+    // Ben counts in his highest tier only; Cy was accepted by sales, Dee has no outcome.
+    assert_eq!(
+        (
+            &mql_row["leads"],
+            &mql_row["accepted"],
+            &mql_row["converted"]
+        ),
+        (&json!(2), &json!(1), &json!(0)),
+        "{truth}"
+    );
+    let interval = mql_row["interval"].as_array().unwrap();
+    assert_eq!(interval[0], 0.0);
+    assert!(interval[1].as_f64().unwrap() > 0.5);
+    let version = truth["model_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["model_version"] == "2026-11-01")
+        .unwrap();
+    assert_eq!(
+        (&version["leads"], &version["converted"]),
+        (&json!(3), &json!(1))
+    );
+    assert!((sql_row["lift"].as_f64().unwrap() - 3.0).abs() < 1e-9);
+    assert_eq!(sql_row["weeks"].as_array().unwrap().len(), 26);
+
+    // The truth is read access, like the summary.
+    let remote = server.request(
+        "GET",
+        "/v1/summary/truth",
+        &[("X-Forwarded-For", "203.0.113.9")],
+        b"",
+    );
+    assert_eq!(remote.status, 403, "{}", remote.body);
+    assert_eq!(server.stop(), 0);
+}
+
+pub fn stores_rule_summaries(backend: &dyn Backend) {
+    let db = backend.new_db("rule_summaries");
+    let server = Server::start(&["--db", &db]);
+    let mut with_rules = result("evt-rules-1", "visitor-rules", "unqualified", "MQL");
+    with_rules["rules"] =
+        json!({"pricing-page": [2, 18], "visits-3": [1, 10], "role-student": [1, -30]});
+    let response = server.post(&with_rules);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(server.post(&with_rules).json()["status"], "duplicate");
+    let mut changed = with_rules.clone();
+    changed["rules"]["pricing-page"] = json!([3, 27]);
+    assert_eq!(server.post(&changed).status, 409);
+    let plain = result("evt-rules-2", "visitor-rules", "MQL", "SQL");
+    assert_eq!(server.post(&plain).status, 200);
+    assert_eq!(
+        backend.query(
+            &db,
+            "SELECT event_id, COALESCE(rules, '-') FROM tier_results ORDER BY id"
+        ),
+        "evt-rules-1|{\"pricing-page\":[2,18],\"role-student\":[1,-30],\"visits-3\":[1,10]}\n\
+         evt-rules-2|-"
+    );
+
+    let with = |rules: Value| {
+        let mut r = result("evt-rules-bad", "visitor-rules", "unqualified", "MQL");
+        r["rules"] = rules;
+        r
+    };
+    let too_many: serde_json::Map<String, Value> =
+        (0..129).map(|i| (format!("r{i}"), json!([1, 1]))).collect();
+    for (name, rules, field) in [
+        ("not a pair", json!({"a": [1]}), "rules.a"),
+        ("fractional count", json!({"a": [1.5, 2]}), "rules.a"),
+        ("negative count", json!({"a": [-1, 2]}), "rules.a"),
+        ("not an object", json!([["a", 1, 2]]), "rules"),
+        ("bad id", json!({"a b": [1, 2]}), "rules"),
+        ("too many", Value::Object(too_many), "rules"),
+    ] {
+        let response = server.post(&with(rules));
+        assert_eq!(response.status, 422, "{name}: {}", response.body);
+        let error_field = response.json()["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(error_field.starts_with(field), "{name}: {}", response.body);
+    }
+    assert_eq!(count(backend, &db, "SELECT COUNT(*) FROM tier_results"), 2);
     assert_eq!(server.stop(), 0);
 }

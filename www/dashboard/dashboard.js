@@ -1,10 +1,14 @@
-// Collector dashboard: reads GET /v1/summary and draws it. No dependencies, no CDN.
+// Collector dashboard: reads GET /v1/summary and GET /v1/summary/truth and draws them. No
+// dependencies, no CDN.
 (function () {
   'use strict';
 
   var SVG = 'http://www.w3.org/2000/svg';
   var PALETTE = ['#2f6fdf', '#e08a1e', '#2a9d6a', '#b54ac9', '#d64550', '#3fa7b8', '#8c6d3a'];
   var REFRESH_MS = 5000;
+  // The tier truth reads every result and outcome: less often.
+  var TRUTH_REFRESH_MS = 30000;
+  var FLAG_TEXT = { drift: 'drift', acceptance_falling: 'acceptance falling' };
 
   // A stable colour per tier name; `unqualified` is grey.
   var colours = {};
@@ -199,5 +203,107 @@
       .then(function () { setTimeout(load, REFRESH_MS); });
   }
 
+  function percent(x) {
+    return x === null || x === undefined ? '–' : (100 * x).toFixed(1) + '%';
+  }
+
+  // Weekly conversion rate per tier: one line per tier over the weeks that had leads.
+  function weeklyChart(version) {
+    var width = 1000, height = 200, left = 44, bottom = 26, top = 10;
+    var plotH = height - bottom - top;
+    var weeks = version.tiers.length ? version.tiers[0].weeks : [];
+    var slot = (width - left - 10) / Math.max(weeks.length - 1, 1);
+    var root = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, role: 'img', class: 'truth-chart',
+      'aria-label': 'Conversion rate per week and tier, ' + version.model_id + ' ' + version.model_version });
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (v) {
+      var y = top + plotH - v * plotH;
+      root.appendChild(svg('line', { x1: left, x2: width - 10, y1: y, y2: y, stroke: '#e3e6ee' }));
+      root.appendChild(svg('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, Math.round(v * 100) + '%'));
+    });
+    weeks.forEach(function (w, i) {
+      if (i % 4 === 0 || i === weeks.length - 1) {
+        root.appendChild(svg('text', { x: left + i * slot, y: height - 6, 'text-anchor': 'middle' }, w.week.slice(5)));
+      }
+    });
+    version.tiers.forEach(function (t) {
+      var points = [];
+      t.weeks.forEach(function (w, i) {
+        if (!w.leads) return;
+        var x = left + i * slot, y = top + plotH - (w.converted / w.leads) * plotH;
+        points.push(x.toFixed(1) + ',' + y.toFixed(1));
+        var dot = svg('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 3, fill: colour(t.tier),
+          'data-tier': t.tier, 'data-week': w.week });
+        dot.appendChild(svg('title', {}, t.tier + ', week of ' + w.week + ': ' + w.converted + ' of ' + w.leads + ' converted'));
+        root.appendChild(dot);
+      });
+      if (points.length > 1) {
+        root.appendChild(svg('polyline', { points: points.join(' '), fill: 'none', stroke: colour(t.tier), 'stroke-width': 2 }));
+      }
+    });
+    var box = el('div', { class: 'chart' });
+    box.appendChild(root);
+    return box;
+  }
+
+  function renderTruth(truth) {
+    var box = document.getElementById('truth');
+    box.textContent = '';
+    if (!truth.model_versions.length) {
+      box.appendChild(el('p', { class: 'empty' }, 'No tier results yet.'));
+      return;
+    }
+    if (truth.unmatched_outcomes) {
+      box.appendChild(el('p', { class: 'hint' }, truth.unmatched_outcomes +
+        ' outcome(s) wait for their lead\'s first tier result.'));
+    }
+    truth.model_versions.forEach(function (v) {
+      var part = el('div', { class: 'truth-version', 'data-model': v.model_id, 'data-version': v.model_version });
+      part.appendChild(el('h3', {}, v.model_id + ' ' + v.model_version + ' — ' + v.leads + ' leads, base rate ' +
+        percent(v.base_rate)));
+      var table = el('table', { class: 'truth' });
+      var head = el('tr');
+      ['Tier', 'Leads', 'Accepted', 'Converted', 'Conversion (95% CI)', 'Lift', 'Median days', 'Expected', 'Flags']
+        .forEach(function (name, i) { head.appendChild(el('th', i > 0 && i < 8 ? { class: 'num' } : {}, name)); });
+      table.appendChild(el('thead')).appendChild(head);
+      var body = el('tbody');
+      v.tiers.forEach(function (t) {
+        var row = el('tr', { 'data-tier': t.tier });
+        var name = el('td');
+        name.appendChild(swatch(t.tier));
+        name.appendChild(document.createTextNode(' ' + t.tier));
+        row.appendChild(name);
+        row.appendChild(el('td', { class: 'num' }, t.leads));
+        row.appendChild(el('td', { class: 'num' }, t.accepted + ' (' + percent(t.acceptance_rate) + ')'));
+        row.appendChild(el('td', { class: 'num' }, t.converted));
+        var rate = el('td', { class: 'num', 'data-field': 'conversion_rate' }, percent(t.conversion_rate) + ' ');
+        if (t.interval) rate.appendChild(el('span', { class: 'ci' }, percent(t.interval[0]) + '–' + percent(t.interval[1])));
+        row.appendChild(rate);
+        row.appendChild(el('td', { class: 'num' }, t.lift === null ? '–' : t.lift.toFixed(2) + '×'));
+        row.appendChild(el('td', { class: 'num' }, t.median_days_to_conversion === null ? '–' : t.median_days_to_conversion.toFixed(1)));
+        row.appendChild(el('td', { class: 'num' }, t.expected_rate === null ? '–'
+          : percent(t.expected_rate) + ' (' + t.expected_leads + ' leads)'));
+        var flags = el('td');
+        t.flags.forEach(function (f) { flags.appendChild(el('span', { class: 'flag', 'data-flag': f }, FLAG_TEXT[f] || f)); });
+        row.appendChild(flags);
+        body.appendChild(row);
+      });
+      table.appendChild(body);
+      part.appendChild(table);
+      part.appendChild(weeklyChart(v));
+      box.appendChild(part);
+    });
+  }
+
+  function loadTruth() {
+    fetch('/v1/summary/truth', { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('GET /v1/summary/truth answered ' + r.status); return r.json(); })
+      .then(renderTruth)
+      .catch(function (e) {
+        document.getElementById('truth').textContent = 'Cannot load the tier truth: ' + e.message;
+      })
+      .then(function () { setTimeout(loadTruth, TRUTH_REFRESH_MS); });
+  }
+
   load();
+  loadTruth();
 })();
