@@ -26,6 +26,14 @@ test('the lead id and the sub-scores only when given', () => {
   assert.deepEqual(p.scores, scores);
 });
 
+test('the rule summary only when given: rule id -> [times fired, points now]', () => {
+  assert.equal('rules' in JSON.parse(JSON.stringify(payload(change, model, record, NOW))), false);
+  const rules = { 'demo-request': [1, 30], 'pricing-page': [2, 8] };
+  const p = JSON.parse(JSON.stringify(payload(change, model, { ...record, lead: 'crm-42' }, NOW, undefined, rules)));
+  assert.deepEqual(p.rules, rules);
+  assert.equal('scores' in p, false);
+});
+
 test('2xx accepted; 408, 429, 5xx and no answer retried; other 4xx refused', () => {
   for (const s of [200, 201, 204, 299]) assert.equal(outcome(s), ACCEPTED, s);
   for (const s of [0, 301, 408, 429, 500, 502, 503]) assert.equal(outcome(s), FAILED, s);
@@ -105,10 +113,12 @@ test('only the payload fields leave the page, whatever the stored record holds',
     schema: 1, tier: 'SQL', previous_tier: 'MQL', model_id: 'm', model_version: '1', visitor_id: 'v',
     event_id: 'e', at: '2026-01-01T00:00:00.000Z', url: 'https://example.com/?email=x', answers: { role: 'cto' },
     scores: { fit: 1, engagement: 2, intent: 3, product: 4, total: 10, page: '/secret' },
+    rules: { pricing: [2, 8], url: '/secret', answer: ['cto', 1], odd: [1, 2, 3], half: [1, 0.5] },
   };
   assert.deepEqual(sendable(stored), {
     schema: 1, tier: 'SQL', previous_tier: 'MQL', model_id: 'm', model_version: '1', visitor_id: 'v',
     event_id: 'e', at: '2026-01-01T00:00:00.000Z',
     scores: { fit: 1, engagement: 2, intent: 3, product: 4, total: 10 },
+    rules: { pricing: [2, 8] },
   });
 });

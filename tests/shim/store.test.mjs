@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  KEY, MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseRecord, randomId, recordText, toBase64,
+  KEY, MAX_OUTBOX, freshRecord, fromBase64, inShare, isLeadId, openStore, parseRecord, randomId, recordText, toBase64,
 } from '../../www/shim/store.js';
 
 const VISITOR = '0123456789abcdef0123456789abcdef';
@@ -110,4 +110,17 @@ test('clearing erases the record and the first version\'s record', () => {
   } finally {
     delete globalThis.localStorage;
   }
+});
+
+test('challenger shares: stable per key, independent per challenger, close to the share over many visitors', () => {
+  const visitors = Array.from({ length: 20000 }, () => randomId());
+  for (const [share, fraction] of [['0', 0], ['1', 1], ['0.2', 0.2], ['20%', 0.2], ['50%', 0.5]]) {
+    const inside = visitors.filter((v) => inShare(v + '/models/b.bin', share)).length / visitors.length;
+    assert.ok(Math.abs(inside - fraction) < 0.02, `${share}: ${inside}`);
+  }
+  for (const v of visitors.slice(0, 100)) assert.equal(inShare(v + 'x', '0.5'), inShare(v + 'x', '0.5'));
+  // Two challengers split the same visitors independently (about a quarter in both halves).
+  const both = visitors.filter((v) => inShare(v + '/a.bin', '0.5') && inShare(v + '/b.bin', '0.5')).length;
+  assert.ok(Math.abs(both / visitors.length - 0.25) < 0.02, String(both));
+  for (const share of ['', 'none', '-1', undefined]) assert.equal(inShare(VISITOR, share), false, String(share));
 });

@@ -12,6 +12,12 @@
 //   consent          "required": nothing is stored or sent before leadscore('consent', true)
 //   privacy-signals  "ignore": send even with Global Privacy Control / Do Not Track
 //   send-scores      include the sub-scores in tier results
+//   send-rules       include the rule summary (rule id -> [times fired, points now]) in tier
+//                    results of identified leads whose consent the page gave with
+//                    leadscore('consent', true); for retuning the model from outcomes
+//   challenger       URL of a second compiled model, tried on a share of visitors
+//   challenger-share that share, 0 to 1 or a percentage ("10%"); each visitor is assigned by a
+//                    hash of their random id and keeps the assignment; only that model is fetched
 //   debug            show the debug panel (also ?leadscore_debug=1)
 //   base             where the kernel files are (default: next to this script)
 //
@@ -21,7 +27,8 @@
 // widget off with one console warning.
 
 import { encodeEvent, utf8 } from './event.js';
-import { MAX_OUTBOX, freshRecord, fromBase64, isLeadId, openStore, parseJSON, parseRecord, recordText, toBase64, toJSON } from './store.js';
+import { MAX_OUTBOX, freshRecord, fromBase64, inShare, isLeadId, openStore, parseJSON, parseRecord, randomId, recordText,
+  toBase64, toJSON } from './store.js';
 import { FAILED, REFUSED, TIMEOUT, backoff, payload, post } from './outbox.js';
 import { announce, answer, download, fill, keptQuery, submission } from './page.js';
 
@@ -77,6 +84,9 @@ function install() {
     consent: data.consent,
     privacy_signals: data.privacySignals,
     send_scores: data.sendScores,
+    send_rules: data.sendRules,
+    challenger: data.challenger,
+    challenger_share: data.challengerShare,
     debug: data.debug,
     base: data.base,
   };
@@ -121,6 +131,7 @@ function install() {
       } else if (queue.length < 100 || (name != 'track' && name != 'page')) {
         // Beyond 100 queued calls only events are dropped, never consent, identify or forget.
         queue.push([name, ...args]);
+        if (name == 'consent') boot();
       }
     } catch (e) {
       fail(e);
@@ -132,14 +143,23 @@ function install() {
 
   /** Loads the kernel, the model (and the debug module when needed), then starts. */
   async function boot() {
-    if (phase || !settings.model) return;
+    const required = /^required$/i.test(text(settings.consent));
+    const challenger = text(settings.challenger);
+    const granted = queue.some(([name, yes]) => name == 'consent' && yes === true);
+    // A challenger is assigned by the visitor's stored id, which is read only with consent.
+    if (phase || !settings.model || (challenger && required && !granted)) return;
     phase = 1;
     try {
+      // With a challenger the visitor keeps their id (so their model) even when their stored
+      // state turns out unusable; without one, an unusable record gives a fresh visitor.
+      const stored = challenger && (!required || granted) && parseRecord(openStore(true, () => {}).read());
+      const visitor = stored ? stored.visitor : randomId();
       // The folder of the kernel files (a query string or a file name in `base` is left out).
       const folder = new URL(text(settings.base || '.'), (script && script.src) || location.href);
       if (!folder.pathname.endsWith('/')) folder.pathname += '/';
       const base = new URL('.', folder).href;
-      const model = text(settings.model);
+      const model = challenger && inShare(visitor + challenger, text(settings.challenger_share)) ? challenger
+        : text(settings.model);
       const element = document.getElementById(model.replace(/^#/, ''));
       const inline = element && element.tagName == 'SCRIPT' ? element.textContent : null;
       const json = inline != null || /\.json([?#]|$)/.test(model);
@@ -157,7 +177,7 @@ function install() {
       const code = kernel.load(bytes);
       if (code) throw Error(`the compiled model ${model} is not usable: ${UNUSABLE[code] || code}`);
       if (json) console.info('leadscore: a JSON model is compiled in the page; `leadscore build` makes it lighter');
-      run = start(kernel, debug && tools);
+      run = start(kernel, debug && tools, visitor);
       phase = 2;
       for (const args of queue.splice(0)) leadscore(...args);
     } catch (e) {
@@ -167,19 +187,21 @@ function install() {
   }
 
   /** Starts the widget on a loaded kernel; returns its commands. */
-  function start(k, tools) {
+  function start(k, tools, visitor) {
     const model = parseJSON(new TextDecoder().decode(k.describe()));
     const names = ['unqualified', ...model.tiers];
     const endpoint = text(settings.endpoint);
     const field = text(settings.field);
     const sendScores = flag(settings.send_scores);
+    const sendRules = flag(settings.send_rules);
     // Global Privacy Control or Do Not Track, honoured: scoring stays in the page.
     const privacy = !/^ignore$/i.test(text(settings.privacy_signals)) &&
       (navigator.globalPrivacyControl === true || [navigator.doNotTrack, window.doNotTrack].includes('1'));
     const storageFailed = () => warn(STORAGE, 'storage is unavailable: the score is kept for this page only');
     let consented = !/^required$/i.test(text(settings.consent));
+    let agreed = false; // the page called leadscore('consent', true)
     let store = openStore(consented, storageFailed);
-    let record = freshRecord();
+    let record = { ...freshRecord(), visitor };
     let tier = 0; // index in `names`
     let stopped = false; // after `forget`, here or in another tab
     let known = null; // the stored text as this tab last read or wrote it
@@ -226,6 +248,13 @@ function install() {
 
     const scores = (x) => Object.fromEntries(SCORES.map((name, i) => [name, x[i]]));
 
+    /** The rule summary of `explain`'s numbers: rule id -> [times fired, points now (rounded)]. */
+    function summary(x) {
+      const rules = {};
+      for (let i = 10; i < x.length; i += 5) rules[model.rules[x[i]]] = [x[i + 3], Math.round(x[i + 2])];
+      return rules;
+    }
+
     /** The score now and the contributions that explain it. */
     function explanation(now) {
       const x = k.explain(now);
@@ -254,7 +283,9 @@ function install() {
       tier = result & 255;
       const change = tier != result >> 8 && { tier: names[tier], previous_tier: names[result >> 8] };
       if (change && maySend()) {
-        record.outbox.push(payload(change, model, record, now, sendScores ? scores(k.explain(now)) : undefined));
+        const x = (sendScores || sendRules) && k.explain(now);
+        record.outbox.push(payload(change, model, record, now, sendScores ? scores(x) : undefined,
+          sendRules && agreed && record.lead ? summary(x) : undefined));
         record.outbox.splice(0, record.outbox.length - MAX_OUTBOX);
       }
       save();
@@ -365,7 +396,9 @@ function install() {
 
     /** `true` gives consent, `false` withdraws it (erasing what was stored); anything else is ignored. */
     function consent(granted) {
-      if (typeof granted != 'boolean' || granted == consented || stopped) return;
+      if (typeof granted != 'boolean' || stopped) return;
+      agreed = granted;
+      if (granted == consented) return;
       consented = granted;
       if (granted) {
         const lead = record.lead; // an identify before consent is kept

@@ -10,9 +10,10 @@ export const REFUSED = 2;
 
 /**
  * The tier payload of one tier change, with a fresh idempotency id. `scores` (fit, engagement,
- * intent, product, total) only when the site opted in to sending them.
+ * intent, product, total) and `rules` (rule id -> [times fired, points now]) only when the site
+ * opted in to sending them.
  */
-export const payload = (change, model, record, now, scores) => ({
+export const payload = (change, model, record, now, scores, rules) => ({
   schema: 1,
   tier: change.tier,
   previous_tier: change.previous_tier,
@@ -23,6 +24,7 @@ export const payload = (change, model, record, now, scores) => ({
   at: new Date(now).toISOString(),
   lead_id: record.lead,
   scores,
+  rules,
 });
 
 /**
@@ -46,6 +48,10 @@ const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] !
 export const sendable = (p) => {
   const out = pick(p, FIELDS);
   if (p.scores) out.scores = pick(p.scores, SCORES);
+  if (p.rules) {
+    out.rules = Object.fromEntries(Object.entries(p.rules).filter(([, v]) =>
+      Array.isArray(v) && v.length == 2 && v.every(Number.isInteger)));
+  }
   return out;
 };
 

@@ -47,6 +47,18 @@ export const toJSON = (value) =>
 export const randomId = () =>
   crypto.getRandomValues(new Uint8Array(16)).reduce((id, b) => id + (b + 256).toString(16).slice(1), '');
 
+/**
+ * True when `key` (a visitor's random id and a challenger's URL) falls in `share` of all keys:
+ * `share` is 0 to 1, or a percentage ("10%"). FNV-1a of the key, so a visitor keeps the
+ * assignment and the assignments to different challengers are independent.
+ */
+export function inShare(key, share) {
+  const fraction = parseFloat(share) / (/%$/.test(share) ? 100 : 1);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32 < fraction;
+}
+
 /** True for a lead id the widget keeps: text of 1 to MAX_ID bytes. */
 export const isLeadId = (id) =>
   typeof id == 'string' && id.length > 0 && utf8.encode(id).length <= MAX_ID;
