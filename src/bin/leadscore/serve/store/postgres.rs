@@ -14,7 +14,7 @@ use crate::serve::validate::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, GenericClient, Statement};
 
 /// Any fixed number that identifies this schema's migration lock.
 const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72;
@@ -309,61 +309,24 @@ impl PgStore {
         })
     }
 
-    /// Stores outcomes in one transaction, each once per `outcome_id`.
+    /// Stores outcomes, each once per `outcome_id`: one on a shared connection, several (an
+    /// import) in one transaction on a connection of their own.
     pub async fn insert_outcomes(
         &self,
         outcomes: Vec<AcceptedOutcome>,
         received_at: String,
     ) -> Result<Vec<Stored>, String> {
-        // A transaction needs the client to itself: a connection of its own, closed afterwards.
+        if let [one] = outcomes.as_slice() {
+            let client = self.client().await?;
+            return Ok(vec![
+                store_outcome(client.as_ref(), one, &received_at).await?,
+            ]);
+        }
         let mut client = connect(&self.target).await?;
         let tx = client.transaction().await.map_err(pg_err)?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO outcomes (outcome_id, lead_id, visitor_id, outcome, value, at, payload, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (outcome_id) DO NOTHING",
-            )
-            .await
-            .map_err(pg_err)?;
         let mut stored = Vec::with_capacity(outcomes.len());
         for o in &outcomes {
-            let r = &o.report;
-            let changed = tx
-                .execute(
-                    &insert,
-                    &[
-                        &r.outcome_id,
-                        &r.lead_id,
-                        &r.visitor_id,
-                        &o.kind.name(),
-                        &r.value,
-                        &r.at,
-                        &o.payload,
-                        &received_at,
-                    ],
-                )
-                .await
-                .map_err(pg_err)?;
-            stored.push(if changed > 0 {
-                Stored::New
-            } else {
-                let before = tx
-                    .query_opt(
-                        "SELECT payload FROM outcomes WHERE outcome_id = $1",
-                        &[&r.outcome_id],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                let before: Option<String> = match before {
-                    Some(row) => Some(row.try_get(0).map_err(pg_err)?),
-                    None => None,
-                };
-                if before.as_deref() == Some(o.payload.as_str()) {
-                    Stored::Duplicate
-                } else {
-                    Stored::Conflict
-                }
-            });
+            stored.push(store_outcome(&tx, o, &received_at).await?);
         }
         tx.commit().await.map_err(pg_err)?;
         Ok(stored)
@@ -593,6 +556,51 @@ impl PgStore {
         };
         Ok(rows)
     }
+}
+
+/// Stores one outcome once per `outcome_id`; a used id is a duplicate or a conflict.
+async fn store_outcome(
+    client: &impl GenericClient,
+    o: &AcceptedOutcome,
+    received_at: &str,
+) -> Result<Stored, String> {
+    let r = &o.report;
+    let changed = client
+        .execute(
+            "INSERT INTO outcomes (outcome_id, lead_id, visitor_id, outcome, value, at, payload, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (outcome_id) DO NOTHING",
+            &[
+                &r.outcome_id,
+                &r.lead_id,
+                &r.visitor_id,
+                &o.kind.name(),
+                &r.value,
+                &r.at,
+                &o.payload,
+                &received_at,
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    if changed > 0 {
+        return Ok(Stored::New);
+    }
+    let before = client
+        .query_opt(
+            "SELECT payload FROM outcomes WHERE outcome_id = $1",
+            &[&r.outcome_id],
+        )
+        .await
+        .map_err(pg_err)?;
+    let before: Option<String> = match before {
+        Some(row) => Some(row.try_get(0).map_err(pg_err)?),
+        None => None,
+    };
+    Ok(if before.as_deref() == Some(o.payload.as_str()) {
+        Stored::Duplicate
+    } else {
+        Stored::Conflict
+    })
 }
 
 /// Prepares the insert once per connection (one round trip per result instead of two).
