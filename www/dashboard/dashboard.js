@@ -221,7 +221,7 @@
       root.appendChild(svg('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, Math.round(v * 100) + '%'));
     });
     weeks.forEach(function (w, i) {
-      if (i % 4 === 0 || i === weeks.length - 1) {
+      if (i % 4 === 0 || (i === weeks.length - 1 && i % 4 >= 2)) {
         root.appendChild(svg('text', { x: left + i * slot, y: height - 6, 'text-anchor': 'middle' }, w.week.slice(5)));
       }
     });
