@@ -133,7 +133,8 @@ fn a_clean_export_exits_zero_and_unknown_columns_are_named() {
     let file = dir.path().join("export.csv");
     std::fs::write(
         &file,
-        "Opportunity ID,Email,Stage,Closed,Amount\ncrm-1,ann@example.com,Closed Won,2026-11-20,5\n",
+        // As spreadsheet programs save it: with a byte order mark.
+        "\u{feff}Opportunity ID,Email,Stage,Closed,Amount\ncrm-1,ann@example.com,Closed Won,2026-11-20,5\n",
     )
     .unwrap();
     let db = dir.path().join("leads.db").to_string_lossy().into_owned();
