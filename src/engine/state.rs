@@ -415,9 +415,12 @@ mod tests {
         let log = std::fs::read_to_string("www/models/saas.events.jsonl").unwrap();
         let mut state = State::new(&model);
         for (i, line) in log.lines().enumerate() {
-            let Ok(event) = serde_json::from_str::<Event>(line) else {
-                continue;
-            };
+            // Each line is an event with its visitor and time beside it.
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let fields = value.as_object_mut().unwrap();
+            fields.remove("visitor");
+            fields.remove("ts");
+            let event: Event = serde_json::from_value(value).unwrap();
             let _ = apply(
                 &mut state,
                 &model,
@@ -434,6 +437,7 @@ mod tests {
             longer.push(0);
             assert_eq!(State::from_bytes(&longer, &model), None);
         }
+        assert!(state.rules.iter().filter(|r| r.count > 0).count() >= 10);
         assert_eq!(State::from_bytes(&[2], &model), None, "another format");
     }
 }

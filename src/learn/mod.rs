@@ -16,6 +16,7 @@
 //! - [`refit`]: new points and thresholds for the rules of an existing model; [`retune`]
 //!   decides on a held-out part of a newer slice whether new points, a new calibration or
 //!   nothing beats the base model.
+//! - [`feedback`]: a model retuned from the rule summaries the widget sent, joined with outcomes.
 //! - [`replay`]: a history row as the events the widget would have seen, for the engine.
 //! - [`metrics`]: ROC AUC, log loss, Brier score, calibration and tier tables.
 //! - [`fingerprint`]: short fingerprints of files, for a model's `training` section.
@@ -30,6 +31,7 @@ pub mod candidates;
 pub mod data;
 pub mod engine_check;
 pub mod error;
+pub mod feedback;
 pub mod fingerprint;
 pub mod fitting;
 pub mod layout;

@@ -101,19 +101,7 @@ pub fn refit_points(
     rows: &[u32],
     options: &TrainOptions,
 ) -> Result<Trained, LearnError> {
-    let rules = base.rules();
-    let index: HashMap<&str, u32> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i as u32))
-        .collect();
-    let mut counts = Counts {
-        offsets: vec![0],
-        entries: Vec::new(),
-        labels: Vec::with_capacity(rows.len()),
-        features: rules.len(),
-    };
-    let mut old_scores: Vec<Scores> = Vec::with_capacity(rows.len());
+    let mut firings = Firings::new(base);
     for &r in rows {
         let mut state = State::new(base);
         let mut last = replay::START_MS;
@@ -122,32 +110,8 @@ pub fn refit_points(
             last = t;
         }
         let score = engine::score(&state, base, last);
-        for c in &score.contributions {
-            if let Some(&j) = index.get(c.rule) {
-                counts.entries.push((j, f64::from(c.times)));
-            }
-        }
-        counts.offsets.push(counts.entries.len());
-        counts
-            .labels
-            .push(labels.get(r as usize).copied().unwrap_or(false));
-        old_scores.push([
-            score.fit,
-            score.engagement,
-            score.intent,
-            score.product,
-            score.total,
-        ]);
+        firings.push(&score, labels.get(r as usize).copied().unwrap_or(false));
     }
-    let converted = counts.labels.iter().filter(|y| **y).count();
-    if rows.is_empty() || converted == 0 || converted == rows.len() {
-        return Err(LearnError(format!(
-            "the {} training leads need both converted and unconverted leads ({converted} converted)",
-            rows.len()
-        )));
-    }
-
-    let penalised = fit_penalised(&counts, &options.penalty, options.seed)?;
     let mut warnings = Vec::new();
     let unfed = replay::unfed_signals(base.model(), layout);
     if !unfed.is_empty() {
@@ -156,6 +120,85 @@ pub fn refit_points(
             unfed.join(", ")
         ));
     }
+    refit_firings(base, &firings, options, warnings)
+}
+
+/// What the base model's rules did for each training lead: the times each rule fired (the
+/// features of the refit), the lead's sub-scores under the base, and whether it converted.
+pub struct Firings<'m> {
+    index: HashMap<&'m str, u32>,
+    counts: Counts,
+    old_scores: Vec<Scores>,
+}
+
+impl<'m> Firings<'m> {
+    /// No leads yet, for the rules of `base`.
+    pub fn new(base: &'m ValidModel) -> Firings<'m> {
+        let rules = base.rules();
+        Firings {
+            index: rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.as_str(), i as u32))
+                .collect(),
+            counts: Counts {
+                offsets: vec![0],
+                entries: Vec::new(),
+                labels: Vec::new(),
+                features: rules.len(),
+            },
+            old_scores: Vec::new(),
+        }
+    }
+
+    /// Adds one lead by its score under the base model (with its contributions).
+    pub fn push(&mut self, score: &engine::Score<'_>, converted: bool) {
+        for c in &score.contributions {
+            if let Some(&j) = self.index.get(c.rule) {
+                self.counts.entries.push((j, f64::from(c.times)));
+            }
+        }
+        self.counts.offsets.push(self.counts.entries.len());
+        self.counts.labels.push(converted);
+        self.old_scores.push([
+            score.fit,
+            score.engagement,
+            score.intent,
+            score.product,
+            score.total,
+        ]);
+    }
+
+    /// Leads added so far.
+    pub fn len(&self) -> usize {
+        self.counts.labels.len()
+    }
+
+    /// True before the first lead.
+    pub fn is_empty(&self) -> bool {
+        self.counts.labels.is_empty()
+    }
+}
+
+/// Refits the points of `base` on the leads of `firings` (from a replay of historical data, or
+/// from the rule summaries the widget sent); `warnings` are carried into the report.
+pub fn refit_firings(
+    base: &ValidModel,
+    firings: &Firings<'_>,
+    options: &TrainOptions,
+    mut warnings: Vec<String>,
+) -> Result<Trained, LearnError> {
+    let rules = base.rules();
+    let (counts, old_scores) = (&firings.counts, &firings.old_scores);
+    let leads = counts.labels.len();
+    let converted = counts.labels.iter().filter(|y| **y).count();
+    if leads == 0 || converted == 0 || converted == leads {
+        return Err(LearnError(format!(
+            "the {leads} training leads need both converted and unconverted leads ({converted} converted)"
+        )));
+    }
+
+    let penalised = fit_penalised(counts, &options.penalty, options.seed)?;
     let fit = &penalised.fit;
     let (l2, cross_validation) = (penalised.l2, penalised.cross_validation.clone());
     let mut covered = vec![(0u64, 0u64); rules.len()];
@@ -204,7 +247,7 @@ pub fn refit_points(
     }
 
     // New sub-scores of every training lead.
-    let mut new_scores: Vec<Scores> = Vec::with_capacity(rows.len());
+    let mut new_scores: Vec<Scores> = Vec::with_capacity(leads);
     for i in 0..counts.n_rows() {
         let mut row = Vec::new();
         counts.row(i, &mut row);
@@ -241,15 +284,31 @@ pub fn refit_points(
             let mut moved = Thresholds::default();
             for (name, dim, value) in thresholds.entries() {
                 let k = slot(dim);
-                let new_value = matched_threshold(&column(&old_scores, k), &column(&new_scores, k), value, at_least)
-                    .unwrap_or_else(|| {
-                        warnings.push(format!(
-                            "tiers[{i}] ({}): no training lead reached {} {name} {value}; the new threshold is the most the rules can give",
-                            tier.name,
-                            if at_least { "min" } else { "max" }
-                        ));
-                        reach(k)
-                    });
+                let new_value = matched_threshold(
+                    &column(old_scores, k),
+                    &column(&new_scores, k),
+                    value,
+                    at_least,
+                )
+                .unwrap_or_else(|| {
+                    // Rules that fire every time have no most: the threshold stays.
+                    let most = reach(k);
+                    warnings.push(format!(
+                        "tiers[{i}] ({}): no training lead reached {} {name} {value}; {}",
+                        tier.name,
+                        if at_least { "min" } else { "max" },
+                        if most.is_finite() {
+                            "the new threshold is the most the rules can give"
+                        } else {
+                            "the threshold is kept"
+                        }
+                    ));
+                    if most.is_finite() {
+                        most
+                    } else {
+                        value
+                    }
+                });
                 let new_value = if at_least {
                     new_value.min(reach(k))
                 } else {
@@ -302,7 +361,7 @@ pub fn refit_points(
     }
     model.calibration = Some(calibrate_fitted(
         penalised.held_out.as_ref(),
-        &counts,
+        counts,
         options.pdo,
         &totals,
         &counts.labels,
@@ -314,7 +373,7 @@ pub fn refit_points(
     Ok(Trained {
         model,
         report: TrainReport {
-            leads: rows.len(),
+            leads,
             converted,
             fit: "refit",
             l2,
