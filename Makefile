@@ -106,9 +106,15 @@ learn-demo: ## Learn scorecards from the X Education data in ../shared/data (or 
 	echo "models, training reports and full evaluations (tiers, calibration): $$out/"
 
 .PHONY: bench
-bench: ## Benchmarks: engine apply+score per event; scorecard training time and peak memory (X Education, 1M leads)
+bench: ## Benchmarks: engine advance+tier per event vs a plain interpreter (30-rule model); scorecard training time and peak memory (X Education, 1M leads)
 	$(CARGO) bench --bench engine
 	$(CARGO) bench --features learn --bench learn
+
+.PHONY: instructions
+instructions: ## Instructions per event under callgrind: engine advance+tier vs a plain interpreter, 30-rule model (installs valgrind)
+	@command -v valgrind >/dev/null || { root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$root apt-get update -qq && $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+	./scripts/instructions.sh
 
 .PHONY: bench-browser
 bench-browser: wasm ## Widget kernel vs a plain-JS loop vs json-rules-engine in one headless Chromium run; start-up, memory, state size
