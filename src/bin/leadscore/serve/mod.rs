@@ -54,17 +54,18 @@ const ROUTES: &str = "Routes:
                       model's training evidence expected, drift and falling-acceptance flags,
                       weekly series; read access only
   GET  /dashboard/    the dashboard: results per day, tiers, latest transitions, model versions,
-                      forwarding (delivered, waiting, refused by the webhook); read access only
+                      the tier truth, forwarding (delivered, waiting, refused by the webhook);
+                      read access only
   GET  /healthz       200 when the server runs
   GET  /leadscore/    the embed snippet's files: leadscore.js (the shim), the kernel, model.bin
   GET  /models/*.bin  every www/models/*.json, compiled as `leadscore build` compiles it
   GET  /pkg/, /       the built widget (--pkg) and the demo site (--www)
 
-Read access (/v1/summary, /dashboard/): they show visitor and lead ids (e-mail addresses when a
-site passes them to identify), so by default only clients on this machine (loopback, and not via a
-proxy) may read them. With --read-token or --read-token-file, every reader must present the token
-instead, as `Authorization: Bearer TOKEN` or as the password of HTTP Basic authentication (any user
-name; browsers ask for it when they open the dashboard).
+Read access (/v1/summary, /v1/summary/truth, /dashboard/): they show visitor and lead ids (e-mail
+addresses when a site passes them to identify), so by default only clients on this machine
+(loopback, and not via a proxy) may read them. With --read-token or --read-token-file, every reader
+must present the token instead, as `Authorization: Bearer TOKEN` or as the password of HTTP Basic
+authentication (any user name; browsers ask for it when they open the dashboard).
 
 Host check: a request whose Host header is not a name of the listening address (its IP address,
 and localhost on loopback; any IP address when listening on 0.0.0.0 or [::]) or an --allow-host
