@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod eval;
 mod outcomes;
+mod retune;
 mod score;
 mod serve;
 mod train;
@@ -40,6 +41,9 @@ enum Command {
     /// Outcomes from a CRM: `outcomes import EXPORT.csv --db DB ...` stores them as
     /// `POST /v1/outcome` does.
     Outcomes(outcomes::Args),
+    /// Refit a model's points and thresholds from the rule summaries and outcomes in the
+    /// collector's database; compares it with the base on the newest leads.
+    Retune(retune::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Outcomes(args) => outcomes::run(args),
+        Command::Retune(args) => retune::run(args),
     };
     match result {
         Ok(code) => code,

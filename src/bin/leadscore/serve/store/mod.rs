@@ -139,6 +139,10 @@ pub struct TruthRows {
     pub outcomes: Vec<OutcomeRow>,
 }
 
+/// `(visitor_id, lead_id, at, rules)` of one result that carried a rule summary (`rules`: its
+/// JSON text).
+pub type SummaryRow = (String, Option<String>, String, String);
+
 /// `(lead_id, visitor_id, outcome, at)` of one stored outcome.
 pub type OutcomeRow = (Option<String>, Option<String>, String, Option<String>);
 
@@ -187,6 +191,9 @@ pub mod sql {
     pub const TRUTH_LEADS: &str = "SELECT visitor_id, MIN(lead_id) FROM tier_results \
         WHERE lead_id IS NOT NULL GROUP BY visitor_id";
     pub const TRUTH_OUTCOMES: &str = "SELECT lead_id, visitor_id, outcome, at FROM outcomes";
+    /// Every rule summary sent with a result of one model (`?1`/`$1`: its id), any version.
+    pub const RULE_SUMMARIES: &str = "SELECT visitor_id, lead_id, at, rules FROM tier_results \
+        WHERE model_id = $1 AND rules IS NOT NULL";
     pub const LAST_REFUSAL: &str = "SELECT last_error FROM forward_queue \
         WHERE refused_ms IS NOT NULL ORDER BY refused_ms DESC LIMIT 1";
 }
@@ -244,6 +251,15 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.truth_rows().await,
             Store::Postgres(p) => p.truth_rows().await,
+        }
+    }
+
+    /// Every rule summary sent with a result of model `model_id` (what `leadscore retune`
+    /// learns from).
+    pub async fn rule_summaries(&self, model_id: String) -> Result<Vec<SummaryRow>, String> {
+        match self {
+            Store::Sqlite(s) => s.rule_summaries(model_id).await,
+            Store::Postgres(p) => p.rule_summaries(model_id).await,
         }
     }
 

@@ -8,7 +8,7 @@
 //! reconnect when the server closed them.
 
 use super::tls::Target;
-use super::{sql, Delivery, Stored, SummaryRows, Transition, TruthRows};
+use super::{sql, Delivery, Stored, SummaryRow, SummaryRows, Transition, TruthRows};
 use crate::serve::outcome::AcceptedOutcome;
 use crate::serve::validate::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -358,6 +358,24 @@ impl PgStore {
             .map_err(pg_err)?
         {
             rows.outcomes.push((
+                r.try_get(0).map_err(pg_err)?,
+                r.try_get(1).map_err(pg_err)?,
+                r.try_get(2).map_err(pg_err)?,
+                r.try_get(3).map_err(pg_err)?,
+            ));
+        }
+        Ok(rows)
+    }
+
+    pub async fn rule_summaries(&self, model_id: String) -> Result<Vec<SummaryRow>, String> {
+        let client = self.client().await?;
+        let mut rows = Vec::new();
+        for r in client
+            .query(sql::RULE_SUMMARIES, &[&model_id])
+            .await
+            .map_err(pg_err)?
+        {
+            rows.push((
                 r.try_get(0).map_err(pg_err)?,
                 r.try_get(1).map_err(pg_err)?,
                 r.try_get(2).map_err(pg_err)?,

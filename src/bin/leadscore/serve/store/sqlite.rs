@@ -10,7 +10,7 @@
 //! [`CHECKPOINT_EVERY`] (`PASSIVE`, never blocking the writer), instead of the writer stopping for
 //! it every 1000 pages.
 
-use super::{sql, Delivery, Stored, SummaryRows, Transition, TruthRows};
+use super::{sql, Delivery, Stored, SummaryRow, SummaryRows, Transition, TruthRows};
 use crate::serve::outcome::AcceptedOutcome;
 use crate::serve::validate::Accepted;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -335,6 +335,26 @@ impl SqliteStore {
                 .lock()
                 .map_err(|_| "summary connection poisoned".to_owned())?;
             truth(&conn).map_err(err)
+        })
+        .await
+        .map_err(err)?
+    }
+
+    pub async fn rule_summaries(&self, model_id: String) -> Result<Vec<SummaryRow>, String> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| "summary connection poisoned".to_owned())?;
+            let mut stmt = conn
+                .prepare_cached(&sql::RULE_SUMMARIES.replace("$1", "?1"))
+                .map_err(err)?;
+            let found = stmt
+                .query_map([model_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(err)?;
+            found.collect::<rusqlite::Result<_>>().map_err(err)
         })
         .await
         .map_err(err)?
