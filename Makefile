@@ -105,6 +105,11 @@ learn-demo: ## Learn scorecards from the X Education data in ../shared/data (or 
 		printf "%-42s %8s %9s %6s %11s %8s\n", "scikit-learn " $$2, $$3, $$4, "-", "-", "-" }' $(DATA)/README.md; \
 	echo "models, training reports and full evaluations (tiers, calibration): $$out/"
 
+.PHONY: loop-demo
+loop-demo: ## Closing the loop on generated visitors: drift on the tier truth, retune from rule summaries and outcomes, champion vs challenger
+	$(CARGO) build -q --features cli --bin leadscore
+	node scripts/loop-demo.mjs
+
 .PHONY: bench
 bench: ## Benchmarks: engine advance+tier per event vs a plain interpreter (30-rule model); scorecard training time and peak memory (X Education, 1M leads)
 	$(CARGO) bench --bench engine

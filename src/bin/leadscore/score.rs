@@ -27,6 +27,10 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// With --json: each tier change also carries the rule summary the widget sends with
+    /// `data-send-rules` (rule id → [times fired, points now, rounded]), as of that change.
+    #[arg(long, requires = "json")]
+    rules: bool,
 }
 
 /// One tier change of one visitor.
@@ -35,6 +39,17 @@ struct Transition {
     at: String,
     from: String,
     to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<BTreeMap<String, (u32, i64)>>,
+}
+
+/// The rule summary of a score, as the widget sends it: rule id → (times fired, points now).
+fn rule_summary(score: &Score<'_>) -> BTreeMap<String, (u32, i64)> {
+    score
+        .contributions
+        .iter()
+        .map(|c| (c.rule.to_string(), (c.times, c.points.round() as i64)))
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -146,7 +161,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     for visitor in order {
         let mut events = by_visitor.remove(&visitor).unwrap_or_default();
         events.sort_by_key(|(t, _)| *t);
-        reports.push(score_visitor(&model, visitor, &events, now));
+        reports.push(score_visitor(&model, visitor, &events, now, args.rules));
     }
 
     if args.json {
@@ -167,6 +182,7 @@ fn score_visitor<'m>(
     visitor: String,
     events: &[(Millis, Event)],
     now: Millis,
+    rules: bool,
 ) -> VisitorReport<'m> {
     let mut state = State::new(model);
     let mut transitions = Vec::new();
@@ -178,6 +194,7 @@ fn score_visitor<'m>(
                     at: format_time(*ts),
                     from: s.previous_tier.to_string(),
                     to: s.tier.to_string(),
+                    rules: rules.then(|| rule_summary(&engine::score(&state, model, *ts))),
                 });
             }
         }
@@ -188,6 +205,7 @@ fn score_visitor<'m>(
             at: format_time(now),
             from: final_score.previous_tier.to_string(),
             to: final_score.tier.to_string(),
+            rules: rules.then(|| rule_summary(&final_score)),
         });
     }
     VisitorReport {
