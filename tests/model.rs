@@ -290,3 +290,34 @@ fn texts_and_lists_too_long_to_match_or_compile_are_refused() {
         );
     }
 }
+
+/// A tier's training evidence is checked as a rule's is, kept in the JSON model and left out of
+/// the compiled one.
+#[test]
+fn tier_evidence_is_checked_and_not_compiled() {
+    let mut doc = base();
+    doc["tiers"][0]["evidence"] = json!({ "leads": 120, "conversion_rate": 0.4 });
+    assert_eq!(errors(doc.clone()), Vec::<String>::new());
+    let model = ValidModel::from_json(&doc.to_string()).unwrap();
+    let evidence = model.model().tiers[0].evidence.clone().unwrap();
+    assert_eq!((evidence.leads, evidence.conversion_rate), (120, 0.4));
+    let back = serde_json::to_value(model.model()).unwrap();
+    assert_eq!(back["tiers"][0]["evidence"], doc["tiers"][0]["evidence"]);
+    let bytes = leadscore::model::binary::write(&model).unwrap();
+    let compiled = leadscore::model::binary::read(&bytes).unwrap();
+    assert_eq!(compiled.model().tiers[0].evidence, None);
+
+    doc["tiers"][0]["evidence"] = json!({ "leads": 120, "conversion_rate": 1.5 });
+    assert_eq!(
+        errors(doc.clone()),
+        ["tiers[0].evidence.conversion_rate: must be between 0 and 1"]
+    );
+    doc["tiers"][0]["evidence"] = json!({ "leads": -1, "conversion_rate": 0.5 });
+    let got = errors(doc);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("tiers[0].evidence.leads: "),
+        "{}",
+        got[0]
+    );
+}

@@ -211,6 +211,7 @@ fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel>
                         },
                         max: Thresholds::default(),
                         requires: vec![],
+                        evidence: None,
                     },
                     Tier {
                         name: "MQL".into(),
@@ -220,6 +221,7 @@ fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel>
                         },
                         max: Thresholds::default(),
                         requires: vec![],
+                        evidence: None,
                     },
                 ],
                 allow_demotion,

@@ -15,6 +15,8 @@
 //!    `--sql-…` / `--mql-…` target, the `SQL` / `MQL` tier's `min.total` is set by the target.
 //! 4. Limits written for the old points are dropped (they would clip the new scale), with a
 //!    warning; the calibration is refitted on the new totals.
+//! 5. Each tier's evidence counts the leads whose new scores land in it (the highest tier that
+//!    holds; a required rule counts when it fired) and how many of them converted.
 
 use super::calibration::calibrate_fitted;
 use super::data::Table;
@@ -27,7 +29,7 @@ use super::points::points;
 use super::replay;
 use super::report::{ColumnReport, TrainReport, Trained};
 use super::scorecard::TrainOptions;
-use super::tiers::{self, choose_tiers, Target, TierReport};
+use super::tiers::{self, choose_tiers, tier_of, Scores, Target, TierReport, TierTally};
 use crate::engine::{self, State};
 use crate::model::{reachable_max, Dimension, Evidence, Limits, Thresholds, ValidModel};
 use std::collections::HashMap;
@@ -58,9 +60,6 @@ impl SparseRows for Counts {
         self.labels.get(i).copied().unwrap_or(false)
     }
 }
-
-/// Sub-scores and total of one lead: fit, engagement, intent, product, total.
-type Scores = [f64; 5];
 
 fn slot(name: Option<Dimension>) -> usize {
     name.map_or(4, Dimension::index)
@@ -359,6 +358,20 @@ pub fn refit_firings(
             });
         }
     }
+    // Each lead in the tier its new scores reach; a required rule counts when it fired.
+    let mut tally = TierTally::new(model.tiers.len());
+    for (i, scores) in new_scores.iter().enumerate() {
+        let mut row = Vec::new();
+        counts.row(i, &mut row);
+        let fired = |id: &str| {
+            firings
+                .index
+                .get(id)
+                .is_some_and(|j| row.iter().any(|(k, times)| k == j && *times > 0.0))
+        };
+        tally.add(tier_of(&model.tiers, scores, fired), counts.label(i));
+    }
+    tally.write_evidence(&mut model.tiers);
     model.calibration = Some(calibrate_fitted(
         penalised.held_out.as_ref(),
         counts,

@@ -28,7 +28,7 @@ use super::refit::refit_points;
 use super::report::{TrainReport, Trained};
 use super::rng::SplitMix64;
 use super::scorecard::TrainOptions;
-use super::tiers::{choose_tiers, TierReport};
+use super::tiers::{choose_tiers, TierReport, TierTally};
 use crate::model::ValidModel;
 
 /// Leads of the rarer outcome a slice needs per rule that fires before points may move.
@@ -48,7 +48,20 @@ fn labels_of(labels: &[bool], rows: &[u32]) -> Vec<bool> {
         .collect()
 }
 
-/// The base's points with a new calibration (and thresholds for explicit targets) from `rows`.
+/// The tier the engine gives a row's replay (`None`: unqualified).
+fn engine_tier(model: &ValidModel, table: &Table, layout: &Layout, row: usize) -> Option<usize> {
+    let mut state = crate::engine::State::new(model);
+    let mut last = super::replay::START_MS;
+    for (t, event) in super::replay::events(layout, table, row, model.session_timeout_ms()) {
+        let _ = crate::engine::apply(&mut state, model, &event, t);
+        last = t;
+    }
+    let tier = crate::engine::score(&state, model, last).tier;
+    model.model().tiers.iter().position(|t| t.name == tier)
+}
+
+/// The base's points with a new calibration (and thresholds for explicit targets) from `rows`;
+/// each tier's evidence is what the engine makes of the rows with them.
 fn recalibrate(
     base: &ValidModel,
     table: &Table,
@@ -84,8 +97,13 @@ fn recalibrate(
             });
         }
     }
-    ValidModel::new(model.clone())
+    let valid = ValidModel::new(model.clone())
         .map_err(|e| LearnError(format!("the recalibrated model is invalid: {e}")))?;
+    let mut tally = TierTally::new(model.tiers.len());
+    for (&r, &y) in rows.iter().zip(&ys) {
+        tally.add(engine_tier(&valid, table, layout, r as usize), y);
+    }
+    tally.write_evidence(&mut model.tiers);
     let scores: Vec<f64> = t.iter().map(|&x| x as f64).collect();
     Ok(Trained {
         model,

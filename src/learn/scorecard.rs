@@ -7,7 +7,9 @@
 //!    every training lead's total.
 //! 4. [`super::calibration`]: total → conversion probability, on held-out scores when the fitter
 //!    has them.
-//! 5. [`super::tiers`]: `SQL` and `MQL` thresholds chosen by the user's targets.
+//! 5. [`super::tiers`]: `SQL` and `MQL` thresholds chosen by the user's targets, and each tier's
+//!    evidence: the leads it holds on the same scores (out-of-fold when there are) and how many
+//!    of them converted.
 //! 6. [`super::engine_check`]: the first training leads replayed through the engine must score
 //!    exactly the scorecard's totals.
 
@@ -24,7 +26,7 @@ use super::metrics::roc_auc;
 use super::penalised::Penalty;
 use super::points::{self, Scored};
 use super::report::{HeldOutReport, TrainReport, Trained};
-use super::tiers::{place_tiers, Target, TierReport};
+use super::tiers::{place_tiers, tier_of, Target, TierReport, TierTally};
 use crate::model::{Limits, Model, Thresholds, Tier, ValidModel, FORMAT_VERSION};
 
 /// Most rules a model may hold (the validator's limit).
@@ -159,7 +161,7 @@ pub fn train_and_test(
     };
     let min_leads = usize::try_from(options.bins.min_leads).unwrap_or(usize::MAX);
     let tiers = place_tiers(
-        held_out,
+        held_out.clone(),
         &totals,
         &train_labels,
         options.sql,
@@ -170,11 +172,22 @@ pub fn train_and_test(
     let scores: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
     let train_auc = roc_auc(&scores, &train_labels).unwrap_or(0.5);
 
-    let model = Model {
+    let mut model = Model {
         rules,
         calibration: Some(calibration),
         ..model_frame(options, rows.len(), converted, &tiers)
     };
+    // Tier evidence on the scores the thresholds were placed on.
+    let (evidence_totals, evidence_labels) = match &held_out {
+        Some((t, y)) => (t.as_slice(), y.as_slice()),
+        None => (totals.as_slice(), train_labels.as_slice()),
+    };
+    let mut tally = TierTally::new(model.tiers.len());
+    for (&total, &y) in evidence_totals.iter().zip(evidence_labels) {
+        let scores = [0.0, 0.0, 0.0, 0.0, total as f64];
+        tally.add(tier_of(&model.tiers, &scores, |_| true), y);
+    }
+    tally.write_evidence(&mut model.tiers);
     let valid = ValidModel::new(model.clone())
         .map_err(|e| LearnError(format!("the learned model is invalid: {e}")))?;
     self_check(&valid, table, layout, rows, &totals)?;
@@ -234,7 +247,7 @@ fn model_frame(
         description: Some(format!(
             "Learned by `leadscore train` from {} leads ({:.1} % converted). Every {} points double the odds of \
              converting; `calibration` maps a total to a conversion probability; each rule's `evidence` says how \
-             many training leads it covered and how many of them converted.",
+             many training leads it covered and how many of them converted, and each tier's how many it held.",
             leads,
             rate * 100.0,
             number_text(options.pdo)
@@ -249,6 +262,7 @@ fn model_frame(
                 min: Thresholds { total: Some(t.choice.threshold as f64), ..Thresholds::default() },
                 max: Thresholds::default(),
                 requires: Vec::new(),
+                evidence: None,
             })
             .collect(),
         allow_demotion: true,
@@ -280,4 +294,65 @@ fn held_out_report(design: &Design, fitted: &Fitted, test: &[u32]) -> Option<Hel
         float_auc: roc_auc(&float, &ys)?,
         points_auc: roc_auc(&integer, &ys)?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::super::data::read_csv;
+    use super::super::mapping::{self, Mapping};
+    use super::super::{layout, retune, synthetic};
+    use super::*;
+    use crate::model::Evidence;
+
+    fn generated(rows: usize, seed: u64) -> (Table, Layout, Vec<bool>, Vec<u32>) {
+        let text = synthetic::csv(rows, seed);
+        let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
+        let skip = mapping::ignored(&m, &[]);
+        let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
+        let layout = layout::resolve(&m, &table, None, &[]).unwrap();
+        let labels = layout::labels(&table, &layout).unwrap();
+        let rows: Vec<u32> = (0..table.rows as u32).collect();
+        (table, layout, labels, rows)
+    }
+
+    /// Each tier's evidence counts the leads it holds and no higher tier does; on generated
+    /// data the higher tier converts more often. `train --base` writes it too.
+    #[test]
+    fn trained_and_retuned_tiers_carry_their_evidence() {
+        let (table, layout, labels, rows) = generated(3000, 7);
+        let options = TrainOptions {
+            penalty: Penalty::Fixed(1.0),
+            ..TrainOptions::default()
+        };
+        let trained = train(&table, &layout, &labels, &rows, &options).unwrap();
+        let tiers = &trained.model.tiers;
+        assert_eq!(tiers.len(), 2, "{:?}", trained.report.warnings);
+        let ev: Vec<Evidence> = tiers.iter().map(|t| t.evidence.clone().unwrap()).collect();
+        assert!(ev[0].leads > 0 && ev[1].leads > 0, "{ev:?}");
+        assert!(ev[0].leads + ev[1].leads <= rows.len() as u64);
+        assert!(ev[0].conversion_rate > ev[1].conversion_rate, "{ev:?}");
+        // The top tier holds the leads its threshold was chosen for.
+        let sql = trained.report.tiers[0].choice;
+        if trained.report.tier_scores == "training" {
+            assert_eq!(ev[0].leads as f64, (sql.share * rows.len() as f64).round());
+        }
+        assert!(
+            (ev[0].conversion_rate - sql.precision).abs() < 0.1,
+            "{ev:?} {sql:?}"
+        );
+
+        let base = ValidModel::new(trained.model).unwrap();
+        let (table, layout, labels, rows) = generated(400, 8);
+        let retuned = retune::retune(&base, &table, &layout, &labels, &rows, &options).unwrap();
+        if retuned.report.fit != "base" {
+            let leads: u64 = retuned
+                .model
+                .tiers
+                .iter()
+                .map(|t| t.evidence.as_ref().unwrap().leads)
+                .sum();
+            assert!(leads > 0 && leads <= 400, "{:?}", retuned.model.tiers);
+        }
+    }
 }

@@ -2,6 +2,9 @@
 //!
 //! Totals are scanned from the highest down; "at or above `t`" is the set of leads a tier with
 //! `min.total = t` would hold (the lower tiers of a model only catch who the higher ones left).
+//! Once placed, each tier's evidence counts the leads that land in it and no higher tier.
+
+use crate::model::{Dimension, Evidence, Thresholds, Tier};
 
 /// What a tier's threshold should achieve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -163,10 +166,116 @@ pub fn place_tiers(
     Ok(tiers)
 }
 
+/// Sub-scores and total of one lead: fit, engagement, intent, product, total (the slots of
+/// [`crate::model::Dimension::index`], then the total).
+pub type Scores = [f64; 5];
+
+fn thresholds_hold(t: &Thresholds, s: &Scores, at_least: bool) -> bool {
+    t.entries().all(|(_, dim, limit)| {
+        let value = s
+            .get(dim.map_or(4, Dimension::index))
+            .copied()
+            .unwrap_or(0.0);
+        if at_least {
+            value >= limit
+        } else {
+            value <= limit
+        }
+    })
+}
+
+/// The tier a lead reaches, as the engine decides: the first tier in model order whose `min`
+/// and `max` hold for the lead's scores and whose required rules all `count` for it; `None`
+/// for unqualified.
+pub fn tier_of(tiers: &[Tier], scores: &Scores, counts: impl Fn(&str) -> bool) -> Option<usize> {
+    tiers.iter().position(|t| {
+        thresholds_hold(&t.min, scores, true)
+            && thresholds_hold(&t.max, scores, false)
+            && t.requires.iter().all(|r| counts(r))
+    })
+}
+
+/// Training leads and conversions per tier, each lead counted once, in the tier it reaches:
+/// what the tier's own training predicts for it, written as the tier's `evidence`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierTally(Vec<(u64, u64)>);
+
+impl TierTally {
+    /// No leads yet, for a model of `tiers` tiers.
+    pub fn new(tiers: usize) -> TierTally {
+        TierTally(vec![(0, 0); tiers])
+    }
+
+    /// Counts one lead in `tier` (`None`: unqualified, not counted).
+    pub fn add(&mut self, tier: Option<usize>, converted: bool) {
+        if let Some(c) = tier.and_then(|i| self.0.get_mut(i)) {
+            c.0 += 1;
+            c.1 += u64::from(converted);
+        }
+    }
+
+    /// Writes each tier's leads and conversion rate (0 for a tier no lead reached) as its
+    /// evidence.
+    pub fn write_evidence(&self, tiers: &mut [Tier]) {
+        for (tier, &(leads, converted)) in tiers.iter_mut().zip(&self.0) {
+            tier.evidence = Some(Evidence {
+                leads,
+                conversion_rate: if leads > 0 {
+                    converted as f64 / leads as f64
+                } else {
+                    0.0
+                },
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    fn tier(name: &str, min_total: f64, requires: &[&str]) -> Tier {
+        Tier {
+            name: name.into(),
+            min: Thresholds {
+                total: Some(min_total),
+                ..Thresholds::default()
+            },
+            max: Thresholds::default(),
+            requires: requires.iter().map(|r| r.to_string()).collect(),
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn each_lead_counts_in_the_highest_tier_that_holds() {
+        let mut tiers = vec![tier("SQL", 50.0, &["demo"]), tier("MQL", 20.0, &[])];
+        let with_demo = |r: &str| r == "demo";
+        let without = |_: &str| false;
+        let at = |total: f64| [0.0, 0.0, 0.0, 0.0, total];
+        assert_eq!(tier_of(&tiers, &at(60.0), with_demo), Some(0));
+        assert_eq!(tier_of(&tiers, &at(60.0), without), Some(1));
+        assert_eq!(tier_of(&tiers, &at(19.0), with_demo), None);
+        tiers[1].max.intent = Some(5.0);
+        assert_eq!(tier_of(&tiers, &[0.0, 0.0, 6.0, 0.0, 30.0], without), None);
+
+        let mut tally = TierTally::new(2);
+        for (tier, converted) in [
+            (Some(0), true),
+            (Some(0), false),
+            (Some(1), true),
+            (None, true),
+        ] {
+            tally.add(tier, converted);
+        }
+        tiers.push(tier("spare", 1.0, &[]));
+        tally.write_evidence(&mut tiers);
+        let ev = |i: usize| tiers[i].evidence.clone().unwrap();
+        assert_eq!((ev(0).leads, ev(0).conversion_rate), (2, 0.5));
+        assert_eq!((ev(1).leads, ev(1).conversion_rate), (1, 1.0));
+        assert_eq!(tiers[2].evidence, None);
+    }
 
     #[test]
     fn precision_picks_the_lowest_threshold_that_meets_it() {

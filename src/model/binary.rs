@@ -284,6 +284,7 @@ fn tier(r: &mut Reader<'_>, rules: &[Rule]) -> Tier {
         min,
         max,
         requires,
+        evidence: None,
     }
 }
 

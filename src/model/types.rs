@@ -337,6 +337,12 @@ pub struct Tier {
     /// Rules that must currently count (e.g. SQL requires `demo-request`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// What the tier's own training predicted: how many training leads the final model placed
+    /// in this tier (and in no higher one) and how many of them converted. Written by
+    /// `leadscore train` (and `train --base`); the collector's tier truth compares it with what
+    /// really converts. Ignored by the engine and left out of the compiled model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Values per dimension and for the total.
@@ -553,12 +559,12 @@ pub enum ColumnSignal {
     Ignore,
 }
 
-/// Historical evidence behind a learned rule.
+/// Historical evidence behind a learned rule or tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
-    /// Training leads the rule covered.
+    /// Training leads the rule covered (or the tier held).
     pub leads: u64,
     /// Share of those leads that converted.
     pub conversion_rate: f64,

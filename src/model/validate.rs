@@ -606,5 +606,13 @@ fn check_tiers(c: &mut Collector, model: &Model) {
                 );
             }
         }
+        if let Some(ev) = &tier.evidence {
+            if !(0.0..=1.0).contains(&ev.conversion_rate) {
+                c.err(
+                    format!("{at}.evidence.conversion_rate"),
+                    "must be between 0 and 1",
+                );
+            }
+        }
     }
 }
