@@ -78,7 +78,16 @@ pub fn matches_after(pattern: &str, literal: usize, path: &str) -> bool {
         t.get(literal..),
     ) {
         (Some(a), Some(b), Some(p_rest), Some(t_rest)) if a.eq_ignore_ascii_case(b) => {
-            glob(p_rest.as_bytes(), t_rest.as_bytes())
+            let t_rest = t_rest.as_bytes();
+            match p_rest.as_bytes() {
+                // The usual tails, answered without the table: `/**` (the folder and everything
+                // below it) and `/*` (one segment below the folder).
+                b"/**" => t_rest.first().is_none_or(|&c| c == b'/'),
+                b"/*" => t_rest
+                    .split_first()
+                    .is_some_and(|(&c, rest)| c == b'/' && !rest.contains(&b'/')),
+                p_rest => glob(p_rest, t_rest),
+            }
         }
         _ => false,
     }
@@ -192,6 +201,46 @@ mod tests {
         assert!(matches("/**/*.pdf", "/a/b/c.pdf"));
         assert!(matches("/**/*.pdf", "/c.pdf"));
         assert!(matches("/**", "/anything/at/all"));
+    }
+
+    #[test]
+    fn usual_tails_agree_with_the_table() {
+        let paths = [
+            "",
+            "/",
+            "//",
+            "/docs",
+            "/docs/",
+            "/docs/a",
+            "/docs/a/",
+            "/docs/a/b",
+            "/docsx",
+            "/docs/a//b",
+            "/DOCS/A",
+            "/doc",
+            "/docs/a?x",
+            "/blog",
+            "/blog/",
+            "/blog/p",
+            "/blog/p/q",
+            "/blogs/p",
+            "/Blog/P/",
+        ];
+        for pattern in ["/docs/**", "/blog/*", "/**", "/*", "/docs/api/**"] {
+            let literal = literal_prefix(pattern);
+            let p = trim_slash(pattern);
+            for path in paths {
+                let t = trim_slash(path);
+                let expected = match (p.get(..literal), t.get(..literal)) {
+                    (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(
+                        p.get(literal..).unwrap().as_bytes(),
+                        t.get(literal..).unwrap().as_bytes(),
+                    ),
+                    _ => false,
+                };
+                assert_eq!(matches(pattern, path), expected, "{pattern} on {path:?}");
+            }
+        }
     }
 
     #[test]
