@@ -133,10 +133,12 @@ fn body_model(r: &mut Reader<'_>) -> Model {
     let rules = r.list(rule);
     let tiers = r.list(|r| tier(r, &rules));
     Model {
+        #[cfg(feature = "std")]
         schema: None,
         version: FORMAT_VERSION,
         id,
         model_version,
+        #[cfg(feature = "std")]
         description: None,
         session_timeout_minutes,
         rules,
@@ -184,12 +186,14 @@ fn rule(r: &mut Reader<'_>) -> Rule {
     };
     Rule {
         id,
+        #[cfg(feature = "std")]
         description: None,
         when,
         dimension,
         points,
         frequency,
         decay,
+        #[cfg(feature = "std")]
         evidence: None,
     }
 }
@@ -284,6 +288,7 @@ fn tier(r: &mut Reader<'_>, rules: &[Rule]) -> Tier {
         min,
         max,
         requires,
+        #[cfg(feature = "std")]
         evidence: None,
     }
 }

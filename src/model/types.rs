@@ -19,7 +19,9 @@ pub const FORMAT_VERSION: u32 = 1;
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Model {
-    /// Editor hint: the JSON Schema this file follows. Ignored by the engine.
+    /// Editor hint: the JSON Schema this file follows. Ignored by the engine (not in the
+    /// browser's kernel).
+    #[cfg(feature = "std")]
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
     /// Format version of this document; must be 1.
@@ -28,7 +30,8 @@ pub struct Model {
     pub id: String,
     /// Version of this model's content, sent with every tier result (e.g. `2026-11-01`).
     pub model_version: String,
-    /// Free text for the people who maintain the model.
+    /// Free text for the people who maintain the model (not in the browser's kernel).
+    #[cfg(feature = "std")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Minutes of inactivity after which the next page view starts a new visit (default 30).
@@ -66,7 +69,8 @@ fn default_true() -> bool {
 pub struct Rule {
     /// Unique, stable identifier. Visitor state is kept per rule id, so renaming a rule resets it.
     pub id: String,
-    /// Free text shown in explanations.
+    /// Free text shown in explanations (not in the browser's kernel).
+    #[cfg(feature = "std")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// What must happen for the rule to fire.
@@ -83,7 +87,9 @@ pub struct Rule {
     #[serde(default)]
     pub decay: Decay,
     /// Evidence behind learned points: how many historical leads the rule covered and how many
-    /// converted. Written by `leadscore train`; ignored by the engine.
+    /// converted. Written by `leadscore train`; ignored by the engine, left out of the compiled
+    /// model and of the browser's kernel.
+    #[cfg(feature = "std")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
 }
@@ -340,7 +346,9 @@ pub struct Tier {
     /// What the tier's own training predicted: how many training leads the final model placed
     /// in this tier (and in no higher one) and how many of them converted. Written by
     /// `leadscore train` (and `train --base`); the collector's tier truth compares it with what
-    /// really converts. Ignored by the engine and left out of the compiled model.
+    /// really converts. Ignored by the engine, left out of the compiled model and of the
+    /// browser's kernel.
+    #[cfg(feature = "std")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
 }

@@ -77,19 +77,9 @@ if (!(existing && existing.loaded)) {
 function install() {
   const script = document.currentScript || document.querySelector('script[src*="leadscore.js"]');
   const data = (script && script.dataset) || {};
-  const settings = {
-    model: data.model,
-    endpoint: data.endpoint,
-    field: data.field,
-    consent: data.consent,
-    privacy_signals: data.privacySignals,
-    send_scores: data.sendScores,
-    send_rules: data.sendRules,
-    challenger: data.challenger,
-    challenger_share: data.challengerShare,
-    debug: data.debug,
-    base: data.base,
-  };
+  // The script tag's data-* attributes, named as in `init` (data-send-scores: send_scores).
+  const settings = {};
+  for (const key in data) settings[key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())] = data[key];
   const queue = existing && Array.isArray(existing.q) ? existing.q : [];
   let phase = 0; // 0 waiting for a model, 1 loading, 2 running, 3 off
   let run; // the running widget's commands
