@@ -1222,6 +1222,187 @@ pub fn joins_an_outcome_that_arrives_before_its_lead(backend: &dyn Backend) {
     );
     assert_eq!(remote.status, 403, "{}", remote.body);
     assert_eq!(server.stop(), 0);
+
+    // The truth beside the models' training evidence, and model versions compared.
+    flags_drift_from_the_training_evidence(backend);
+    compares_a_champion_with_its_challengers(backend);
+}
+
+/// The example SaaS model as `model_id` / `model_version`, its tiers with training evidence
+/// (tier name → leads, conversion rate), written into `dir`; the path for `--model`.
+fn model_file(
+    dir: &TempDir,
+    model_id: &str,
+    model_version: &str,
+    evidence: &[(&str, u64, f64)],
+) -> String {
+    let mut model: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{REPO}/www/models/saas.json")).unwrap(),
+    )
+    .unwrap();
+    model["id"] = json!(model_id);
+    model["model_version"] = json!(model_version);
+    for tier in model["tiers"].as_array_mut().unwrap() {
+        if let Some((_, leads, rate)) = evidence.iter().find(|e| tier["name"] == e.0) {
+            tier["evidence"] = json!({"leads": leads, "conversion_rate": rate});
+        }
+    }
+    let path = dir.path().join(format!("{model_id}-{model_version}.json"));
+    std::fs::write(&path, model.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// `n` identified leads of one model version reaching `tier`, the first `converted` of them won.
+fn post_leads(
+    server: &Server,
+    (model_id, model_version): (&str, &str),
+    tier: &str,
+    n: usize,
+    converted: usize,
+) {
+    for i in 0..n {
+        let lead = format!("{model_id}-{model_version}-{tier}-{i}@example.com");
+        let mut r = result(
+            &format!("evt-{lead}"),
+            &format!("visitor-{lead}"),
+            "unqualified",
+            tier,
+        );
+        r["model_id"] = json!(model_id);
+        r["model_version"] = json!(model_version);
+        r["lead_id"] = json!(lead);
+        assert_eq!(server.post(&r).status, 200, "{r}");
+        if i < converted {
+            let won = outcome(&format!("crm-{lead}"), &lead, "won").to_string();
+            assert_eq!(post_outcome(server, &won, Some(OUTCOME_TOKEN)).status, 200);
+        }
+    }
+}
+
+/// A served model whose tiers carry training evidence: the truth shows each tier's expected
+/// rate and flags drift where the observed conversion is far from it.
+pub fn flags_drift_from_the_training_evidence(backend: &dyn Backend) {
+    let db = backend.new_db("truth_evidence");
+    let dir = TempDir::new("truth-evidence");
+    let model = model_file(
+        &dir,
+        "acme-saas",
+        "2026-11-01",
+        &[("SQL", 200, 0.8), ("MQL", 400, 0.2)],
+    );
+    let token = dir.path().join("outcome-token");
+    std::fs::write(&token, OUTCOME_TOKEN).unwrap();
+    let server = Server::start(&[
+        "--db",
+        &db,
+        "--model",
+        &model,
+        "--rate-limit",
+        "0",
+        "--outcome-token-file",
+        token.to_str().unwrap(),
+    ]);
+    // SQL leads convert at 10 % where training said 80 %; MQL leads at 20 %, as it said.
+    post_leads(&server, ("acme-saas", "2026-11-01"), "SQL", 30, 3);
+    post_leads(&server, ("acme-saas", "2026-11-01"), "MQL", 30, 6);
+    let truth = server.request("GET", "/v1/summary/truth", &[], b"").json();
+    let sql = truth_tier(&truth, "2026-11-01", "SQL").unwrap();
+    assert_eq!(
+        (&sql["leads"], &sql["converted"]),
+        (&json!(30), &json!(3)),
+        "{truth}"
+    );
+    assert_eq!(
+        (&sql["expected_rate"], &sql["expected_leads"]),
+        (&json!(0.8), &json!(200))
+    );
+    assert_eq!(sql["flags"], json!(["drift"]), "{truth}");
+    let mql = truth_tier(&truth, "2026-11-01", "MQL").unwrap();
+    assert_eq!(mql["expected_rate"], 0.2);
+    assert_eq!(mql["flags"], json!([]), "{truth}");
+    assert_eq!(server.stop(), 0);
+}
+
+/// A champion and a challenger (a newer version of the model id, or another model id) side by
+/// side: a verdict names the version whose qualified leads convert more often, only when the
+/// difference is significant.
+pub fn compares_a_champion_with_its_challengers(backend: &dyn Backend) {
+    let db = backend.new_db("truth_compare");
+    let dir = TempDir::new("truth-compare");
+    let champion = model_file(&dir, "acme-saas", "2026-11-01", &[]);
+    let challenger = model_file(&dir, "acme-saas", "2026-12-01", &[]);
+    let other = model_file(&dir, "acme-saas-b", "2026-12-01", &[]);
+    let token = dir.path().join("outcome-token");
+    std::fs::write(&token, OUTCOME_TOKEN).unwrap();
+    let server = Server::start(&[
+        "--db",
+        &db,
+        "--model",
+        &champion,
+        "--model",
+        &challenger,
+        "--model",
+        &other,
+        "--rate-limit",
+        "0",
+        "--outcome-token-file",
+        token.to_str().unwrap(),
+    ]);
+    // The challenger's SQL leads convert at 70 %, the champion's and the other model's at 20 %
+    // (and the champion's few MQL leads not at all).
+    post_leads(&server, ("acme-saas", "2026-11-01"), "SQL", 40, 8);
+    post_leads(&server, ("acme-saas", "2026-11-01"), "MQL", 10, 0);
+    post_leads(&server, ("acme-saas", "2026-12-01"), "SQL", 40, 28);
+    post_leads(&server, ("acme-saas-b", "2026-12-01"), "SQL", 40, 8);
+
+    let truth = server.request("GET", "/v1/summary/truth", &[], b"").json();
+    let comparisons = truth["comparisons"].as_array().unwrap();
+    // By default: the two versions of acme-saas (acme-saas-b has one version only).
+    assert_eq!(comparisons.len(), 1, "{truth}");
+    let c = &comparisons[0];
+    let versions: Vec<&Value> = c["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["model_version"])
+        .collect();
+    assert_eq!(versions, [&json!("2026-11-01"), &json!("2026-12-01")]);
+    let champion_row = &c["variants"][0];
+    assert_eq!(
+        (&champion_row["leads"], &champion_row["qualified_leads"]),
+        (&json!(50), &json!(50))
+    );
+    assert_eq!(champion_row["tiers"][0]["tier"], "SQL");
+    assert!((champion_row["tiers"][0]["share"].as_f64().unwrap() - 0.8).abs() < 1e-9);
+    assert_eq!(champion_row["ordered"], true);
+    assert!(c["variants"][1]["tiers"][0]["interval"].is_array());
+    assert_eq!(
+        c["verdict"],
+        "acme-saas 2026-12-01 qualifies leads that convert more often: 70 % vs 16 % (p < 0.001)",
+        "{c}"
+    );
+
+    // Two model ids that qualify equally well: no verdict.
+    let equal = server
+        .request(
+            "GET",
+            "/v1/summary/truth?compare=acme-saas-b@2026-12-01,acme-saas@2026-11-01",
+            &[],
+            b"",
+        )
+        .json();
+    let c = &equal["comparisons"][0];
+    assert_eq!(c["variants"][0]["model_id"], "acme-saas-b", "{equal}");
+    assert_eq!(c["verdict"], Value::Null, "{c}");
+    assert_eq!(
+        c["summary"],
+        "no significant difference yet (n = 40 and 50 qualified leads)"
+    );
+
+    let bad = server.request("GET", "/v1/summary/truth?compare=acme-saas", &[], b"");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["field"], "compare");
+    assert_eq!(server.stop(), 0);
 }
 
 pub fn stores_rule_summaries(backend: &dyn Backend) {

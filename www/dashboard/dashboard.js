@@ -294,15 +294,78 @@
     });
   }
 
+  function variantName(v) { return v.model_id + ' ' + v.model_version; }
+
+  function renderComparisons(truth) {
+    var box = document.getElementById('comparisons');
+    box.textContent = '';
+    if (!truth.comparisons || !truth.comparisons.length) {
+      box.appendChild(el('p', { class: 'empty' }, 'No two model versions to compare yet.'));
+      return;
+    }
+    truth.comparisons.forEach(function (c) {
+      var part = el('div', { class: 'comparison', 'data-variants': c.variants.map(variantName).join(' vs ') });
+      part.appendChild(el('h3', {}, c.variants.map(variantName).join(' vs ')));
+      part.appendChild(el('p', { class: c.verdict ? 'verdict' : 'hint', 'data-field': 'summary' }, c.summary));
+      if (!c.same_period) {
+        part.appendChild(el('p', { class: 'hint' }, 'These versions did not run at the same time: every lead counts.'));
+      } else if (c.period) {
+        part.appendChild(el('p', { class: 'hint' }, 'Leads that entered from ' + c.period[0] + ' to ' + c.period[1] + '.'));
+      }
+      var table = el('table', { class: 'compare' });
+      var head = el('tr');
+      ['Version', 'Leads', 'Qualified conversion (95% CI)', 'Tiers: share · conversion (95% CI)', 'Higher tiers convert more']
+        .forEach(function (name, i) { head.appendChild(el('th', i > 0 && i < 3 ? { class: 'num' } : {}, name)); });
+      table.appendChild(el('thead')).appendChild(head);
+      var body = el('tbody');
+      c.variants.forEach(function (v) {
+        var row = el('tr', { 'data-model': v.model_id, 'data-version': v.model_version });
+        row.appendChild(el('td', {}, variantName(v)));
+        row.appendChild(el('td', { class: 'num' }, v.leads + ' (' + v.qualified_leads + ' qualified)'));
+        var rate = el('td', { class: 'num' }, percent(v.qualified_rate) + ' ');
+        if (v.qualified_interval) {
+          rate.appendChild(el('span', { class: 'ci' }, percent(v.qualified_interval[0]) + '–' + percent(v.qualified_interval[1])));
+        }
+        row.appendChild(rate);
+        var tiers = el('td');
+        v.tiers.forEach(function (t) {
+          var line = el('div', { 'data-tier': t.tier });
+          line.appendChild(swatch(t.tier));
+          line.appendChild(document.createTextNode(' ' + t.tier + ': ' + percent(t.share) + ' · ' + percent(t.conversion_rate) + ' '));
+          if (t.interval) line.appendChild(el('span', { class: 'ci' }, percent(t.interval[0]) + '–' + percent(t.interval[1])));
+          tiers.appendChild(line);
+        });
+        row.appendChild(tiers);
+        row.appendChild(el('td', {}, v.ordered === null ? '–' : v.ordered ? 'yes' : 'no'));
+        body.appendChild(row);
+      });
+      table.appendChild(body);
+      part.appendChild(table);
+      box.appendChild(part);
+    });
+  }
+
+  // The pair typed into the form (`ID@VERSION,ID@VERSION`), or '' for the default pairs.
+  var compareQuery = '';
+
   function loadTruth() {
-    fetch('/v1/summary/truth', { cache: 'no-store' })
-      .then(function (r) { if (!r.ok) throw new Error('GET /v1/summary/truth answered ' + r.status); return r.json(); })
-      .then(renderTruth)
+    var url = '/v1/summary/truth' + (compareQuery ? '?compare=' + encodeURIComponent(compareQuery) : '');
+    fetch(url, { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('GET ' + url + ' answered ' + r.status); return r.json(); })
+      .then(function (truth) { renderTruth(truth); renderComparisons(truth); })
       .catch(function (e) {
         document.getElementById('truth').textContent = 'Cannot load the tier truth: ' + e.message;
+        document.getElementById('comparisons').textContent = '';
       })
-      .then(function () { setTimeout(loadTruth, TRUTH_REFRESH_MS); });
+      .then(function () { clearTimeout(truthTimer); truthTimer = setTimeout(loadTruth, TRUTH_REFRESH_MS); });
   }
+  var truthTimer = null;
+
+  document.getElementById('compare-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    compareQuery = document.getElementById('compare-input').value.trim();
+    loadTruth();
+  });
 
   load();
   loadTruth();

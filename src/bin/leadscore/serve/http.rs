@@ -600,19 +600,39 @@ async fn post_outcome(
 }
 
 /// `GET /v1/summary/truth`: how each tier converts, beside what its model expected.
+/// `?compare=ID@VERSION,ID@VERSION` picks the pair of model versions to compare.
 async fn get_truth(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    let (client, _) = app.client(&headers, peer.ip());
+    let (client, _) = app.client(request.headers(), peer.ip());
     if let Err(wait) = app.summary_limiter.check(client) {
         return rate_limited(client, wait);
     }
+    let compare = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("compare="))
+        .map(super::truth::parse_compare);
+    let compare = match compare {
+        None => None,
+        Some(Ok(pair)) => Some(pair),
+        Some(Err(message)) => {
+            return rejection(&Rejection::new(
+                400,
+                "invalid_query",
+                Some("compare"),
+                message,
+            ))
+        }
+    };
     let Ok(_slot) = app.summary_slots.acquire().await else {
         return rejection(&Rejection::new(503, "unavailable", None, "stopping"));
     };
-    match super::truth::build(&app.store, &app.known_models).await {
+    match super::truth::build(&app.store, &app.known_models, compare.as_deref()).await {
         Ok(truth) => json(StatusCode::OK, &truth),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the tier truth");

@@ -51,11 +51,20 @@ pub struct ModelTiers {
     pub expected: BTreeMap<String, (u64, f64)>,
 }
 
-/// The tiers of a model file in order, with the conversion rate of their training evidence.
+/// The tiers of a model file in order, with the conversion rate of their training evidence
+/// (`tiers[].evidence`, written by `leadscore train`); a tier that held no training lead
+/// expects nothing.
 pub fn model_tiers(model: &leadscore::model::Model) -> ModelTiers {
     ModelTiers {
         order: model.tiers.iter().map(|t| t.name.clone()).collect(),
-        expected: BTreeMap::new(),
+        expected: model
+            .tiers
+            .iter()
+            .filter_map(|t| {
+                let e = t.evidence.as_ref().filter(|e| e.leads > 0)?;
+                Some((t.name.clone(), (e.leads, e.conversion_rate)))
+            })
+            .collect(),
     }
 }
 
@@ -69,6 +78,9 @@ pub struct Truth {
     pub model_versions: Vec<VersionTruth>,
     /// Outcomes that match no lead yet (their lead has sent no result so far).
     pub unmatched_outcomes: u64,
+    /// Model versions side by side (champion and challenger): by default the two most recent
+    /// versions of each model id, or the pair asked for with `?compare=ID@VERSION,ID@VERSION`.
+    pub comparisons: Vec<Comparison>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,9 +129,13 @@ pub struct WeekTruth {
     pub converted: u64,
 }
 
-pub async fn build(store: &Store, models: &KnownModels) -> Result<Truth, String> {
+pub async fn build(
+    store: &Store,
+    models: &KnownModels,
+    compare: Option<&[VersionKey]>,
+) -> Result<Truth, String> {
     let rows = store.truth_rows().await?;
-    compute(&rows, models, OffsetDateTime::now_utc())
+    compute(&rows, models, compare, OffsetDateTime::now_utc())
 }
 
 /// What one lead's outcomes say.
@@ -146,9 +162,12 @@ fn rank(model: Option<&ModelTiers>, tier: &str) -> (usize, String) {
     (position, tier.to_owned())
 }
 
+/// The tier truth of `rows`; `compare` names the pair of versions to compare (default: the two
+/// most recent versions of each model id).
 pub fn compute(
     rows: &TruthRows,
     models: &KnownModels,
+    compare: Option<&[VersionKey]>,
     now: OffsetDateTime,
 ) -> Result<Truth, String> {
     let lead_of: BTreeMap<&str, &str> = rows
@@ -196,8 +215,12 @@ pub fn compute(
     let recent_since = now - Duration::weeks(RECENT_WEEKS);
     let first_week = monday(now) - Duration::weeks(WEEKS_SHOWN - 1);
     let mut model_versions = Vec::new();
+    let mut records: BTreeMap<VersionKey, Vec<LeadRecord>> = BTreeMap::new();
     for ((model_id, model_version), leads) in &versions {
         let model = models.get(&(model_id.clone(), model_version.clone()));
+        let version_records = records
+            .entry((model_id.clone(), model_version.clone()))
+            .or_default();
         let mut tiers: BTreeMap<(usize, String), TierCounts> = BTreeMap::new();
         let (mut all, mut all_converted) = (0u64, 0u64);
         for ((identified, lead_key), (visitors, reached)) in leads {
@@ -232,6 +255,11 @@ pub fn compute(
             };
             all += 1;
             all_converted += u64::from(outcome.converted);
+            version_records.push(LeadRecord {
+                rank: rank(model, tier),
+                entered: reached.values().filter_map(|at| parse_time(at)).min(),
+                converted: outcome.converted,
+            });
             let entry = tiers.entry(rank(model, tier)).or_default();
             entry.add(outcome, parse_time(first_at), recent_since, first_week);
         }
@@ -261,6 +289,7 @@ pub fn compute(
         min_leads_for_drift: MIN_LEADS_FOR_DRIFT,
         model_versions,
         unmatched_outcomes: (rows.outcomes.len() - matched.len().min(rows.outcomes.len())) as u64,
+        comparisons: comparisons(&records, compare),
     })
 }
 
@@ -378,6 +407,360 @@ impl TierCounts {
     }
 }
 
+/// A model version: `(model_id, model_version)`.
+pub type VersionKey = (String, String);
+
+/// One lead of a model version, as the comparison needs it.
+#[derive(Debug, Clone)]
+struct LeadRecord {
+    /// The rank of the highest tier the lead reached (see [`rank`]).
+    rank: (usize, String),
+    /// Its first result in this version.
+    entered: Option<OffsetDateTime>,
+    converted: bool,
+}
+
+/// Fewest leads in each arm (qualified leads, or top-tier leads) before a comparison gives a
+/// verdict. The z-test leans on the normal approximation of each arm's rate, which is poor for
+/// small arms (rule of thumb: about 30 leads, and several conversions, per arm); and below it a
+/// single lucky week decides, so the dashboard would name a winner only to take it back.
+pub const MIN_LEADS_PER_ARM: u64 = 30;
+/// Two-sided significance level of the comparison.
+pub const ALPHA: f64 = 0.05;
+
+/// A two-proportion z-test (pooled standard error, no continuity correction, as R's
+/// `prop.test(correct = FALSE)`): `z` of the first rate over the second, and its two-sided p.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ZTest {
+    pub z: f64,
+    pub p_value: f64,
+}
+
+/// `k1` of `n1` against `k2` of `n2`; `None` without leads in an arm or when every lead of both
+/// arms has the same outcome (there is no spread to test against).
+pub fn two_proportion(k1: u64, n1: u64, k2: u64, n2: u64) -> Option<ZTest> {
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (k1, n1, k2, n2) = (k1.min(n1) as f64, n1 as f64, k2.min(n2) as f64, n2 as f64);
+    let pooled = (k1 + k2) / (n1 + n2);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    if se <= 0.0 || !se.is_finite() {
+        return None;
+    }
+    let z = (k1 / n1 - k2 / n2) / se;
+    Some(ZTest {
+        z,
+        p_value: libm::erfc(z.abs() / std::f64::consts::SQRT_2),
+    })
+}
+
+/// Parses `ID@VERSION,ID@VERSION` (the `compare` query parameter, percent-encoded or not).
+pub fn parse_compare(text: &str) -> Result<Vec<VersionKey>, String> {
+    let text = percent_decode(text).ok_or("compare is not valid percent-encoded UTF-8")?;
+    let pairs: Vec<VersionKey> = text
+        .split(',')
+        .map(|item| match item.split_once('@') {
+            Some((id, version)) if !id.is_empty() && !version.is_empty() => {
+                Ok((id.to_owned(), version.to_owned()))
+            }
+            _ => Err(format!(
+                "compare names model versions as ID@VERSION, got {item:?}"
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    if pairs.len() != 2 || pairs.first() == pairs.get(1) {
+        return Err("compare takes two different model versions: ID@VERSION,ID@VERSION".into());
+    }
+    Ok(pairs)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Two model versions side by side on the leads that entered while both ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// The versions compared, the older (champion) first when chosen by default.
+    pub variants: Vec<VariantTruth>,
+    /// Whether the versions ran at the same time. The figures then count only the leads whose
+    /// first result falls in the period both ran (`period`); otherwise every lead, and no
+    /// verdict is given (a difference could be the season's, not the model's).
+    pub same_period: bool,
+    /// First and last moment both versions received leads (RFC 3339).
+    pub period: Option<(String, String)>,
+    /// Conversion of qualified leads (any tier but unqualified), first variant against second.
+    pub qualified_test: Option<ZTest>,
+    /// Conversion of each variant's top tier, first against second.
+    pub top_tier_test: Option<ZTest>,
+    /// Set only when a difference is significant: which version converts better, in words.
+    pub verdict: Option<String>,
+    /// The verdict, or why there is none.
+    pub summary: String,
+}
+
+/// One version of a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantTruth {
+    pub model_id: String,
+    pub model_version: String,
+    pub leads: u64,
+    /// Leads in any tier but unqualified, and how many converted.
+    pub qualified_leads: u64,
+    pub qualified_converted: u64,
+    pub qualified_rate: Option<f64>,
+    pub qualified_interval: Option<(f64, f64)>,
+    /// Tiers from the highest down, `unqualified` last.
+    pub tiers: Vec<VariantTier>,
+    /// "Higher tiers convert more": each tier with leads converts at least as often as every
+    /// lower one (`None` with fewer than two tiers holding leads).
+    pub ordered: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantTier {
+    pub tier: String,
+    pub leads: u64,
+    /// Share of the variant's leads in this tier.
+    pub share: f64,
+    pub converted: u64,
+    pub conversion_rate: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+}
+
+/// The pairs to compare: `compare`, or the two most recent versions (by first result) of each
+/// model id that has two.
+fn comparisons(
+    records: &BTreeMap<VersionKey, Vec<LeadRecord>>,
+    compare: Option<&[VersionKey]>,
+) -> Vec<Comparison> {
+    let start = |key: &VersionKey| {
+        records
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.entered)
+            .min()
+    };
+    let pairs: Vec<(VersionKey, VersionKey)> = match compare {
+        Some([a, b]) => vec![(a.clone(), b.clone())],
+        Some(_) => Vec::new(),
+        None => {
+            let mut by_id: BTreeMap<&str, Vec<&VersionKey>> = BTreeMap::new();
+            for key in records.keys() {
+                by_id.entry(key.0.as_str()).or_default().push(key);
+            }
+            by_id
+                .into_values()
+                .filter_map(|mut keys| {
+                    keys.sort_by_key(|k| (start(k), k.1.clone()));
+                    match keys.as_slice() {
+                        [.., a, b] => Some(((*a).clone(), (*b).clone())),
+                        _ => None,
+                    }
+                })
+                .collect()
+        }
+    };
+    let empty = Vec::new();
+    pairs
+        .into_iter()
+        .map(|(a, b)| {
+            compare_pair(
+                (&a, records.get(&a).unwrap_or(&empty)),
+                (&b, records.get(&b).unwrap_or(&empty)),
+            )
+        })
+        .collect()
+}
+
+/// First and last entry of a version's leads.
+fn span(leads: &[LeadRecord]) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let first = leads.iter().filter_map(|r| r.entered).min()?;
+    let last = leads.iter().filter_map(|r| r.entered).max()?;
+    Some((first, last))
+}
+
+fn compare_pair(a: (&VersionKey, &[LeadRecord]), b: (&VersionKey, &[LeadRecord])) -> Comparison {
+    let overlap = match (span(a.1), span(b.1)) {
+        (Some((a0, a1)), Some((b0, b1))) if a0.max(b0) <= a1.min(b1) => {
+            Some((a0.max(b0), a1.min(b1)))
+        }
+        _ => None,
+    };
+    let within = |leads: &[LeadRecord]| -> Vec<LeadRecord> {
+        leads
+            .iter()
+            .filter(|r| match (overlap, r.entered) {
+                (Some((from, to)), Some(at)) => (from..=to).contains(&at),
+                (Some(_), None) => false,
+                (None, _) => true,
+            })
+            .cloned()
+            .collect()
+    };
+    let (first, second) = (variant(a.0, &within(a.1)), variant(b.0, &within(b.1)));
+    let (va, vb) = (&first, &second);
+    let qualified_test = two_proportion(
+        va.qualified_converted,
+        va.qualified_leads,
+        vb.qualified_converted,
+        vb.qualified_leads,
+    );
+    let top = |v: &VariantTruth| {
+        v.tiers
+            .iter()
+            .find(|t| t.tier != leadscore::engine::UNQUALIFIED && t.leads > 0)
+            .cloned()
+    };
+    let tops = top(va).zip(top(vb));
+    let top_tier_test = tops
+        .as_ref()
+        .and_then(|(x, y)| two_proportion(x.converted, x.leads, y.converted, y.leads));
+    let label = |v: &VariantTruth| format!("{} {}", v.model_id, v.model_version);
+    let percent = |r: Option<f64>| format!("{:.0} %", r.unwrap_or(0.0) * 100.0);
+    let p_text = |p: f64| {
+        if p < 0.001 {
+            "p < 0.001".to_owned()
+        } else {
+            format!("p = {p:.3}")
+        }
+    };
+    let significant = |test: Option<ZTest>, n1: u64, n2: u64| {
+        test.filter(|t| {
+            overlap.is_some()
+                && n1 >= MIN_LEADS_PER_ARM
+                && n2 >= MIN_LEADS_PER_ARM
+                && t.p_value < ALPHA
+        })
+    };
+    let verdict =
+        if let Some(t) = significant(qualified_test, va.qualified_leads, vb.qualified_leads) {
+            let (better, worse) = if t.z > 0.0 { (va, vb) } else { (vb, va) };
+            Some(format!(
+                "{} qualifies leads that convert more often: {} vs {} ({})",
+                label(better),
+                percent(better.qualified_rate),
+                percent(worse.qualified_rate),
+                p_text(t.p_value)
+            ))
+        } else if let (Some(t), Some((x, y))) = (
+            significant(
+                top_tier_test,
+                tops.as_ref().map_or(0, |t| t.0.leads),
+                tops.as_ref().map_or(0, |t| t.1.leads),
+            ),
+            &tops,
+        ) {
+            let (better, worse, bt, wt) = if t.z > 0.0 {
+                (va, vb, x, y)
+            } else {
+                (vb, va, y, x)
+            };
+            Some(format!(
+                "{}'s top tier ({}) converts more often: {} vs {} for {}'s {} ({})",
+                label(better),
+                bt.tier,
+                percent(bt.conversion_rate),
+                percent(wt.conversion_rate),
+                label(worse),
+                wt.tier,
+                p_text(t.p_value)
+            ))
+        } else {
+            None
+        };
+    let summary = match &verdict {
+        Some(v) => v.clone(),
+        None if overlap.is_none() && va.leads > 0 && vb.leads > 0 => format!(
+            "the versions did not run at the same time: no verdict (n = {} and {} qualified leads)",
+            va.qualified_leads, vb.qualified_leads
+        ),
+        None => format!(
+            "no significant difference yet (n = {} and {} qualified leads{})",
+            va.qualified_leads,
+            vb.qualified_leads,
+            if va.qualified_leads.min(vb.qualified_leads) < MIN_LEADS_PER_ARM {
+                format!("; a verdict needs {MIN_LEADS_PER_ARM} in each")
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let at = |t: OffsetDateTime| format_at(t).unwrap_or_default();
+    Comparison {
+        same_period: overlap.is_some(),
+        period: overlap.map(|(from, to)| (at(from), at(to))),
+        variants: vec![first, second],
+        qualified_test,
+        top_tier_test,
+        verdict,
+        summary,
+    }
+}
+
+fn variant(key: &VersionKey, leads: &[LeadRecord]) -> VariantTruth {
+    let mut tiers: BTreeMap<(usize, String), (u64, u64)> = BTreeMap::new();
+    for r in leads {
+        let t = tiers.entry(r.rank.clone()).or_default();
+        t.0 += 1;
+        t.1 += u64::from(r.converted);
+    }
+    let total = leads.len() as u64;
+    let qualified: Vec<&LeadRecord> = leads.iter().filter(|r| !r.rank.1.is_empty()).collect();
+    let (q, qc) = (
+        qualified.len() as u64,
+        qualified.iter().filter(|r| r.converted).count() as u64,
+    );
+    let rate = |k: u64, n: u64| (n > 0).then(|| k as f64 / n as f64);
+    let tiers: Vec<VariantTier> = tiers
+        .into_iter()
+        .map(|((_, name), (n, k))| VariantTier {
+            tier: if name.is_empty() {
+                leadscore::engine::UNQUALIFIED.to_owned()
+            } else {
+                name
+            },
+            leads: n,
+            share: n as f64 / total.max(1) as f64,
+            converted: k,
+            conversion_rate: rate(k, n),
+            interval: wilson(k, n, Z95),
+        })
+        .collect();
+    let rates: Vec<f64> = tiers.iter().filter_map(|t| t.conversion_rate).collect();
+    VariantTruth {
+        model_id: key.0.clone(),
+        model_version: key.1.clone(),
+        leads: total,
+        qualified_leads: q,
+        qualified_converted: qc,
+        qualified_rate: rate(qc, q),
+        qualified_interval: wilson(qc, q, Z95),
+        ordered: (rates.len() >= 2).then(|| {
+            rates
+                .iter()
+                .zip(rates.iter().skip(1))
+                .all(|(higher, lower)| higher >= lower)
+        }),
+        tiers,
+    }
+}
+
 /// Whether `recent` (leads, accepted) is significantly below `earlier`: a one-sided
 /// two-proportion z-test at 5 %, with at least [`MIN_LEADS_FOR_ACCEPTANCE`] leads in each.
 pub fn acceptance_falling(recent: (u64, u64), earlier: (u64, u64)) -> bool {
@@ -415,6 +798,161 @@ mod tests {
             assert!(close(l, low) && close(h, high), "{k}/{n}: ({l}, {h})");
         }
         assert_eq!(wilson(0, 0, Z95), None);
+    }
+
+    #[test]
+    fn two_proportion_test_matches_known_values() {
+        // Reference: R's prop.test(c(k1, k2), c(n1, n2), correct = FALSE), whose X-squared is z².
+        for (k1, n1, k2, n2, z, p) in [
+            (41, 100, 27, 100, 2.089_785, 0.036_637),
+            (30, 100, 50, 100, -2.886_751, 0.003_892),
+            (45, 150, 30, 150, 2.0, 0.045_500),
+            (120, 300, 90, 310, 2.850_257, 0.004_368),
+            (10, 40, 10, 40, 0.0, 1.0),
+        ] {
+            let t = two_proportion(k1, n1, k2, n2).unwrap_or_else(|| unreachable!());
+            assert!(
+                (t.z - z).abs() < 1e-5 && (t.p_value - p).abs() < 1e-5,
+                "{k1}/{n1} vs {k2}/{n2}: {t:?}"
+            );
+        }
+        assert_eq!(two_proportion(0, 0, 3, 10), None);
+        assert_eq!(two_proportion(0, 10, 0, 10), None, "no spread");
+    }
+
+    #[test]
+    fn compare_names_two_versions() {
+        let pair = |a: &str, b: &str, c: &str, d: &str| {
+            vec![(a.to_owned(), b.to_owned()), (c.to_owned(), d.to_owned())]
+        };
+        assert_eq!(
+            parse_compare("acme@2026-11-01,acme@2026-12-01"),
+            Ok(pair("acme", "2026-11-01", "acme", "2026-12-01"))
+        );
+        assert_eq!(
+            parse_compare("acme%402026-11-01%2Cother%401"),
+            Ok(pair("acme", "2026-11-01", "other", "1"))
+        );
+        for bad in [
+            "acme@1",
+            "acme@1,acme@1",
+            "acme,acme@2",
+            "a@1,b@2,c@3",
+            "a@1,@2",
+            "%zz",
+        ] {
+            assert!(parse_compare(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Leads of versions "1" and "2" of model `m`, all entering at `at`: `(tier, converted)`.
+    fn two_versions(at: &str, one: &[(&str, bool)], two: &[(&str, bool)]) -> TruthRows {
+        let mut rows = TruthRows::default();
+        for (version, leads) in [("1", one), ("2", two)] {
+            for (i, (tier, converted)) in leads.iter().enumerate() {
+                let visitor = format!("v{version}-{i}");
+                rows.reached.push((
+                    "m".into(),
+                    version.into(),
+                    (*tier).into(),
+                    visitor.clone(),
+                    at.into(),
+                ));
+                if *converted {
+                    rows.outcomes
+                        .push((None, Some(visitor), "won".into(), Some(at.into())));
+                }
+            }
+        }
+        rows
+    }
+
+    fn leads(spec: &[(&'static str, bool, usize)]) -> Vec<(&'static str, bool)> {
+        spec.iter()
+            .flat_map(|&(tier, converted, n)| std::iter::repeat_n((tier, converted), n))
+            .collect()
+    }
+
+    #[test]
+    fn compares_the_two_latest_versions_and_names_the_better_only_when_significant() {
+        let mut models = KnownModels::new();
+        for version in ["1", "2"] {
+            models.insert(
+                ("m".into(), version.into()),
+                ModelTiers {
+                    order: vec!["SQL".into(), "MQL".into()],
+                    expected: BTreeMap::new(),
+                },
+            );
+        }
+        let now = datetime!(2026-12-10 12:00 UTC);
+        let at = "2026-12-01T10:00:00.000Z";
+        // Version 2's qualified leads convert at 41 %, version 1's at 27 %, 100 each.
+        let one = leads(&[
+            ("SQL", true, 17),
+            ("SQL", false, 23),
+            ("MQL", true, 10),
+            ("MQL", false, 50),
+            ("unqualified", false, 40),
+        ]);
+        let two = leads(&[
+            ("SQL", true, 26),
+            ("SQL", false, 14),
+            ("MQL", true, 15),
+            ("MQL", false, 45),
+            ("unqualified", false, 1),
+        ]);
+        let truth = compute(&two_versions(at, &one, &two), &models, None, now)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let c = &truth.comparisons[0];
+        let (a, b) = (&c.variants[0], &c.variants[1]);
+        assert_eq!(
+            (a.model_version.as_str(), b.model_version.as_str()),
+            ("1", "2")
+        );
+        assert_eq!((a.qualified_leads, a.qualified_converted), (100, 27));
+        assert_eq!((b.qualified_leads, b.qualified_converted), (100, 41));
+        assert_eq!(
+            a.tiers.iter().map(|t| t.tier.as_str()).collect::<Vec<_>>(),
+            ["SQL", "MQL", "unqualified"]
+        );
+        assert!(close(a.tiers[0].share, 40.0 / 140.0));
+        assert_eq!((a.ordered, b.ordered), (Some(true), Some(true)));
+        assert!(c.same_period);
+        assert_eq!(
+            c.verdict.as_deref(),
+            Some("m 2 qualifies leads that convert more often: 41 % vs 27 % (p = 0.037)")
+        );
+
+        // The same leads in both: no verdict.
+        let truth = compute(&two_versions(at, &one, &one), &models, None, now)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let c = &truth.comparisons[0];
+        assert_eq!(c.verdict, None);
+        assert_eq!(
+            c.summary,
+            "no significant difference yet (n = 100 and 100 qualified leads)"
+        );
+
+        // A large difference on too few leads: no verdict either.
+        let few = leads(&[("SQL", true, 10)]);
+        let none = leads(&[("SQL", false, 10)]);
+        let truth = compute(&two_versions(at, &few, &none), &models, None, now)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(truth.comparisons[0].verdict, None);
+        assert!(truth.comparisons[0].summary.contains("needs 30 in each"));
+
+        // An explicit pair, in the order asked.
+        let pair = [
+            ("m".to_owned(), "2".to_owned()),
+            ("m".to_owned(), "1".to_owned()),
+        ];
+        let truth = compute(&two_versions(at, &one, &two), &models, Some(&pair), now)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(truth.comparisons[0].variants[0].model_version, "2");
+        assert!(truth.comparisons[0]
+            .qualified_test
+            .is_some_and(|t| t.z > 0.0));
     }
 
     #[test]
@@ -481,7 +1019,7 @@ mod tests {
                 expected: [(s("SQL"), (100, 0.5))].into_iter().collect(),
             },
         );
-        let truth = compute(&rows, &models, datetime!(2026-11-24 12:00 UTC))
+        let truth = compute(&rows, &models, None, datetime!(2026-11-24 12:00 UTC))
             .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(truth.unmatched_outcomes, 1);
         let version = &truth.model_versions[0];
