@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod eval;
 mod outcomes;
+mod promote;
 mod retune;
 mod score;
 mod serve;
@@ -41,6 +42,9 @@ enum Command {
     /// Outcomes from a CRM: `outcomes import EXPORT.csv --db DB ...` stores them as
     /// `POST /v1/outcome` does.
     Outcomes(outcomes::Args),
+    /// Make a challenger model the champion: check it, keep the champion as
+    /// CHAMPION.previous.json, replace the champion (and rebuild CHAMPION.bin when it exists).
+    Promote(promote::Args),
     /// Refit a model's points and thresholds from the rule summaries and outcomes in the
     /// collector's database; compares it with the base on the newest leads.
     Retune(retune::Args),
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Outcomes(args) => outcomes::run(args),
+        Command::Promote(args) => promote::run(args),
         Command::Retune(args) => retune::run(args),
     };
     match result {
