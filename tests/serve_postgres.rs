@@ -99,6 +99,16 @@ fn joins_an_outcome_that_arrives_before_its_lead() {
 }
 
 #[test]
+fn flags_drift_from_the_training_evidence() {
+    scenarios::flags_drift_from_the_training_evidence(&Postgres);
+}
+
+#[test]
+fn compares_a_champion_with_its_challengers() {
+    scenarios::compares_a_champion_with_its_challengers(&Postgres);
+}
+
+#[test]
 fn stores_rule_summaries() {
     scenarios::stores_rule_summaries(&Postgres);
 }

@@ -1222,10 +1222,6 @@ pub fn joins_an_outcome_that_arrives_before_its_lead(backend: &dyn Backend) {
     );
     assert_eq!(remote.status, 403, "{}", remote.body);
     assert_eq!(server.stop(), 0);
-
-    // The truth beside the models' training evidence, and model versions compared.
-    flags_drift_from_the_training_evidence(backend);
-    compares_a_champion_with_its_challengers(backend);
 }
 
 /// The example SaaS model as `model_id` / `model_version`, its tiers with training evidence
