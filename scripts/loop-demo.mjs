@@ -39,6 +39,8 @@ const OUT = path.resolve(arg('--out', path.join(root, 'target', 'loop-demo')));
 const SEED = Number(arg('--seed', 1));
 const BIN = path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug', 'leadscore');
 const TOKEN = 'loop-demo-outcome-token';
+/** Share of leads the retuned models put in MQL or higher (as marketing and sales agreed). */
+const MQL_SHARE = '0.4';
 const DAY = 86_400_000;
 const WEEK = 7 * DAY;
 const NOW = Date.now();
@@ -256,7 +258,8 @@ async function main() {
     } finally {
       c.stop();
     }
-    run(['retune', '--base', base, '--db', path.join(OUT, 'history.db'), '--out', v1, '--model-version', 'v1', '--holdout', '0.2']);
+    run(['retune', '--base', base, '--db', path.join(OUT, 'history.db'), '--out', v1, '--model-version', 'v1',
+      '--mql-share', MQL_SHARE]);
     console.log('1. current model: v1, retuned from period 0 (the world as the example model saw it)');
   }
 
@@ -289,7 +292,7 @@ async function main() {
 
   // 3. Retune v1 from what the widget saw, and judge both on the next period.
   console.log('\n3. leadscore retune --base v1 --db collector.db:\n');
-  const retuned = run(['retune', '--base', v1, '--db', db, '--out', v2, '--model-version', 'v2']);
+  const retuned = run(['retune', '--base', v1, '--db', db, '--out', v2, '--model-version', 'v2', '--mql-share', MQL_SHARE]);
   console.log(retuned.split('\n').map((l) => '   ' + l).join('\n'));
   const p2 = period('period2', VISITORS, NOW - 4 * WEEK, truthDrifted, SEED + 2);
   const s1 = score(v1, p2.file);
@@ -314,8 +317,14 @@ async function main() {
     const n = p2.visitors.filter(onChallenger).length;
     console.log(`\n4. champion v1 / challenger v2 on period 2 (${p2.visitors.length - n} / ${n} visitors by the widget's hash):`);
     const comparisons = truth.comparisons || truth.comparison || [];
-    verdicts = [].concat(comparisons).map((cmp) => cmp.verdict || JSON.stringify(cmp));
-    for (const verdict of verdicts) console.log('   ' + verdict);
+    for (const cmp of [].concat(comparisons)) {
+      for (const v of cmp.variants || []) {
+        const shares = (v.tiers || []).map((t) => `${t.tier} ${pct(t.share)} converting ${pct(t.conversion_rate)}`).join(', ');
+        console.log(`   ${v.model_id} ${v.model_version}: ${v.leads} leads; ${shares}`);
+      }
+      console.log('   → ' + (cmp.verdict || cmp.summary));
+      if (cmp.verdict) verdicts.push(cmp.verdict);
+    }
     if (![].concat(comparisons).length) console.log('   (the collector gave no comparison)');
   } finally {
     c.stop();
