@@ -3,7 +3,7 @@
 
 use crate::check::load_model;
 use leadscore::model::binary;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -15,13 +15,17 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
-    let model = load_model(&args.model)?;
+/// Reads, validates and compiles the model file `path` (its warnings printed), as `build` does.
+pub fn compile(path: &Path) -> Result<Vec<u8>, String> {
+    let model = load_model(path)?;
     for w in leadscore::model::warnings(model.model()) {
-        eprintln!("{}: warning: {w}", args.model.display());
+        eprintln!("{}: warning: {w}", path.display());
     }
-    let bytes = binary::write(&model)
-        .map_err(|e| format!("cannot compile {}: {e}", args.model.display()))?;
+    binary::write(&model).map_err(|e| format!("cannot compile {}: {e}", path.display()))
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let bytes = compile(&args.model)?;
     let out = args.out.unwrap_or_else(|| args.model.with_extension("bin"));
     std::fs::write(&out, &bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let json = std::fs::metadata(&args.model).map_or(0, |m| m.len());

@@ -11,7 +11,6 @@
 //!    file in the same directory and renamed over its target, so a reader never sees half a file.
 
 use crate::{build, check};
-use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,13 +24,6 @@ pub struct Args {
     /// Overwrite an existing CHAMPION.previous.json.
     #[arg(long)]
     force: bool,
-}
-
-/// `leadscore build`'s arguments, parsed as its command line would be.
-#[derive(Parser)]
-struct BuildCommand {
-    #[command(flatten)]
-    args: build::Args,
 }
 
 /// `dir/STEM.previous.json` beside `champion` (`dir/STEM.json`).
@@ -92,25 +84,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     // Compile first: a model the compiler refuses leaves every file as it was.
     let bin = args.champion.with_extension("bin");
     let compiled = if bin.exists() {
+        let bytes = build::compile(&args.challenger)?;
         let temporary = temporary_path(&bin);
-        let build = BuildCommand::try_parse_from([
-            "build".as_ref(),
-            args.challenger.as_os_str(),
-            "--out".as_ref(),
-            temporary.as_os_str(),
-        ])
-        .map_err(|e| e.to_string())?;
-        match build::run(build.args) {
-            Ok(code) if code == ExitCode::SUCCESS => Some(temporary),
-            Ok(code) => {
-                let _ = std::fs::remove_file(&temporary);
-                return Ok(code);
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(e);
-            }
-        }
+        std::fs::write(&temporary, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        Some(temporary)
     } else {
         None
     };
