@@ -137,6 +137,77 @@ fn score_as_of_an_earlier_time_leaves_later_events_out() {
 }
 
 #[test]
+fn score_with_rules_gives_each_tier_change_the_widgets_rule_summary() {
+    let out = leadscore(&[
+        "score",
+        "www/models/saas.json",
+        "www/models/saas.events.jsonl",
+        "--json",
+        "--rules",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ben = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["visitor"] == "ben-buyer")
+        .unwrap();
+    let changes = ben["transitions"].as_array().unwrap();
+    assert!(changes.len() >= 2, "{changes:?}");
+    // The change to SQL happened at the demo request: its summary names it, fired once.
+    let sql = changes.iter().find(|t| t["to"] == "SQL").unwrap();
+    assert_eq!(sql["rules"]["demo-request"][0], 1);
+    assert_eq!(sql["rules"]["demo-request"][1], 40);
+    // Earlier changes do not know of later firings.
+    let first = &changes[0]["rules"];
+    assert!(first.get("demo-request").is_none(), "{first}");
+    // Without --rules, no summaries.
+    let plain = leadscore(&[
+        "score",
+        "www/models/saas.json",
+        "www/models/saas.events.jsonl",
+        "--json",
+    ]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"rules\""));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let events = temp_file(
+        "many.jsonl",
+        &(0..20_000)
+            .map(|i| format!("{{\"visitor\": \"v{i}\", \"ts\": {}, \"type\": \"page_view\", \"path\": \"/pricing\"}}\n", 1_790_000_000_000u64 + i))
+            .collect::<String>(),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args([
+            "score",
+            "www/models/saas.json",
+            events.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reader is gone: the command must end without a panic or an error message.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
 fn score_prints_a_table_by_default() {
     let out = leadscore(&[
         "score",

@@ -50,8 +50,24 @@ enum Command {
     Retune(retune::Args),
 }
 
+/// Lets a closed output pipe (`leadscore score ... | head`) end the command quietly, as it ends
+/// other command-line tools, instead of a panic in `println!`. Not for `serve`, whose clients
+/// may hang up at any time.
+#[cfg(unix)]
+fn quiet_on_closed_pipe() {
+    // SAFETY: called first in `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Build(args) => build::run(args),
