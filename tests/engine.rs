@@ -1021,3 +1021,266 @@ fn advance_is_apply_without_the_explanation() {
         );
     }
 }
+
+fn custom(name: &str) -> Event {
+    Event::Custom {
+        name: name.into(),
+        properties: Entries::new(),
+    }
+}
+
+fn points_of(s: &State, m: &ValidModel, at: Millis, rule: &str) -> f64 {
+    engine::score(s, m, at)
+        .contributions
+        .iter()
+        .find(|c| c.rule == rule)
+        .map_or(0.0, |c| c.points)
+}
+
+#[test]
+fn query_conditions_absent_and_other_than() {
+    let m = model(
+        json!([
+            { "id": "no-source", "when": { "page": { "path": "/", "query": { "utm_source": { "absent": true } } } },
+              "dimension": "intent", "points": 1, "frequency": "every_time" },
+            { "id": "other-source", "when": { "page": { "path": "/", "query": { "utm_source": { "other_than": ["google", "LinkedIn"] } } } },
+              "dimension": "intent", "points": 10, "frequency": "every_time" },
+            { "id": "linkedin", "when": { "page": { "path": "/", "query": { "utm_source": "linkedin" } } },
+              "dimension": "intent", "points": 100, "frequency": "every_time" }
+        ]),
+        mql_at(1),
+    );
+    let total = |q: &[(&str, &str)]| total_after(&m, &[(T0, page_q("/", q))], T0);
+    assert_eq!(total(&[]), 1.0, "absent");
+    assert_eq!(total(&[("other", "x")]), 1.0, "another parameter only");
+    assert_eq!(total(&[("utm_source", "bing")]), 10.0, "any other value");
+    assert_eq!(total(&[("utm_source", "GOOGLE")]), 0.0, "listed, any case");
+    assert_eq!(
+        total(&[("utm_source", "linkedin")]),
+        100.0,
+        "the plain form still works"
+    );
+    assert_eq!(
+        total_after(&m, &[(T0, page_q("/x", &[]))], T0),
+        0.0,
+        "path still counts"
+    );
+}
+
+/// An `all` of answers counts while every answer holds, exactly as the answer rules of the
+/// same conditions would all be active, and is taken back when one answer changes.
+#[test]
+fn an_all_of_answers_counts_while_every_answer_holds() {
+    let m = model(
+        json!([
+            { "id": "cto-large", "when": { "all": [
+                { "answer": { "question": "role", "one_of": ["cto", "founder"] } },
+                { "answer": { "question": "size", "min": 50 } } ] },
+              "dimension": "fit", "points": 30 },
+            { "id": "role", "when": { "answer": { "question": "role", "equals": "student" } },
+              "dimension": "fit", "points": -5 }
+        ]),
+        mql_at(30),
+    );
+    let mut s = State::new(&m);
+    let num = |v: f64| Event::Answer {
+        question: "Size".into(),
+        value: Value::Number(v),
+    };
+    engine::apply(&mut s, &m, &answer("role", "CTO"), T0).unwrap();
+    assert_eq!(
+        points_of(&s, &m, T0, "cto-large"),
+        0.0,
+        "one answer is not enough"
+    );
+    let sc = engine::apply(&mut s, &m, &num(80.0), T0 + 1).unwrap();
+    assert_eq!(sc.fit, 30.0);
+    assert_eq!(sc.tier, "MQL");
+    // Answering again with a value that still holds changes nothing; firing counts once.
+    engine::apply(&mut s, &m, &answer("role", "founder"), T0 + 2).unwrap();
+    assert_eq!(s.rules[0].count, 1);
+    // Another answer to one question takes the rule back ...
+    let sc = engine::apply(&mut s, &m, &answer("role", "student"), T0 + 3).unwrap();
+    assert_eq!(sc.fit, -5.0);
+    assert_eq!(s.rules[0].count, 0);
+    // ... and a matching one brings it back.
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 4).unwrap();
+    assert_eq!(engine::score(&s, &m, T0 + 4).fit, 30.0);
+    let sc = engine::apply(&mut s, &m, &num(10.0), T0 + 5).unwrap();
+    assert_eq!(sc.fit, 0.0);
+    // Explanations name the rule as usual; the state keeps the answers it needs, and only those.
+    engine::apply(&mut s, &m, &num(51.0), T0 + 6).unwrap();
+    let sc = engine::score(&s, &m, T0 + 6);
+    assert_eq!(sc.contributions[0].rule, "cto-large");
+    assert_eq!(s.answers.len(), 2);
+    let back = State::from_bytes(&s.to_bytes(), &m).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(State::from_json(&s.to_json(), &m).unwrap(), s);
+}
+
+/// Aggregates in an `all` are read from the state: the rule fires once when the last part
+/// comes to hold, whichever event brings it.
+#[test]
+fn an_all_with_aggregates_fires_once_when_it_becomes_true() {
+    let m = model(
+        json!([
+            { "id": "engaged-cto", "when": { "all": [
+                { "answer": { "question": "role", "equals": "cto" } },
+                { "visits": { "at_least": 2 } },
+                { "time_on_site": { "at_least_seconds": 60 } },
+                { "page_views": { "path": "/docs/**", "at_least": 2 } } ] },
+              "dimension": "engagement", "points": 25 }
+        ]),
+        mql_at(25),
+    );
+    let mut s = State::new(&m);
+    let eng = Event::Engagement { seconds: 90.0 };
+    engine::apply(&mut s, &m, &page("/docs/a"), T0).unwrap();
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
+    engine::apply(&mut s, &m, &eng, T0 + 2).unwrap();
+    engine::apply(&mut s, &m, &page("/docs/b"), T0 + 3).unwrap();
+    assert_eq!(s.rules[0].count, 0, "one visit so far");
+    let sc = engine::apply(&mut s, &m, &page("/"), T0 + DAY).unwrap();
+    assert_eq!(sc.engagement, 25.0, "the second visit completes it");
+    engine::apply(&mut s, &m, &page("/"), T0 + 3 * DAY).unwrap();
+    assert_eq!(s.rules[0].count, 1, "counts once");
+}
+
+/// An `all` with a momentary condition fires on each matching event while the state-like
+/// conditions hold, with the rule's frequency and decay.
+#[test]
+fn an_all_with_an_event_fires_on_matching_events_while_the_rest_holds() {
+    let m = model(
+        json!([
+            { "id": "pricing-cto", "when": { "all": [
+                { "page": { "path": "/pricing" } },
+                { "answer": { "question": "role", "equals": "cto" } } ] },
+              "dimension": "intent", "points": 10,
+              "frequency": { "at_most": 2 }, "decay": { "half_life_days": 1 } }
+        ]),
+        mql_at(10),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &page("/pricing"), T0).unwrap();
+    assert_eq!(s.rules[0].count, 0, "no answer yet");
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
+    assert_eq!(s.rules[0].count, 0, "the answer alone does not fire it");
+    engine::apply(&mut s, &m, &page("/about"), T0 + 2).unwrap();
+    assert_eq!(s.rules[0].count, 0);
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 3).unwrap();
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 4).unwrap();
+    engine::apply(&mut s, &m, &page("/pricing"), T0 + 5).unwrap();
+    assert_eq!(s.rules[0].count, 2, "at most 2");
+    assert!((points_of(&s, &m, T0 + 4 + DAY, "pricing-cto") - 10.0).abs() < 1e-6);
+    // A changed answer does not take back what was earned (momentary rules are not retracted)
+    // but stops further firings.
+    let m2 = model(
+        json!([
+            { "id": "demo-cto", "when": { "all": [
+                { "form": { "id": "demo" } },
+                { "answer": { "question": "role", "equals": "cto" } } ] },
+              "dimension": "intent", "points": 10, "frequency": "every_time" }
+        ]),
+        mql_at(10),
+    );
+    let mut s = State::new(&m2);
+    engine::apply(&mut s, &m2, &answer("role", "cto"), T0).unwrap();
+    engine::apply(&mut s, &m2, &form_id("demo"), T0 + 1).unwrap();
+    engine::apply(&mut s, &m2, &answer("role", "student"), T0 + 2).unwrap();
+    engine::apply(&mut s, &m2, &form_id("demo"), T0 + 3).unwrap();
+    assert_eq!(engine::score(&s, &m2, T0 + 3).intent, 10.0);
+}
+
+#[test]
+fn any_fires_when_any_branch_would() {
+    let m = model(
+        json!([
+            { "id": "senior", "when": { "any": [
+                { "answer": { "question": "role", "equals": "cto" } },
+                { "answer": { "question": "seniority", "equals": "vp" } } ] },
+              "dimension": "fit", "points": 20 },
+            { "id": "hand-raiser", "when": { "any": [
+                { "form": { "id": "demo" } },
+                { "event": { "name": "trial_started" } },
+                { "download": { "extensions": ["pdf"] } } ] },
+              "dimension": "intent", "points": 5, "frequency": "every_time" }
+        ]),
+        mql_at(20),
+    );
+    let mut s = State::new(&m);
+    engine::apply(&mut s, &m, &answer("seniority", "vp"), T0).unwrap();
+    engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
+    assert_eq!(s.rules[0].count, 1);
+    engine::apply(&mut s, &m, &answer("seniority", "ic"), T0 + 2).unwrap();
+    assert_eq!(s.rules[0].count, 1, "the other branch still holds");
+    engine::apply(&mut s, &m, &answer("role", "student"), T0 + 3).unwrap();
+    assert_eq!(s.rules[0].count, 0, "no branch holds");
+    engine::apply(&mut s, &m, &form_id("demo"), T0 + 4).unwrap();
+    engine::apply(&mut s, &m, &custom("trial_started"), T0 + 5).unwrap();
+    engine::apply(
+        &mut s,
+        &m,
+        &Event::Download {
+            url: "/a.pdf".into(),
+        },
+        T0 + 6,
+    )
+    .unwrap();
+    engine::apply(&mut s, &m, &custom("other"), T0 + 7).unwrap();
+    assert_eq!(s.rules[1].count, 3);
+    assert!(engine::is_download(&m, "https://x.com/b.PDF"));
+    assert!(!engine::is_download(&m, "/b.zip"));
+}
+
+/// State kept before compound rules (format 2) still loads; a model version that adds a
+/// compound rule keeps every other rule's state and reads only answers given from then on.
+#[test]
+fn compound_rules_carry_over_across_model_versions_and_state_formats() {
+    let m1 = model(
+        json!([
+            { "id": "cto", "when": { "answer": { "question": "role", "equals": "cto" } },
+              "dimension": "fit", "points": 10 }
+        ]),
+        mql_at(10),
+    );
+    let mut s = State::new(&m1);
+    engine::apply(&mut s, &m1, &answer("role", "cto"), T0).unwrap();
+    // Format 2: the same bytes without the answers list.
+    let mut old = s.to_bytes();
+    old[0] = 2;
+    old.truncate(old.len() - 2);
+    let back = State::from_bytes(&old, &m1).unwrap();
+    assert_eq!(engine::score(&back, &m1, T0).fit, 10.0);
+    let mut json2: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+    json2["v"] = json!(2);
+    assert!(State::from_json(&json2.to_string(), &m1).is_some());
+
+    let m2 = model(
+        json!([
+            { "id": "cto", "when": { "answer": { "question": "role", "equals": "cto" } },
+              "dimension": "fit", "points": 10 },
+            { "id": "cto-big", "when": { "all": [
+                { "answer": { "question": "role", "equals": "cto" } },
+                { "answer": { "question": "size", "min": 100 } } ] },
+              "dimension": "fit", "points": 5 }
+        ]),
+        mql_at(10),
+    );
+    let mut s2 = State::from_bytes(&s.to_bytes(), &m2).unwrap();
+    assert_eq!(engine::score(&s2, &m2, T0).fit, 10.0);
+    let size = Event::Answer {
+        question: "size".into(),
+        value: Value::Number(500.0),
+    };
+    engine::apply(&mut s2, &m2, &size, T0 + 1).unwrap();
+    assert_eq!(
+        s2.rules[1].count, 0,
+        "the role was answered before the rule existed"
+    );
+    engine::apply(&mut s2, &m2, &answer("role", "cto"), T0 + 2).unwrap();
+    assert_eq!(engine::score(&s2, &m2, T0 + 2).fit, 15.0);
+    // Back to the first model: the compound rule and its answers are dropped.
+    let s3 = State::from_bytes(&s2.to_bytes(), &m1).unwrap();
+    assert!(s3.answers.is_empty());
+    assert_eq!(engine::score(&s3, &m1, T0 + 3).fit, 10.0);
+}

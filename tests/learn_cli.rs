@@ -223,49 +223,64 @@ impl Visitor {
 
     /// The scorecard's total: the points of every rule whose condition the visitor meets.
     fn scorecard_total(&self, model: &Value) -> i64 {
+        model["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|rule| self.hit(&rule["when"]))
+            .map(|rule| rule["points"].as_i64().unwrap())
+            .sum()
+    }
+
+    /// Whether the visitor meets a learned rule's condition.
+    fn hit(&self, when: &Value) -> bool {
         let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-        let mut total = 0;
-        for rule in model["rules"].as_array().unwrap() {
-            let when = &rule["when"];
-            let hit = if let Some(a) = when.get("answer") {
-                self.answers.iter().any(|(q, v)| {
-                    same(q, a["question"].as_str().unwrap())
-                        && match (a.get("equals"), a.get("one_of"), v) {
-                            (Some(e), _, Value::String(s)) => same(s, e.as_str().unwrap()),
-                            (_, Some(list), Value::String(s)) => list
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .any(|e| same(s, e.as_str().unwrap())),
-                            (None, None, Value::Number(n)) => {
-                                let x = n.as_f64().unwrap();
-                                a.get("min").is_none_or(|m| x >= m.as_f64().unwrap())
-                                    && a.get("max").is_none_or(|m| x <= m.as_f64().unwrap())
-                            }
-                            _ => false,
+        if let Some(a) = when.get("answer") {
+            self.answers.iter().any(|(q, v)| {
+                same(q, a["question"].as_str().unwrap())
+                    && match (a.get("equals"), a.get("one_of"), v) {
+                        (Some(e), _, Value::String(s)) => same(s, e.as_str().unwrap()),
+                        (_, Some(list), Value::String(s)) => list
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|e| same(s, e.as_str().unwrap())),
+                        (None, None, Value::Number(n)) => {
+                            let x = n.as_f64().unwrap();
+                            a.get("min").is_none_or(|m| x >= m.as_f64().unwrap())
+                                && a.get("max").is_none_or(|m| x <= m.as_f64().unwrap())
                         }
-                })
-            } else if let Some(p) = when.get("page") {
-                let want = &p["query"]["utm_source"];
-                self.source.is_some_and(|s| same(s, want.as_str().unwrap()))
-            } else if let Some(d) = when.get("download") {
-                self.downloads
-                    .iter()
-                    .any(|u| *u == d["url"].as_str().unwrap())
-            } else if let Some(f) = when.get("form") {
-                self.forms.iter().any(|id| *id == f["id"].as_str().unwrap())
-            } else if let Some(v) = when.get("visits") {
-                u64::from(self.visits) >= v["at_least"].as_u64().unwrap()
-            } else if let Some(s) = when.get("time_on_site") {
-                self.seconds >= s["at_least_seconds"].as_f64().unwrap()
-            } else {
-                panic!("unexpected rule kind in a learned model: {rule}");
-            };
-            if hit {
-                total += rule["points"].as_i64().unwrap();
+                        _ => false,
+                    }
+            })
+        } else if let Some(p) = when.get("page") {
+            let want = &p["query"]["utm_source"];
+            match (want.as_str(), want.get("other_than")) {
+                (Some(w), _) => self.source.is_some_and(|s| same(s, w)),
+                (None, Some(list)) => self.source.is_some_and(|s| {
+                    !list
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|w| same(s, w.as_str().unwrap()))
+                }),
+                _ => panic!("unexpected query condition {want}"),
             }
+        } else if let Some(d) = when.get("download") {
+            self.downloads
+                .iter()
+                .any(|u| *u == d["url"].as_str().unwrap())
+        } else if let Some(f) = when.get("form") {
+            self.forms.iter().any(|id| *id == f["id"].as_str().unwrap())
+        } else if let Some(v) = when.get("visits") {
+            u64::from(self.visits) >= v["at_least"].as_u64().unwrap()
+        } else if let Some(s) = when.get("time_on_site") {
+            self.seconds >= s["at_least_seconds"].as_f64().unwrap()
+        } else if let Some(parts) = when.get("all") {
+            parts.as_array().unwrap().iter().all(|p| self.hit(p))
+        } else {
+            panic!("unexpected rule kind in a learned model: {when}");
         }
-        total
     }
 }
 

@@ -211,52 +211,61 @@ fn a_larger_pdo_scales_the_points() {
 /// The scorecard total of one generated lead, computed from its CSV cells and the model's rules
 /// by this test alone (no replay, no engine).
 fn total_from_cells(model: &leadscore::model::Model, header: &[&str], cells: &[&str]) -> i64 {
-    use leadscore::model::Matcher;
     let cell = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()].trim();
+    model
+        .rules
+        .iter()
+        .filter(|rule| rule_hit(&rule.when, &cell))
+        .map(|rule| i64::from(rule.points))
+        .sum()
+}
+
+/// Whether a lead's cells meet a learned rule's condition.
+fn rule_hit<'a>(when: &leadscore::model::Matcher, cell: &dyn Fn(&str) -> &'a str) -> bool {
+    use leadscore::model::Matcher;
     let number = |name: &str| cell(name).parse::<f64>().ok();
     let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
     let visits = number("Visits").map_or(1.0, f64::round).max(1.0);
     let seconds = number("Time On Site").unwrap_or(0.0);
-    let mut total = 0i64;
-    for rule in &model.rules {
-        let hit = match &rule.when {
-            Matcher::Visits { at_least } => visits >= f64::from(*at_least),
-            Matcher::TimeOnSite { at_least_seconds } => seconds >= f64::from(*at_least_seconds),
-            Matcher::Answer {
-                question,
-                equals,
-                one_of,
-                min,
-                ..
-            } => {
-                let column = match question.as_str() {
-                    "pages_per_visit" => "Pages Per Visit",
-                    "role" => "Role",
-                    "country" => "Country",
-                    other => panic!("unexpected question {other}"),
-                };
-                let value = cell(column);
-                let answered = !value.is_empty() && !same(value, "select");
-                answered
-                    && match (equals, one_of, min) {
-                        (Some(e), _, _) => same(value, e),
-                        (_, Some(list), _) => list.iter().any(|e| same(value, e)),
-                        (_, _, Some(m)) => value.parse::<f64>().is_ok_and(|x| x >= *m),
-                        _ => false,
-                    }
-            }
-            Matcher::Page { query, .. } => query
-                .get("utm_source")
-                .is_some_and(|s| same(cell("Source"), s)),
-            Matcher::Download { .. } => same(cell("Guide Download"), "yes"),
-            Matcher::Form { .. } => same(cell("Demo Request"), "yes"),
-            other => panic!("unexpected matcher {other:?}"),
-        };
-        if hit {
-            total += i64::from(rule.points);
+    match when {
+        Matcher::Visits { at_least } => visits >= f64::from(*at_least),
+        Matcher::TimeOnSite { at_least_seconds } => seconds >= f64::from(*at_least_seconds),
+        Matcher::Answer {
+            question,
+            equals,
+            one_of,
+            min,
+            ..
+        } => {
+            let column = match question.as_str() {
+                "pages_per_visit" => "Pages Per Visit",
+                "role" => "Role",
+                "country" => "Country",
+                other => panic!("unexpected question {other}"),
+            };
+            let value = cell(column);
+            let answered = !value.is_empty() && !same(value, "select");
+            answered
+                && match (equals, one_of, min) {
+                    (Some(e), _, _) => same(value, e),
+                    (_, Some(list), _) => list.iter().any(|e| same(value, e)),
+                    (_, _, Some(m)) => value.parse::<f64>().is_ok_and(|x| x >= *m),
+                    _ => false,
+                }
         }
+        Matcher::Page { query, .. } => {
+            let source = cell("Source");
+            let present =
+                (!source.is_empty() && !same(source, "select")).then(|| source.to_string());
+            query
+                .get("utm_source")
+                .is_some_and(|c| c.holds(present.as_ref()))
+        }
+        Matcher::Download { .. } => same(cell("Guide Download"), "yes"),
+        Matcher::Form { .. } => same(cell("Demo Request"), "yes"),
+        Matcher::All(parts) => parts.iter().all(|p| rule_hit(p, cell)),
+        other => panic!("unexpected matcher {other:?}"),
     }
-    total
 }
 
 proptest! {

@@ -321,3 +321,108 @@ fn tier_evidence_is_checked_and_not_compiled() {
         got[0]
     );
 }
+
+#[test]
+fn compound_conditions_are_checked_with_exact_paths() {
+    let mut doc = base();
+    doc["rules"] = json!([
+        { "id": "ok", "when": { "all": [
+            { "answer": { "question": "role", "equals": "cto" } },
+            { "visits": { "at_least": 2 } },
+            { "page": { "path": "/pricing" } } ] },
+          "dimension": "intent", "points": 40, "frequency": "every_time" },
+        { "id": "bad-range", "when": { "all": [
+            { "answer": { "question": "role", "equals": "cto" } },
+            { "answer": { "question": "size", "min": 9, "max": 1 } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "nested", "when": { "any": [
+            { "all": [ { "visits": { "at_least": 2 } }, { "visits": { "at_least": 3 } } ] },
+            { "visits": { "at_least": 4 } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "two-events", "when": { "all": [
+            { "page": { "path": "/a" } }, { "form": { "id": "demo" } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "mixed-any", "when": { "any": [
+            { "visits": { "at_least": 2 } }, { "form": { "id": "demo" } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "single", "when": { "all": [ { "visits": { "at_least": 2 } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "return", "when": { "all": [
+            { "return_visit": { "within_days": 3 } }, { "visits": { "at_least": 2 } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "state-like-often", "when": { "all": [
+            { "visits": { "at_least": 2 } }, { "time_on_site": { "at_least_seconds": 5 } } ] },
+          "dimension": "fit", "points": 1, "frequency": "every_time" },
+        { "id": "views", "when": { "all": [
+            { "page_views": { "path": "/a", "at_least": 2 } }, { "page_views": { "path": "/b", "at_least": 2 } } ] },
+          "dimension": "fit", "points": 1 },
+        { "id": "demo", "when": { "form": { "id": "demo" } }, "dimension": "intent", "points": 40 }
+    ]);
+    let got = errors(doc);
+    let want = [
+        "rules[1].when.all[1].answer: min 9 is greater than max 1",
+        "rules[2].when.any[0]: `all` cannot be nested in `any`",
+        "rules[3].when.all[1]: an `all` holds at most one page, download, form or event condition (the first is rules[3].when.all[0])",
+        "rules[4].when.any[1]: an `any` lists either only page, download, form and event conditions or only answers and aggregates",
+        "rules[5].when.all: give at least 2 conditions",
+        "rules[6].when.all[0]: `return_visit` cannot be part of a compound condition",
+        "rules[7].frequency: an `all` of answers and aggregates counts once",
+        "rules[8].when.all[1]: at most one `page_views` condition per rule (the first is rules[8].when.all[0])",
+    ];
+    for w in want {
+        assert!(got.iter().any(|g| g.starts_with(w)), "{w}\nin {got:#?}");
+    }
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    // Structural problems inside a compound condition name their place too.
+    let mut doc = base();
+    doc["rules"][0]["when"] = json!({ "all": [ { "visits": { "at_least": 2 } }, { "answer": { "question": "q", "minn": 1 } } ] });
+    let got = errors(doc);
+    assert!(got[0].starts_with("rules[0].when"), "{got:?}");
+}
+
+#[test]
+fn query_conditions_are_checked() {
+    let mut doc = base();
+    doc["rules"][0]["when"] = json!({ "page": { "path": "/", "query": {
+        "a": "x", "b": { "absent": false }, "c": { "other_than": [] }, "d": { "other_than": ["*"] },
+        "e": { "absent": true }, "f": { "other_than": ["google"] } } } });
+    assert_eq!(
+        errors(doc),
+        vec![
+            "rules[0].when.page.query.b.absent: must be true (for a parameter with any value, write \"*\")",
+            "rules[0].when.page.query.c.other_than: must list at least one value (for any value, write \"*\")",
+            "rules[0].when.page.query.d.other_than[0]: must be a value (not empty, not \"*\")",
+        ]
+    );
+    let mut doc = base();
+    doc["rules"][0]["when"] =
+        json!({ "page": { "path": "/", "query": { "a": { "sometimes": true } } } });
+    assert!(errors(doc)[0].starts_with("rules[0]"));
+}
+
+/// Compound rules and query conditions survive the compiled form, and a compound matcher
+/// inside another one is refused by the reader (it never recurses further).
+#[test]
+fn compound_rules_and_query_conditions_compile_and_read_back() {
+    use leadscore::model::binary;
+    let mut doc = base();
+    doc["rules"][0]["when"] = json!({ "all": [
+        { "page": { "path": "/pricing", "query": { "utm_source": { "other_than": ["google"] }, "ref": { "absent": true }, "x": "*" } } },
+        { "answer": { "question": "role", "one_of": ["cto", "vp"] } },
+        { "page_views": { "path": "/docs/**", "at_least": 3 } } ] });
+    doc["rules"].as_array_mut().unwrap().push(json!(
+        { "id": "any", "when": { "any": [ { "visits": { "at_least": 2 } }, { "distinct_pages": { "at_least": 3 } } ] },
+          "dimension": "fit", "points": 3 }));
+    let model = ValidModel::from_json(&doc.to_string()).unwrap();
+    let bytes = binary::write(&model).unwrap();
+    let back = binary::read(&bytes).unwrap();
+    assert_eq!(back.model().rules, model.model().rules);
+    assert_eq!(back.rule_key(), model.rule_key());
+    for n in 0..bytes.len() {
+        assert!(binary::read(&bytes[..n]).is_err());
+    }
+    // Format 1 is refused as another version.
+    let mut old = bytes.clone();
+    old[4] = 1;
+    assert_eq!(binary::read(&old).err(), Some(binary::LoadError::Version));
+}

@@ -16,7 +16,10 @@ pub use score::{score, Contribution, Score};
 use score::{score_aligned, Detail};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
-use crate::model::{Decay, Frequency, Matcher, RuleGroup, ValidModel, MAX_DISTINCT_PAGES};
+use crate::model::{
+    pattern, Condition, Decay, Entries, Frequency, Matcher, QueryCondition, RuleGroup, ValidModel,
+    MAX_DISTINCT_PAGES,
+};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -68,6 +71,7 @@ fn step<'m>(
         Event::Engagement { seconds } => state.seconds += seconds,
     }
     aggregates(state, model, event, &visit, now);
+    compounds(state, model, event, now);
     let result = score_aligned(state, model, now, detail);
     store_tier(state, &result);
     Ok(result)
@@ -109,7 +113,7 @@ fn page_view(
     state: &mut State,
     model: &ValidModel,
     path: &str,
-    query: &crate::model::Entries<String>,
+    query: &Entries<String>,
     now: Millis,
 ) {
     let hash = page_hash(path);
@@ -120,15 +124,15 @@ fn page_view(
         let Matcher::Page { path: p, query: q } = m else {
             continue;
         };
-        let query_holds = q.iter().all(|(k, v)| {
-            query
-                .get(k)
-                .is_some_and(|actual| v == "*" || actual.eq_ignore_ascii_case(v))
-        });
-        if query_holds && model.path_matches(i, p, path) {
+        if query_holds(q, query) && model.path_matches(i, p, path) {
             fire(state, model, i, now);
         }
     }
+}
+
+/// True when a page view's query meets every query condition of a page rule.
+fn query_holds(conditions: &Entries<QueryCondition>, query: &Entries<String>) -> bool {
+    conditions.iter().all(|(k, c)| c.holds(query.get(k)))
 }
 
 /// A download: fires the download rules its URL matches.
@@ -145,6 +149,17 @@ fn download(state: &mut State, model: &ValidModel, url: &str, now: Millis) {
 /// An answer: each answer rule of the question counts while the current answer meets it.
 fn answer(state: &mut State, model: &ValidModel, question: &str, value: &Value, now: Millis) {
     let question = question.trim();
+    // The current answer to a question that compound rules name, for them to read.
+    if let Some(q) = model
+        .compound_questions()
+        .iter()
+        .find(|q| q.eq_ignore_ascii_case(question))
+    {
+        match state.answers.iter_mut().find(|(k, _)| k == q) {
+            Some((_, v)) => *v = value.clone(),
+            None => state.answers.push((q.clone(), value.clone())),
+        }
+    }
     for (i, m) in matchers(model, RuleGroup::Answer) {
         let Matcher::Answer {
             question: q,
@@ -179,21 +194,31 @@ fn form_submit(
     name: &Option<String>,
     now: Millis,
 ) {
-    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
-        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
-        _ => false,
-    };
     for (i, m) in matchers(model, RuleGroup::Form) {
         if let Matcher::Form {
             id: want_id,
             name: want_name,
         } = m
         {
-            if same(want_id, id) || same(want_name, name) {
+            if form_matches(want_id, want_name, id, name) {
                 fire(state, model, i, now);
             }
         }
     }
+}
+
+/// True when a form submission with `id` and `name` is the form a rule names.
+fn form_matches(
+    want_id: &Option<String>,
+    want_name: &Option<String>,
+    id: &Option<String>,
+    name: &Option<String>,
+) -> bool {
+    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
+        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
+        _ => false,
+    };
+    same(want_id, id) || same(want_name, name)
 }
 
 /// A custom event: fires the event rules of its name whose property conditions hold.
@@ -201,10 +226,9 @@ fn custom(
     state: &mut State,
     model: &ValidModel,
     name: &str,
-    properties: &crate::model::Entries<Value>,
+    properties: &Entries<Value>,
     now: Millis,
 ) {
-    let name = name.trim();
     for (i, m) in matchers(model, RuleGroup::Event) {
         let Matcher::Event {
             name: want,
@@ -213,16 +237,25 @@ fn custom(
         else {
             continue;
         };
-        if want.eq_ignore_ascii_case(name)
-            && conds.iter().all(|(k, c)| {
-                properties
-                    .get(k)
-                    .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
-            })
-        {
+        if custom_matches(want, conds, name, properties) {
             fire(state, model, i, now);
         }
     }
+}
+
+/// True when a custom event is the one a rule names and its properties meet the conditions.
+fn custom_matches(
+    want: &str,
+    conds: &Entries<Condition>,
+    name: &str,
+    properties: &Entries<Value>,
+) -> bool {
+    want.eq_ignore_ascii_case(name.trim())
+        && conds.iter().all(|(k, c)| {
+            properties
+                .get(k)
+                .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
+        })
 }
 
 /// Aggregate conditions: each awards its points once, when it becomes true.
@@ -231,33 +264,127 @@ fn aggregates(state: &mut State, model: &ValidModel, event: &Event, visit: &Visi
         let Some(rule) = model.rules().get(i) else {
             continue;
         };
-        let Some(rs) = state.rules.get_mut(i) else {
-            continue;
-        };
+        if let (Matcher::PageViews { path: p, .. }, Event::PageView { path, .. }) =
+            (&rule.when, event)
+        {
+            if model.path_matches(i, p, path) {
+                count_page_view(state, i);
+            }
+        }
         let reached = match &rule.when {
-            Matcher::Visits { at_least } => state.visits >= *at_least,
-            Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
-            Matcher::PageViews { path: p, at_least } => {
-                if let Event::PageView { path, .. } = event {
-                    if model.path_matches(i, p, path) {
-                        rs.progress = rs.progress.saturating_add(1);
-                    }
-                }
-                rs.progress >= *at_least
-            }
-            Matcher::TimeOnSite { at_least_seconds } => {
-                state.seconds >= f64::from(*at_least_seconds)
-            }
             Matcher::ReturnVisit { within_days } => {
                 visit.new
                     && visit
                         .gap
                         .is_some_and(|g| (g as f64) <= within_days * DAY_MS)
             }
-            _ => false,
+            m => state_holds(state, i, m),
         };
-        if reached && rs.count == 0 {
+        if reached && state.rules.get(i).is_some_and(|rs| rs.count == 0) {
             fire(state, model, i, now);
+        }
+    }
+}
+
+fn count_page_view(state: &mut State, i: usize) {
+    if let Some(rs) = state.rules.get_mut(i) {
+        rs.progress = rs.progress.saturating_add(1);
+    }
+}
+
+/// True when a condition read from the visitor's state holds for rule `i`: the current answer
+/// meets an answer condition, an aggregate is reached (`page_views` counts in rule `i`'s
+/// progress).
+fn state_holds(state: &State, i: usize, m: &Matcher) -> bool {
+    match m {
+        Matcher::Answer {
+            question,
+            equals,
+            one_of,
+            min,
+            max,
+        } => state
+            .answers
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case(question))
+            .is_some_and(|(_, v)| condition_holds(v, equals, one_of, *min, *max)),
+        Matcher::Visits { at_least } => state.visits >= *at_least,
+        Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
+        Matcher::PageViews { at_least, .. } => {
+            state.rules.get(i).map_or(0, |rs| rs.progress) >= *at_least
+        }
+        Matcher::TimeOnSite { at_least_seconds } => state.seconds >= f64::from(*at_least_seconds),
+        _ => false,
+    }
+}
+
+/// True when a `page`, `download`, `form` or `event` condition matches the event.
+fn event_matches(m: &Matcher, event: &Event) -> bool {
+    match (m, event) {
+        (Matcher::Page { path: p, query: q }, Event::PageView { path, query }) => {
+            query_holds(q, query) && pattern::matches(p, path)
+        }
+        (Matcher::Download { url, extensions }, Event::Download { url: u }) => {
+            let path = url_path(u);
+            let literal = url.as_deref().map_or(0, pattern::literal_prefix);
+            download_matches(url, extensions, literal, path, extension(path))
+        }
+        (Matcher::Form { id, name }, Event::FormSubmit { id: i, name: n }) => {
+            form_matches(id, name, i, n)
+        }
+        (
+            Matcher::Event { name, properties },
+            Event::Custom {
+                name: n,
+                properties: p,
+            },
+        ) => custom_matches(name, properties, n, p),
+        _ => false,
+    }
+}
+
+/// `all` and `any` rules, after the event's own effects on the state (answers, visits, pages,
+/// time). Without a momentary condition a rule counts while its conditions hold: it fires when
+/// they come to hold and is taken back when they no longer do (only a changed answer can do
+/// that: aggregates never fall). With one it fires, as its frequency allows, on an event that
+/// a momentary condition matches while (for `all`) the other conditions hold.
+fn compounds(state: &mut State, model: &ValidModel, event: &Event, now: Millis) {
+    for &i in model.rules_for(RuleGroup::Compound) {
+        let Some(rule) = model.rules().get(i) else {
+            continue;
+        };
+        let parts = rule.when.parts();
+        let all = matches!(rule.when, Matcher::All(_));
+        if let Event::PageView { path, .. } = event {
+            if parts
+                .iter()
+                .any(|p| matches!(p, Matcher::PageViews { path: pat, .. } if pattern::matches(pat, path)))
+            {
+                count_page_view(state, i);
+            }
+        }
+        let part_holds = |p: &Matcher| {
+            if p.is_momentary() {
+                event_matches(p, event)
+            } else {
+                state_holds(state, i, p)
+            }
+        };
+        let holds = if all {
+            parts.iter().all(part_holds)
+        } else {
+            parts.iter().any(part_holds)
+        };
+        if rule.when.is_momentary() {
+            if holds {
+                fire(state, model, i, now);
+            }
+            continue;
+        }
+        match state.rules.get_mut(i) {
+            Some(rs) if !holds && rs.count > 0 => retract(rs),
+            Some(rs) if holds && rs.count == 0 => fire(state, model, i, now),
+            _ => {}
         }
     }
 }
@@ -383,10 +510,17 @@ fn condition_holds(
 pub fn is_download(model: &ValidModel, url: &str) -> bool {
     let path = url_path(url);
     let ext = extension(path);
+    let event = Event::Download { url: url.into() };
     model
         .rules_for(RuleGroup::Download)
         .iter()
         .any(|&i| download_rule_matches(model, i, path, ext))
+        || model.rules_for(RuleGroup::Compound).iter().any(|&i| {
+            model
+                .rules()
+                .get(i)
+                .is_some_and(|r| r.when.parts().iter().any(|p| event_matches(p, &event)))
+        })
 }
 
 /// True when download rule `i` matches the URL path `path` (with file extension `ext`).
@@ -394,8 +528,20 @@ fn download_rule_matches(model: &ValidModel, i: usize, path: &str, ext: Option<&
     let Some(Matcher::Download { url, extensions }) = model.rules().get(i).map(|r| &r.when) else {
         return false;
     };
+    download_matches(url, extensions, model.literal(i), path, ext)
+}
+
+/// True when a download of `path` (with extension `ext`) matches the URL pattern (whose literal
+/// prefix is `literal` long, or 0) or the extensions of a download condition.
+fn download_matches(
+    url: &Option<String>,
+    extensions: &[String],
+    literal: usize,
+    path: &str,
+    ext: Option<&str>,
+) -> bool {
     url.as_deref()
-        .is_some_and(|p| model.path_matches(i, p, path))
+        .is_some_and(|p| pattern::matches_after(p, literal, path))
         || ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 

@@ -9,15 +9,18 @@
 //! and carries the earned firings over (see [`RuleState`]).
 
 use super::half_life_factor;
+use super::Value;
 use crate::bytes::{Reader, Writer};
-use crate::model::{Decay, Frequency, Matcher, Rule, ValidModel, MAX_DISTINCT_PAGES};
+use crate::model::{
+    Decay, Frequency, Matcher, Rule, ValidModel, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES,
+};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Version of the serialised state this build writes. It also reads format 1 (before `clock`,
-/// with `held` in points rather than firings).
-pub const STATE_FORMAT: u32 = 2;
+/// Version of the serialised state this build writes. It also reads format 2 (before
+/// `answers`) and format 1 (before `clock`, with `held` in points rather than firings).
+pub const STATE_FORMAT: u32 = 3;
 /// Most firing times kept per expiring rule; older ones are merged into the next.
 pub const MAX_FIRINGS_KEPT: usize = 32;
 
@@ -56,6 +59,10 @@ pub struct State {
     /// Per-rule state, aligned to the model's rules.
     #[serde(default)]
     pub rules: Vec<RuleState>,
+    /// The current answer to each question that the model's `all` and `any` rules name (at most
+    /// [`MAX_COMPOUND_QUESTIONS`]; answers to other questions are not kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<(String, Value)>,
     /// [`ValidModel::rule_key`] of the model `rules` is aligned to (0: not aligned yet).
     #[serde(skip)]
     pub(crate) key: u64,
@@ -143,7 +150,7 @@ impl RuleState {
     /// Brings the state into the form `rule` keeps, carrying the earned firings over when the
     /// rule's decay or frequency changed (a no-op for state kept for this rule).
     fn conform(&mut self, rule: &Rule) {
-        let counts_once = matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+        let counts_once = rule.when.counts_once();
         let cap = match rule.frequency {
             _ if counts_once => 1,
             Frequency::Once => 1,
@@ -151,7 +158,13 @@ impl RuleState {
             Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => u32::MAX,
         };
         self.count = self.count.min(cap);
-        if !matches!(rule.when, Matcher::PageViews { .. }) {
+        let counts_views = matches!(rule.when, Matcher::PageViews { .. })
+            || rule
+                .when
+                .parts()
+                .iter()
+                .any(|p| matches!(p, Matcher::PageViews { .. }));
+        if !counts_views {
             self.progress = 0;
         }
         if self.count == 0 || counts_once {
@@ -270,6 +283,19 @@ impl State {
                 self.tier = None;
             }
         }
+        // Answers the model's compound rules still read, in the model's spelling.
+        let questions = model.compound_questions();
+        self.answers.retain_mut(|(q, _)| {
+            match questions.iter().find(|k| k.eq_ignore_ascii_case(q)) {
+                Some(k) => {
+                    if k != q {
+                        *q = k.clone();
+                    }
+                    true
+                }
+                None => false,
+            }
+        });
         self.format = STATE_FORMAT;
         self.key = model.rule_key();
     }
@@ -287,9 +313,13 @@ impl State {
             .fold(now, Millis::max)
     }
 
-    /// Reads format 1: `held` was kept in points (of the rule as it is now, as far as anyone
-    /// knows), and there was no `clock`.
+    /// Reads format 2 (no `answers`: compound rules learn the answers given from now on) and
+    /// format 1: `held` was kept in points (of the rule as it is now, as far as anyone knows),
+    /// and there was no `clock`.
     fn upgrade(&mut self, model: &ValidModel) {
+        if self.format == 2 {
+            self.format = STATE_FORMAT;
+        }
         if self.format != 1 {
             return;
         }
@@ -322,6 +352,9 @@ impl State {
         if self.rules.len() > 10_000 {
             return Err("too many rules");
         }
+        if self.answers.len() > MAX_COMPOUND_QUESTIONS {
+            return Err("too many answers");
+        }
         for r in &self.rules {
             if !r.held.is_finite()
                 || r.held < 0.0
@@ -347,10 +380,27 @@ impl State {
         w.list(self.pages.iter(), |w, p| w.u32(*p));
         w.optional(self.tier.as_deref(), Writer::text);
         w.list(self.rules.iter(), |w, r| r.write(w));
+        w.list(self.answers.iter(), |w, (q, v)| {
+            w.text(q);
+            match v {
+                Value::Bool(b) => {
+                    w.u8(0);
+                    w.bool(*b);
+                }
+                Value::Number(n) => {
+                    w.u8(1);
+                    w.f64(*n);
+                }
+                Value::Text(t) => {
+                    w.u8(2);
+                    w.text(t);
+                }
+            }
+        });
         w.bytes
     }
 
-    /// Reads state written by [`State::to_bytes`] (or by format 1), checked and aligned to
+    /// Reads state written by [`State::to_bytes`] (or by formats 2 and 1), checked and aligned to
     /// `model`; corrupt, foreign or oversized bytes give `None` (the caller starts fresh).
     pub fn from_bytes(bytes: &[u8], model: &ValidModel) -> Option<State> {
         let mut r = Reader::new(bytes);
@@ -369,6 +419,23 @@ impl State {
             pages: r.list(Reader::u32),
             tier: r.optional(Reader::text),
             rules: r.list(RuleState::read),
+            answers: if format < 3 {
+                Vec::new()
+            } else {
+                r.list(|r| {
+                    let question = r.text();
+                    let value = match r.u8() {
+                        0 => Value::Bool(r.bool()),
+                        1 => Value::Number(r.f64()),
+                        2 => Value::Text(r.text()),
+                        _ => {
+                            r.fail();
+                            Value::Bool(false)
+                        }
+                    };
+                    (question, value)
+                })
+            },
             key: 0,
         };
         if !r.finish() {
@@ -438,6 +505,6 @@ mod tests {
             assert_eq!(State::from_bytes(&longer, &model), None);
         }
         assert!(state.rules.iter().filter(|r| r.count > 0).count() >= 10);
-        assert_eq!(State::from_bytes(&[2], &model), None, "another format");
+        assert_eq!(State::from_bytes(&[9], &model), None, "another format");
     }
 }

@@ -24,7 +24,7 @@ use super::logistic::SparseRows;
 use super::replay::{self, happened, signal_value};
 use super::report::ColumnReport;
 use crate::model::Entries;
-use crate::model::{Decay, Dimension, Frequency, Matcher, Rule};
+use crate::model::{Decay, Dimension, Frequency, Matcher, QueryCondition, QueryTest, Rule};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most rare values pooled into one `one_of` rule; a column with more rare values than this
@@ -237,7 +237,10 @@ fn categorical(
             Resolved::Source { parameter, path } => (
                 Matcher::Page {
                     path: path.clone(),
-                    query: Entries::from([(parameter.clone(), level.display.clone())]),
+                    query: Entries::from([(
+                        parameter.clone(),
+                        QueryCondition::Equals(level.display.clone()),
+                    )]),
                 },
                 format!("{} ({parameter}) is {:?}", spec.name, level.display),
             ),
@@ -289,12 +292,53 @@ fn categorical(
             }
         }
     }
+    // Rare and unseen sources: one `other_than` rule for a parameter present with none of the
+    // frequent values (a missing parameter stays the reference).
+    let mut other: Option<u32> = None;
+    if let Resolved::Source { parameter, path } = &spec.signal {
+        let rare_leads: u64 = rare.iter().map(|l| l.leads).sum();
+        if rare_leads >= min_leads && !frequent.is_empty() {
+            let mut values: Vec<String> = frequent.iter().map(|l| l.display.clone()).collect();
+            values.sort();
+            other = Some(candidates.len() as u32);
+            candidates.push(Candidate {
+                rule: rule(
+                    format!("{col_slug}:other-values"),
+                    format!(
+                        "{} ({parameter}) is present and none of the {} frequent values",
+                        spec.name,
+                        values.len()
+                    ),
+                    Matcher::Page {
+                        path: path.clone(),
+                        query: Entries::from([(
+                            parameter.clone(),
+                            QueryCondition::Test(QueryTest::OtherThan(values)),
+                        )]),
+                    },
+                    spec.dimension,
+                ),
+                spec: spec_index,
+            });
+        }
+    }
+    let frequent_keys: Vec<&str> = frequent.iter().map(|l| l.key.as_str()).collect();
     dictionary
         .iter()
         .map(|v| {
-            key_to_candidate
-                .get(&normalise(v))
-                .map_or_else(Vec::new, |&c| vec![c])
+            let key = normalise(v);
+            match key_to_candidate.get(&key) {
+                Some(&c) => vec![c],
+                None => match other {
+                    Some(c)
+                        if !layout.missing.contains(&key)
+                            && !frequent_keys.contains(&key.as_str()) =>
+                    {
+                        vec![c]
+                    }
+                    _ => Vec::new(),
+                },
+            }
         })
         .collect()
 }

@@ -21,7 +21,7 @@
 //! rule      id text · matcher · dimension u8 (0 fit, 1 engagement, 2 intent, 3 product)
 //!           · points i32 · frequency · decay
 //! matcher   kind u8, then
-//!           0 page: path text, query list of (name text, value text)
+//!           0 page: path text, query list of (name text, query condition)
 //!           1 download: url optional text, extensions list of text
 //!           2 answer: question text, condition
 //!           3 form: id optional text, name optional text
@@ -29,6 +29,9 @@
 //!           5 visits: at_least u32 · 6 distinct_pages: at_least u32
 //!           7 page_views: path text, at_least u32 · 8 time_on_site: seconds u32
 //!           9 return_visit: within_days f64
+//!           10 all: list of matcher · 11 any: list of matcher (their matchers are of kinds
+//!           0 to 9: a compound matcher inside another one is malformed)
+//! query condition u8: 0 equals (value text) · 1 absent (u8 0 or 1) · 2 other_than (list of text)
 //! condition equals optional text · one_of optional list of text · min optional f64
 //!           · max optional f64
 //! frequency u8: 0 once · 1 every_time · 2 at_most (u32) · 3 at_most_per_window (times u32, days f64)
@@ -39,7 +42,7 @@
 
 use super::{
     Bounds, Calibration, Condition, Decay, Dimension, Entries, Frequency, Limits, Matcher, Model,
-    Rule, Thresholds, Tier, ValidModel, FORMAT_VERSION,
+    QueryCondition, QueryTest, Rule, Thresholds, Tier, ValidModel, FORMAT_VERSION,
 };
 use crate::bytes::{fnv1a32, Reader};
 use alloc::string::String;
@@ -47,8 +50,9 @@ use alloc::vec::Vec;
 
 /// The first four bytes of every compiled model.
 pub const MAGIC: [u8; 4] = *b"LSCM";
-/// The version of the layout this build writes and reads.
-pub const FORMAT: u16 = 1;
+/// The version of the layout this build writes and reads (2: compound matchers and query
+/// conditions; format 1 is refused, to be rebuilt).
+pub const FORMAT: u16 = 2;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 16;
 
@@ -153,7 +157,7 @@ fn body_model(r: &mut Reader<'_>) -> Model {
 
 fn rule(r: &mut Reader<'_>) -> Rule {
     let id = r.text();
-    let when = matcher(r);
+    let when = matcher(r, true);
     let dimension = match Dimension::ALL.get(usize::from(r.u8())) {
         Some(d) => *d,
         None => {
@@ -211,11 +215,28 @@ fn condition(r: &mut Reader<'_>) -> Condition {
     }
 }
 
-fn matcher(r: &mut Reader<'_>) -> Matcher {
+fn query_condition(r: &mut Reader<'_>) -> QueryCondition {
+    match r.u8() {
+        0 => QueryCondition::Equals(r.text()),
+        1 => QueryCondition::Test(QueryTest::Absent(r.bool())),
+        2 => QueryCondition::Test(QueryTest::OtherThan(texts(r))),
+        _ => {
+            r.fail();
+            QueryCondition::Test(QueryTest::Absent(false))
+        }
+    }
+}
+
+/// Reads a matcher; a compound one (`all`, `any`) only when `compound` allows it, so the
+/// reader never recurses more than once.
+fn matcher(r: &mut Reader<'_>, compound: bool) -> Matcher {
     match r.u8() {
         0 => Matcher::Page {
             path: r.text(),
-            query: r.list(|r| (r.text(), r.text())).into_iter().collect(),
+            query: r
+                .list(|r| (r.text(), query_condition(r)))
+                .into_iter()
+                .collect(),
         },
         1 => Matcher::Download {
             url: r.optional(Reader::text),
@@ -255,6 +276,8 @@ fn matcher(r: &mut Reader<'_>) -> Matcher {
         9 => Matcher::ReturnVisit {
             within_days: r.f64(),
         },
+        10 if compound => Matcher::All(r.list(|r| matcher(r, false))),
+        11 if compound => Matcher::Any(r.list(|r| matcher(r, false))),
         _ => {
             r.fail();
             Matcher::Visits { at_least: 0 }
@@ -347,7 +370,20 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
                 let pairs: Vec<_> = query.iter().collect();
                 w.list(pairs.iter(), |w, (k, v)| {
                     w.text(k);
-                    w.text(v);
+                    match v {
+                        QueryCondition::Equals(value) => {
+                            w.u8(0);
+                            w.text(value);
+                        }
+                        QueryCondition::Test(QueryTest::Absent(absent)) => {
+                            w.u8(1);
+                            w.bool(*absent);
+                        }
+                        QueryCondition::Test(QueryTest::OtherThan(list)) => {
+                            w.u8(2);
+                            texts(w, list);
+                        }
+                    }
                 });
             }
             Matcher::Download { url, extensions } => {
@@ -400,6 +436,14 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
             Matcher::ReturnVisit { within_days } => {
                 w.u8(9);
                 w.f64(*within_days);
+            }
+            Matcher::All(parts) => {
+                w.u8(10);
+                w.list(parts.iter(), matcher);
+            }
+            Matcher::Any(parts) => {
+                w.u8(11);
+                w.list(parts.iter(), matcher);
             }
         }
     }

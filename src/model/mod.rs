@@ -11,6 +11,7 @@ mod types;
 #[cfg(feature = "std")]
 mod validate;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 pub use types::*;
 #[cfg(feature = "std")]
@@ -22,6 +23,11 @@ pub const UNQUALIFIED: &str = "unqualified";
 pub const MAX_DISTINCT_PAGES: u32 = 64;
 /// Highest per-window count (the state keeps one timestamp per firing in the window).
 pub const MAX_WINDOW_TIMES: u32 = 100;
+/// Most conditions in one `all` or `any`.
+pub const MAX_PARTS: usize = 16;
+/// Most distinct questions the answer conditions of `all` and `any` rules may name: the state
+/// keeps the current answer to each of them.
+pub const MAX_COMPOUND_QUESTIONS: usize = 64;
 
 /// A model that passed validation, with lookups the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +42,9 @@ pub struct ValidModel {
     requires: Vec<Vec<usize>>,
     /// Per rule, the literal prefix length of its path pattern (see [`pattern::literal_prefix`]).
     literals: Vec<usize>,
+    /// The questions that answer conditions of `all` and `any` rules name (trimmed, each once
+    /// ignoring ASCII case): the state keeps the current answer to each.
+    questions: Vec<String>,
     session_timeout_ms: i64,
 }
 
@@ -48,9 +57,11 @@ pub enum RuleGroup {
     Form = 3,
     Event = 4,
     Aggregate = 5,
+    /// `all` and `any`.
+    Compound = 6,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl RuleGroup {
     fn of(m: &Matcher) -> RuleGroup {
@@ -60,6 +71,7 @@ impl RuleGroup {
             Matcher::Answer { .. } => RuleGroup::Answer,
             Matcher::Form { .. } => RuleGroup::Form,
             Matcher::Event { .. } => RuleGroup::Event,
+            Matcher::All(_) | Matcher::Any(_) => RuleGroup::Compound,
             _ => RuleGroup::Aggregate,
         }
     }
@@ -105,12 +117,21 @@ impl ValidModel {
                 _ => 0,
             })
             .collect();
+        let mut questions: Vec<String> = Vec::new();
+        for part in model.rules.iter().flat_map(|r| r.when.parts()) {
+            if let Matcher::Answer { question, .. } = part {
+                if !questions.iter().any(|q| q.eq_ignore_ascii_case(question)) {
+                    questions.push(question.clone());
+                }
+            }
+        }
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
         ValidModel {
             rule_key,
             by_kind,
             requires,
             literals,
+            questions,
             session_timeout_ms: (minutes * 60_000.0) as i64,
             model,
         }
@@ -149,9 +170,19 @@ impl ValidModel {
         self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
     }
 
+    /// The literal prefix length of rule `rule`'s path pattern (0 when it has none).
+    pub fn literal(&self, rule: usize) -> usize {
+        self.literals.get(rule).copied().unwrap_or(0)
+    }
+
     /// True when `path` matches the path pattern `pattern` of rule `rule`.
     pub fn path_matches(&self, rule: usize, pattern: &str, path: &str) -> bool {
         pattern::matches_after(pattern, self.literals.get(rule).copied().unwrap_or(0), path)
+    }
+
+    /// The questions whose current answer the state keeps (named by `all` and `any` rules).
+    pub fn compound_questions(&self) -> &[String] {
+        &self.questions
     }
 
     /// Indices of the rules tier `tier` requires.
@@ -183,8 +214,8 @@ fn normalize(model: &mut Model) {
         equals.iter_mut().for_each(trim);
         one_of.iter_mut().flatten().for_each(trim);
     }
-    for rule in &mut model.rules {
-        match &mut rule.when {
+    fn matcher(m: &mut Matcher) {
+        match m {
             Matcher::Answer {
                 question,
                 equals,
@@ -204,8 +235,12 @@ fn normalize(model: &mut Model) {
                     trim_all(&mut c.equals, &mut c.one_of);
                 }
             }
+            Matcher::All(parts) | Matcher::Any(parts) => parts.iter_mut().for_each(matcher),
             _ => {}
         }
+    }
+    for rule in &mut model.rules {
+        matcher(&mut rule.when);
     }
 }
 
@@ -277,7 +312,7 @@ pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
 }
 
 /// [`ValidModel::rule_key`]: FNV-1a over each rule's id and the kinds and parameters of its
-/// frequency and decay.
+/// frequency and decay, and the questions of a compound rule's answer conditions.
 fn rule_key(rules: &[Rule]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
@@ -288,7 +323,7 @@ fn rule_key(rules: &[Rule]) -> u64 {
     };
     for rule in rules {
         feed(rule.id.as_bytes());
-        let once = matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+        let once = rule.when.counts_once();
         let (kind, times, days) = match rule.frequency {
             Frequency::Once => (0u8, 0, 0.0),
             Frequency::EveryTime => (1, 0, 0.0),
@@ -305,6 +340,13 @@ fn rule_key(rules: &[Rule]) -> u64 {
         feed(&days.to_bits().to_le_bytes());
         feed(&decay_days.to_bits().to_le_bytes());
         feed(&[matches!(rule.when, Matcher::PageViews { .. }) as u8]);
+        for part in rule.when.parts() {
+            feed(&[1]);
+            if let Matcher::Answer { question, .. } = part {
+                feed(question.as_bytes());
+            }
+            feed(&[matches!(part, Matcher::PageViews { .. }) as u8]);
+        }
     }
     h
 }

@@ -140,11 +140,13 @@ impl Dimension {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Matcher {
     /// A page view whose path matches `path` (`/pricing`, `/pricing/*`, `/docs/**`) and whose
-    /// query has the given parameters (`{"utm_source": "linkedin"}`; `*` matches any value).
+    /// query meets the conditions per parameter: a value (`{"utm_source": "linkedin"}`; `*`
+    /// matches any value), `{"absent": true}` (the page view has no such parameter) or
+    /// `{"other_than": ["google", "linkedin"]}` (present, with none of these values).
     Page {
         path: String,
         #[serde(default, skip_serializing_if = "Entries::is_empty")]
-        query: Entries<String>,
+        query: Entries<QueryCondition>,
     },
     /// A download whose URL path matches `url`, or whose file extension is in `extensions`.
     Download {
@@ -190,6 +192,60 @@ pub enum Matcher {
     TimeOnSite { at_least_seconds: u32 },
     /// Aggregate: the visitor came back for a new visit within this many days of the last one.
     ReturnVisit { within_days: f64 },
+    /// Every condition holds (2 to 16 of them, none of them `all` or `any`): answers and the
+    /// aggregates `visits`, `distinct_pages`, `page_views` and `time_on_site` are read from
+    /// the visitor's state, and at most one `page`, `download`, `form` or `event` condition
+    /// holds for the event it matches. Without such a condition the rule counts once, while the
+    /// conditions hold (a changed answer can take it back); with one, it fires on each
+    /// matching event while the other conditions hold, as its frequency allows.
+    All(Vec<Matcher>),
+    /// At least one condition holds (2 to 16 of them, none of them `all` or `any`): either
+    /// all answers and aggregates (the rule counts once, while one of them holds), or all
+    /// `page`, `download`, `form` and `event` conditions (the rule fires on each event one of
+    /// them matches, as its frequency allows).
+    Any(Vec<Matcher>),
+}
+
+/// A condition on one query parameter of a page view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(untagged)]
+pub enum QueryCondition {
+    /// The parameter has this value (ignoring ASCII case); `*` matches any value.
+    Equals(String),
+    /// `{"absent": true}` or `{"other_than": [...]}`.
+    Test(QueryTest),
+}
+
+/// A query condition other than a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum QueryTest {
+    /// `true`: the page view has no such parameter.
+    Absent(bool),
+    /// The parameter is present and its value is none of these (ignoring ASCII case).
+    OtherThan(Vec<String>),
+}
+
+impl From<&str> for QueryCondition {
+    fn from(value: &str) -> QueryCondition {
+        QueryCondition::Equals(value.into())
+    }
+}
+
+impl QueryCondition {
+    /// True when a page view whose parameter has `value` (`None`: absent) meets the condition.
+    pub fn holds(&self, value: Option<&String>) -> bool {
+        match (self, value) {
+            (QueryCondition::Equals(want), Some(v)) => want == "*" || v.eq_ignore_ascii_case(want),
+            (QueryCondition::Test(QueryTest::Absent(absent)), v) => *absent == v.is_none(),
+            (QueryCondition::Test(QueryTest::OtherThan(list)), Some(v)) => {
+                !list.iter().any(|w| v.eq_ignore_ascii_case(w))
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Matcher {
@@ -205,6 +261,37 @@ impl Matcher {
         )
     }
 
+    /// True for the conditions that hold for one event only (`page`, `download`, `form`,
+    /// `event`), and for a compound condition that has one.
+    pub fn is_momentary(&self) -> bool {
+        match self {
+            Matcher::Page { .. }
+            | Matcher::Download { .. }
+            | Matcher::Form { .. }
+            | Matcher::Event { .. } => true,
+            Matcher::All(parts) | Matcher::Any(parts) => parts.iter().any(Matcher::is_momentary),
+            _ => false,
+        }
+    }
+
+    /// Rules that count once, while (or once) their condition holds: answers, aggregates and
+    /// compound conditions without a `page`, `download`, `form` or `event` part.
+    pub fn counts_once(&self) -> bool {
+        match self {
+            Matcher::Answer { .. } => true,
+            Matcher::All(_) | Matcher::Any(_) => !self.is_momentary(),
+            _ => self.is_aggregate(),
+        }
+    }
+
+    /// The parts of a compound condition; none for the others.
+    pub fn parts(&self) -> &[Matcher] {
+        match self {
+            Matcher::All(parts) | Matcher::Any(parts) => parts,
+            _ => &[],
+        }
+    }
+
     /// The name of the matcher kind as written in model files.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -218,6 +305,8 @@ impl Matcher {
             Matcher::PageViews { .. } => "page_views",
             Matcher::TimeOnSite { .. } => "time_on_site",
             Matcher::ReturnVisit { .. } => "return_visit",
+            Matcher::All(_) => "all",
+            Matcher::Any(_) => "any",
         }
     }
 }

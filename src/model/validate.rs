@@ -1,7 +1,10 @@
 //! Validation: every problem of a model at once, each with its exact path.
 
 use super::types::*;
-use super::{number_text, pattern, MAX_DISTINCT_PAGES, MAX_WINDOW_TIMES, UNQUALIFIED};
+use super::{
+    number_text, pattern, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES, MAX_PARTS, MAX_WINDOW_TIMES,
+    UNQUALIFIED,
+};
 use std::fmt;
 
 /// Longest id, name or question accepted, in characters.
@@ -237,13 +240,18 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         check_matcher(&mut c, &format!("{at}.when"), &rule.when);
         match rule.frequency {
             Frequency::Once => {}
-            _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => {
+            _ if rule.when.counts_once() => {
+                let what = if rule.when.parts().is_empty() {
+                    format!("`{}` conditions count once", rule.when.kind())
+                } else {
+                    format!(
+                        "an `{}` of answers and aggregates counts once (only one with a page, download, form or event condition fires more often)",
+                        rule.when.kind()
+                    )
+                };
                 c.err(
                     format!("{at}.frequency"),
-                    format!(
-                        "`{}` conditions count once; remove `frequency`",
-                        rule.when.kind()
-                    ),
+                    format!("{what}; remove `frequency`"),
                 );
             }
             Frequency::EveryTime => {}
@@ -273,6 +281,25 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
                 );
             }
         }
+    }
+
+    let mut questions: Vec<&str> = Vec::new();
+    for part in model.rules.iter().flat_map(|r| r.when.parts()) {
+        if let Matcher::Answer { question, .. } = part {
+            let q = question.trim();
+            if !questions.iter().any(|k| k.eq_ignore_ascii_case(q)) {
+                questions.push(q);
+            }
+        }
+    }
+    if questions.len() > MAX_COMPOUND_QUESTIONS {
+        c.err(
+            "rules",
+            format!(
+                "the answer conditions of `all` and `any` rules name {} questions; at most {MAX_COMPOUND_QUESTIONS} (the visitor's state keeps the current answer to each)",
+                questions.len()
+            ),
+        );
     }
 
     for (name, b) in [
@@ -308,18 +335,47 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
             c.items(&format!("{at}.page.query"), query.len());
             for (k, v) in query {
                 c.text(&format!("{at}.page.query"), k);
-                c.text(&format!("{at}.page.query.{k}"), v);
                 if k.is_empty() {
                     c.err(
                         format!("{at}.page.query"),
                         "parameter names must not be empty",
                     );
                 }
-                if v.is_empty() {
-                    c.err(
-                        format!("{at}.page.query.{k}"),
-                        "value must not be empty (use \"*\" for any value)",
-                    );
+                let p = format!("{at}.page.query.{k}");
+                match v {
+                    QueryCondition::Equals(v) => {
+                        c.text(&p, v);
+                        if v.is_empty() {
+                            c.err(p, "value must not be empty (use \"*\" for any value, {\"absent\": true} for none)");
+                        }
+                    }
+                    QueryCondition::Test(QueryTest::Absent(absent)) => {
+                        if !absent {
+                            c.err(
+                                format!("{p}.absent"),
+                                "must be true (for a parameter with any value, write \"*\")",
+                            );
+                        }
+                    }
+                    QueryCondition::Test(QueryTest::OtherThan(list)) => {
+                        let p = format!("{p}.other_than");
+                        if list.is_empty() {
+                            c.err(
+                                &p,
+                                "must list at least one value (for any value, write \"*\")",
+                            );
+                        }
+                        c.items(&p, list.len());
+                        for (i, v) in list.iter().enumerate() {
+                            c.text(&format!("{p}[{i}]"), v);
+                            if v.is_empty() || v == "*" {
+                                c.err(
+                                    format!("{p}[{i}]"),
+                                    "must be a value (not empty, not \"*\")",
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -397,6 +453,79 @@ fn check_matcher(c: &mut Collector, at: &str, m: &Matcher) {
         Matcher::ReturnVisit { within_days } => {
             c.positive(&format!("{at}.return_visit.within_days"), *within_days)
         }
+        Matcher::All(parts) | Matcher::Any(parts) => check_compound(c, at, m, parts),
+    }
+}
+
+/// `all` and `any`: 2 to 16 conditions, no compound among them, no `return_visit`; an `all`
+/// has at most one momentary condition, an `any` has only momentary or only state-like ones;
+/// at most one `page_views` condition (the rule keeps one count of page views).
+fn check_compound(c: &mut Collector, at: &str, m: &Matcher, parts: &[Matcher]) {
+    let kind = m.kind();
+    let at = format!("{at}.{kind}");
+    if parts.len() < 2 {
+        c.err(
+            &at,
+            format!("give at least 2 conditions (a single one needs no `{kind}`)"),
+        );
+    }
+    if parts.len() > MAX_PARTS {
+        c.err(&at, format!("more than {MAX_PARTS} conditions"));
+    }
+    let mut momentary: Option<usize> = None;
+    let mut page_views: Option<usize> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let p = format!("{at}[{i}]");
+        match part {
+            Matcher::All(_) | Matcher::Any(_) => {
+                c.err(
+                    &p,
+                    format!(
+                        "`{}` cannot be nested in `{kind}`: compound conditions nest no further (list the conditions in one `all` or `any`, or write several rules)",
+                        part.kind()
+                    ),
+                );
+                continue;
+            }
+            Matcher::ReturnVisit { .. } => {
+                c.err(
+                    &p,
+                    "`return_visit` cannot be part of a compound condition (it holds only at the start of a visit)",
+                );
+                continue;
+            }
+            Matcher::PageViews { .. } => {
+                if let Some(first) = page_views {
+                    c.err(
+                        &p,
+                        format!("at most one `page_views` condition per rule (the first is {at}[{first}])"),
+                    );
+                }
+                page_views.get_or_insert(i);
+            }
+            _ => {}
+        }
+        check_matcher(c, &p, part);
+        if matches!(m, Matcher::All(_)) && part.is_momentary() {
+            match momentary {
+                Some(first) => c.err(
+                    &p,
+                    format!(
+                        "an `all` holds at most one page, download, form or event condition (the first is {at}[{first}]): two events never happen at once"
+                    ),
+                ),
+                None => momentary = Some(i),
+            }
+        }
+    }
+    if matches!(m, Matcher::Any(_)) {
+        let first = parts.first().is_some_and(Matcher::is_momentary);
+        if let Some(i) = parts.iter().position(|p| p.is_momentary() != first) {
+            c.err(
+                format!("{at}[{i}]"),
+                "an `any` lists either only page, download, form and event conditions or only answers and aggregates (write two rules)",
+            );
+        }
     }
 }
 
@@ -408,7 +537,7 @@ pub fn reachable_max(model: &Model) -> ([f64; 4], f64) {
             continue;
         }
         let times = match rule.frequency {
-            _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => 1.0,
+            _ if rule.when.counts_once() => 1.0,
             Frequency::Once => 1.0,
             Frequency::AtMost(n) => f64::from(n),
             Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => f64::INFINITY,
@@ -510,7 +639,7 @@ fn steady_sums<'a>(
             continue;
         }
         let times = match rule.frequency {
-            _ if rule.when.is_aggregate() => 1,
+            _ if rule.when.counts_once() => 1,
             Frequency::Once => 1,
             Frequency::AtMost(n) => n.min(MAX_FIRINGS_TRIED),
             Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => MAX_FIRINGS_TRIED,
