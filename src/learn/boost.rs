@@ -16,6 +16,7 @@
 //! non-decreasing (or non-increasing) values by pooling adjacent violators, weighted by the
 //! number of rows per bin.
 
+use super::interactions::InteractionOptions;
 use super::logistic::sigmoid;
 use super::rng::SplitMix64;
 
@@ -55,6 +56,8 @@ pub struct BoostOptions {
     /// A round counts as better when it lowers the held-out mean log loss by more than this.
     pub tolerance: f64,
     pub seed: u64,
+    /// Pairwise interactions looked for after the main effects (see [`super::interactions`]).
+    pub interactions: InteractionOptions,
 }
 
 impl Default for BoostOptions {
@@ -68,6 +71,7 @@ impl Default for BoostOptions {
             l2: 1.0,
             tolerance: 1e-5,
             seed: 1,
+            interactions: InteractionOptions::default(),
         }
     }
 }

@@ -43,9 +43,25 @@ pub struct Candidate {
 pub struct Design<'a> {
     pub candidates: Vec<Candidate>,
     pub columns: Vec<DesignColumn<'a>>,
+    /// Compound candidates (interactions): on where two candidates of two columns are both on.
+    pub pairs: Vec<Pair>,
     pub rows: &'a [u32],
     pub labels: &'a [bool],
 }
+
+/// A compound candidate: `candidate` is on where candidate `a` of design column `column_a`
+/// and candidate `b` of design column `column_b` are both on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    pub candidate: u32,
+    pub column_a: usize,
+    pub a: u32,
+    pub column_b: usize,
+    pub b: u32,
+}
+
+/// The `spec` of a compound candidate: it belongs to no single column.
+pub const NO_SPEC: usize = usize::MAX;
 
 /// One used column: its codes per table row and the candidates each code switches on.
 pub struct DesignColumn<'a> {
@@ -71,6 +87,21 @@ impl Design<'_> {
         for column in &self.columns {
             out.extend_from_slice(column.active(row));
         }
+        for pair in &self.pairs {
+            if self.pair_on(pair, row) {
+                out.push(pair.candidate);
+            }
+        }
+    }
+
+    /// True when both candidates of a compound candidate are on for table row `row`.
+    pub fn pair_on(&self, pair: &Pair, row: usize) -> bool {
+        let on = |column: usize, candidate: u32| {
+            self.columns
+                .get(column)
+                .is_some_and(|c| c.active(row).contains(&candidate))
+        };
+        on(pair.column_a, pair.a) && on(pair.column_b, pair.b)
     }
 }
 
@@ -85,6 +116,11 @@ impl SparseRows for Design<'_> {
         let Some(&r) = self.rows.get(i) else { return };
         for column in &self.columns {
             out.extend(column.active(r as usize).iter().map(|&j| (j, 1.0)));
+        }
+        for pair in &self.pairs {
+            if self.pair_on(pair, r as usize) {
+                out.push((pair.candidate, 1.0));
+            }
         }
     }
     fn label(&self, i: usize) -> bool {
@@ -624,6 +660,7 @@ pub fn propose<'a>(
         design: Design {
             candidates,
             columns,
+            pairs: Vec::new(),
             rows,
             labels,
         },

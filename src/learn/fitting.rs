@@ -14,8 +14,9 @@
 
 use super::boost::{self, BoostOptions, Feature, Monotone};
 use super::calibration::HeldOut;
-use super::candidates::{Design, DesignColumn};
+use super::candidates::{Candidate, Design, DesignColumn, Pair, NO_SPEC};
 use super::error::LearnError;
+use super::interactions::{self, Interaction};
 use super::layout::{Layout, Resolved};
 use super::penalised::{fit_penalised, Penalty, CV_MAX_ROWS};
 use super::points::points;
@@ -58,12 +59,14 @@ pub struct Fitted {
     pub iterations: usize,
     /// Boosting rounds kept per bag.
     pub rounds: Vec<usize>,
+    /// The compound rules learned from pairwise interactions, described.
+    pub interactions: Vec<String>,
     pub warnings: Vec<String>,
 }
 
 /// Fits the candidates of `design`.
 pub fn fit(
-    design: &Design,
+    design: &mut Design,
     layout: &Layout,
     fitter: &Fitter,
     penalty: &Penalty,
@@ -114,6 +117,7 @@ fn fit_logistic(
         cross_validation: penalised.cross_validation,
         iterations: fit.iterations,
         rounds: Vec::new(),
+        interactions: Vec::new(),
         warnings,
     })
 }
@@ -196,7 +200,7 @@ pub fn check_monotone(layout: &Layout, monotone: &[(String, Monotone)]) -> Resul
 }
 
 fn fit_boosted(
-    design: &Design,
+    design: &mut Design,
     layout: &Layout,
     options: &BoostOptions,
     monotone: &[(String, Monotone)],
@@ -247,7 +251,49 @@ fn fit_boosted(
                 .unwrap_or(false)
         })
         .collect();
-    let boosted = boost::boost(&features, &labels, options);
+    let mut boosted = boost::boost(&features, &labels, options);
+
+    // Pairwise interactions on the main effects' residuals; kept ones are boosted with them.
+    let kept = find_interactions(
+        design, layout, &features, &boosted, &sample, &labels, options,
+    );
+    let mut described = Vec::new();
+    if !kept.is_empty() {
+        let mut all_features = features.clone();
+        for interaction in &kept {
+            let candidate = design.candidates.len() as u32;
+            let (Some(a), Some(b)) = (
+                design.candidates.get(interaction.a as usize),
+                design.candidates.get(interaction.b as usize),
+            ) else {
+                continue;
+            };
+            let rule = compound_rule(&a.rule, &b.rule);
+            described.push(format!(
+                "{} (validation log loss {:+.5})",
+                rule.description.as_deref().unwrap_or(&rule.id),
+                interaction.validation
+            ));
+            design.candidates.push(Candidate {
+                rule,
+                spec: NO_SPEC,
+            });
+            design.pairs.push(Pair {
+                candidate,
+                column_a: interaction.column_a,
+                a: interaction.a,
+                column_b: interaction.column_b,
+                b: interaction.b,
+            });
+            all_features.push(Feature {
+                bin_of_row: interactions::indicator(design, interaction, &sample),
+                bins: 2,
+                reference: Some(0),
+                monotone: None,
+            });
+        }
+        boosted = boost::boost(&all_features, &labels, options);
+    }
 
     let mut weights = vec![0.0; design.candidates.len()];
     let mut pts = vec![0i32; design.candidates.len()];
@@ -301,6 +347,24 @@ fn fit_boosted(
             }
         }
     }
+    for (pair, shape) in design
+        .pairs
+        .iter()
+        .zip(boosted.shapes.iter().skip(bins.len()))
+    {
+        let (off, on) = (
+            shape.first().copied().unwrap_or(0.0),
+            shape.get(1).copied().unwrap_or(0.0),
+        );
+        intercept += off;
+        if let (Some(w), Some(p)) = (
+            weights.get_mut(pair.candidate as usize),
+            pts.get_mut(pair.candidate as usize),
+        ) {
+            *w = on - off;
+            *p = points(on - off, pdo);
+        }
+    }
     let held_out = Some((
         boosted
             .held_out
@@ -334,6 +398,89 @@ fn fit_boosted(
         cross_validation: Vec::new(),
         iterations: mean_rounds,
         rounds,
+        interactions: described,
         warnings,
     })
+}
+
+/// The interactions worth keeping on top of the main effects `boosted` (see
+/// [`interactions::detect`]).
+fn find_interactions(
+    design: &Design,
+    layout: &Layout,
+    features: &[Feature],
+    boosted: &boost::Boosted,
+    sample: &[usize],
+    labels: &[bool],
+    options: &BoostOptions,
+) -> Vec<Interaction> {
+    if options.interactions.max_rules == 0 {
+        return Vec::new();
+    }
+    let scores: Vec<f64> = (0..sample.len())
+        .map(|k| {
+            boosted.intercept
+                + features
+                    .iter()
+                    .zip(&boosted.shapes)
+                    .map(|(f, shape)| {
+                        f.bin_of_row
+                            .get(k)
+                            .and_then(|&b| shape.get(b as usize))
+                            .copied()
+                            .unwrap_or(0.0)
+                    })
+                    .sum::<f64>()
+        })
+        .collect();
+    // A column's importance: the mean absolute deviation of its shape over the leads.
+    let importance: Vec<f64> = boosted
+        .shapes
+        .iter()
+        .zip(&boosted.counts)
+        .map(|(shape, counts)| {
+            let n: f64 = counts.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
+            let mean: f64 = shape
+                .iter()
+                .zip(counts)
+                .map(|(v, &c)| v * c as f64)
+                .sum::<f64>()
+                / n;
+            shape
+                .iter()
+                .zip(counts)
+                .map(|(v, &c)| (v - mean).abs() * c as f64)
+                .sum::<f64>()
+                / n
+        })
+        .collect();
+    let main = interactions::MainEffects { scores, importance };
+    interactions::detect(
+        design,
+        layout,
+        sample,
+        labels,
+        &main,
+        &options.interactions,
+        options.seed,
+    )
+}
+
+/// The compound `all` rule of two candidates.
+fn compound_rule(a: &crate::model::Rule, b: &crate::model::Rule) -> crate::model::Rule {
+    let mut id = format!("{}.and.{}", a.id, b.id);
+    if id.len() > 120 {
+        id = id.chars().take(120).collect();
+    }
+    let part = |r: &crate::model::Rule| r.description.clone().unwrap_or_else(|| r.id.clone());
+    crate::model::Rule {
+        id,
+        description: Some(format!("{} and {} (interaction)", part(a), part(b))),
+        when: crate::model::Matcher::All(vec![a.when.clone(), b.when.clone()]),
+        dimension: a.dimension,
+        points: 0,
+        frequency: crate::model::Frequency::Once,
+        decay: crate::model::Decay::Never,
+        evidence: None,
+    }
 }

@@ -7,7 +7,8 @@
 //! - [`binning`]: quantile bins of numeric columns, merged while neighbours do not differ.
 //! - [`candidates`]: every rule a column could give: levels, numeric steps, occurrences.
 //! - [`fitting`]: the fitters behind `--fit`: [`boost`] (cyclic boosting of per-column shapes)
-//!   and [`penalised`] (L2 logistic regression, by [`logistic`]'s Newton solver).
+//!   and [`penalised`] (L2 logistic regression, by [`logistic`]'s Newton solver); the boosted
+//!   fitter adds pairwise [`interactions`] as compound `all` rules.
 //! - [`points`]: integer points, evidence and totals.
 //! - [`calibration`]: total → conversion probability.
 //! - [`tiers`]: tier thresholds chosen by the user's targets.
@@ -34,6 +35,7 @@ pub mod error;
 pub mod feedback;
 pub mod fingerprint;
 pub mod fitting;
+pub mod interactions;
 pub mod layout;
 pub mod logistic;
 pub mod mapping;

@@ -29,7 +29,7 @@ use super::points::points;
 use super::replay;
 use super::report::{ColumnReport, TrainReport, Trained};
 use super::scorecard::TrainOptions;
-use super::tiers::{self, choose_tiers, tier_of, Scores, Target, TierReport, TierTally};
+use super::tiers::{choose_tiers, tier_of, Scores, TierReport, TierTally};
 use crate::engine::{self, State};
 use crate::model::{reachable_max, Dimension, Evidence, Limits, Thresholds, ValidModel};
 use std::collections::HashMap;
@@ -65,29 +65,30 @@ fn slot(name: Option<Dimension>) -> usize {
     name.map_or(4, Dimension::index)
 }
 
-/// The threshold on `new` values that keeps the share of leads that `old` values had
-/// at or above (`at_least`) or at or below `threshold`; `None` when no lead reached it.
+/// The loosest threshold on `new` values that keeps at most as many leads at or above
+/// (`at_least`) or at or below `threshold` as `old` values had; `None` when no lead reached it,
+/// or when no threshold is that strict (every lead has the same new value: a tier cut there
+/// would hold for everyone or no one).
 fn matched_threshold(old: &[f64], new: &[f64], threshold: f64, at_least: bool) -> Option<f64> {
-    let n = old.len();
-    let hits = old
-        .iter()
-        .filter(|&&v| {
-            if at_least {
-                v >= threshold
-            } else {
-                v <= threshold
-            }
-        })
-        .count();
-    if hits == 0 || n == 0 {
+    let holds = |v: f64, t: f64| if at_least { v >= t } else { v <= t };
+    let hits = old.iter().filter(|&&v| holds(v, threshold)).count();
+    if hits == 0 {
         return None;
     }
-    let share = hits as f64 / n as f64;
-    let sign = if at_least { 1.0 } else { -1.0 };
-    // Scores are whole points (sums of integer points), so they fit in i64 exactly.
-    let values: Vec<i64> = new.iter().map(|&v| (sign * v).round() as i64).collect();
-    let labels = vec![false; values.len()];
-    tiers::choose(&values, &labels, Target::Share(share), 1).map(|c| sign * c.threshold as f64)
+    // Scores are whole points (sums of integer points).
+    let mut values: Vec<f64> = new.iter().map(|v| v.round()).collect();
+    values.sort_by(f64::total_cmp);
+    // From the loosest threshold to the strictest, the first that keeps at most `hits` leads.
+    let kept = |t: f64| values.iter().filter(|&&v| holds(v, t)).count();
+    let mut candidates = values.clone();
+    candidates.dedup();
+    if !at_least {
+        candidates.reverse();
+    }
+    let everyone = hits >= old.len();
+    candidates
+        .into_iter()
+        .find(|&t| kept(t) <= hits && (everyone || kept(t) < values.len()))
 }
 
 /// Refits the points of `base` on the training `rows` (see [`super::retune`] for the guarded
@@ -399,6 +400,7 @@ pub fn refit_firings(
             train_auc: roc_auc(&scores, &counts.labels).unwrap_or(0.5),
             held_out: None,
             notes: Vec::new(),
+            interactions: Vec::new(),
             warnings,
         },
     })

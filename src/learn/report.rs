@@ -47,6 +47,9 @@ pub struct TrainReport {
     /// What a `--base` refit decided, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The compound rules learned from pairwise interactions (boost only), described.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interactions: Vec<String>,
     pub warnings: Vec<String>,
 }
 

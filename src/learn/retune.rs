@@ -121,6 +121,7 @@ fn recalibrate(
             train_auc: roc_auc(&scores, &ys).unwrap_or(0.5),
             held_out: None,
             notes: Vec::new(),
+            interactions: Vec::new(),
             warnings,
         },
     })

@@ -117,10 +117,10 @@ pub fn train_and_test(
     let converted = check_labels(labels, rows)?;
     let mut warnings = Vec::new();
     let proposed = propose(table, layout, labels, rows, &options.bins, &mut warnings)?;
-    let design = proposed.design;
+    let mut design = proposed.design;
     let mut reports = proposed.reports;
     let fitted = fitting::fit(
-        &design,
+        &mut design,
         layout,
         &options.fit,
         &options.penalty,
@@ -207,6 +207,7 @@ pub fn train_and_test(
             train_auc,
             held_out: held_out_report(&design, &fitted, test),
             notes: Vec::new(),
+            interactions: fitted.interactions.clone(),
             warnings,
         },
     })

@@ -9,6 +9,7 @@ use leadscore::learn::candidates;
 use leadscore::learn::data::{self, Part, Table};
 use leadscore::learn::fingerprint;
 use leadscore::learn::fitting::Fitter;
+use leadscore::learn::interactions::InteractionOptions;
 use leadscore::learn::layout::{self, Layout};
 use leadscore::learn::mapping::{self, Mapping};
 use leadscore::learn::penalised::Penalty;
@@ -66,6 +67,10 @@ pub struct Args {
     /// Boosting: rounds at most per bag.
     #[arg(long, default_value_t = BoostOptions::default().max_rounds)]
     max_rounds: usize,
+    /// Boosting: compound `all` rules learned from pairwise interactions at most (0: none);
+    /// each is kept only when it lowers a validation part's log loss.
+    #[arg(long, default_value_t = BoostOptions::default().interactions.max_rules)]
+    interactions: usize,
     /// Keep a numeric (or download / form / event) column's points rising (`+`) or falling
     /// (`-`) with its value: `COLUMN=+` or `COLUMN=-` (repeatable; --fit boost).
     #[arg(long, value_name = "COLUMN=+|-")]
@@ -594,6 +599,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                 learning_rate: args.learning_rate,
                 bags: args.bags,
                 max_rounds: args.max_rounds,
+                interactions: InteractionOptions {
+                    max_rules: args.interactions,
+                    ..InteractionOptions::default()
+                },
                 ..BoostOptions::default()
             }),
             FitKind::Logistic => Fitter::Logistic,
@@ -754,6 +763,15 @@ fn print_report(r: &TrainReport, rules: usize, out: &Path) {
     }
     for n in &r.notes {
         println!("refit: {n}");
+    }
+    if r.fit == "boost" {
+        println!(
+            "interactions: {} compound rules from pairs of columns",
+            r.interactions.len()
+        );
+        for i in &r.interactions {
+            println!("  {i}");
+        }
     }
     println!("training ROC AUC {:.4} (integer points)", r.train_auc);
     if let Some(h) = &r.held_out {
