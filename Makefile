@@ -91,18 +91,19 @@ learn-demo: ## Learn scorecards from the X Education data in ../shared/data (or 
 		$$bin eval $$out/xeducation-$$fit.json $(DATA)/leads_xeducation.csv >$$out/eval-$$fit.txt; \
 	done; \
 	echo "X Education, test split ($$(sed -n 's/.* on \([0-9]*\) test leads.*/\1/p' $$out/eval-boost.txt) leads); leadscore scored through the engine with integer points"; \
-	printf '%-42s %8s %9s %6s %11s %8s\n' model "ROC AUC" "log loss" rules "before rnd" "train s"; \
+	printf '%-42s %8s %9s %6s %9s %11s %8s\n' model "ROC AUC" "log loss" rules compound "before rnd" "train s"; \
 	for fit in logistic boost; do \
-		printf '%-42s %8s %9s %6s %11s %8s\n' "leadscore --fit $$fit" \
+		printf '%-42s %8s %9s %6s %9s %11s %8s\n' "leadscore --fit $$fit" \
 			"$$(awk '/^ROC AUC/{print $$3}' $$out/eval-$$fit.txt)" \
 			"$$(awk '/^log loss/{print $$3}' $$out/eval-$$fit.txt)" \
 			"$$(sed -n 's/^wrote .* (\([0-9]*\) rules)$$/\1/p' $$out/train-$$fit.txt)" \
+			"$$(grep -c '"all":' $$out/xeducation-$$fit.json || true)" \
 			"$$(sed -n 's/.*, \([0-9.]*\) before rounding.*/\1/p' $$out/train-$$fit.txt)" \
 			"$$(sed -n 's/^time: \([0-9.]*\) s.*/\1/p' $$out/train-$$fit.txt)"; \
 	done; \
 	awk -F'|' '/^\| *(logistic regression|histogram gradient boosting) *\|/ { \
 		gsub(/^ +| +$$/, "", $$2); gsub(/ /, "", $$3); gsub(/ /, "", $$4); \
-		printf "%-42s %8s %9s %6s %11s %8s\n", "scikit-learn " $$2, $$3, $$4, "-", "-", "-" }' $(DATA)/README.md; \
+		printf "%-42s %8s %9s %6s %9s %11s %8s\n", "scikit-learn " $$2, $$3, $$4, "-", "-", "-", "-" }' $(DATA)/README.md; \
 	echo "models, training reports and full evaluations (tiers, calibration): $$out/"
 
 .PHONY: loop-demo

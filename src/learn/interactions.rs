@@ -43,12 +43,12 @@ pub struct InteractionOptions {
 impl Default for InteractionOptions {
     fn default() -> InteractionOptions {
         InteractionOptions {
-            max_rules: 8,
-            top_columns: 10,
+            max_rules: 10,
+            top_columns: 12,
             min_leads: 50,
             validation_share: 0.25,
             l2: 5.0,
-            tolerance: 1e-4,
+            tolerance: 3e-5,
         }
     }
 }
