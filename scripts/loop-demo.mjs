@@ -7,7 +7,7 @@
 //      outcomes go to a collector; `leadscore retune` makes v1 from them, which carries the
 //      conversion rate its training saw per tier.
 //   2. Drift. Period 1 (8 to 4 weeks ago): the world changed: visitors who come back to the
-//      pricing page convert far more often than v1's points say, webinar sign-ups less. The
+//      pricing page convert far more often than v1's points say, content readers less. The
 //      visitors are scored by v1 with the real engine (`leadscore score`, the CLI path), their
 //      results and outcomes posted to a running collector, and the collector's tier truth shows
 //      observed against expected conversion per tier, with the drift flag.
@@ -89,12 +89,14 @@ function truthAsModelled(b) {
   return sigmoid(-3.2 + 0.045 * points);
 }
 
-/** After the drift: repeated pricing-page visits matter far more, webinar sign-ups hardly. */
+/**
+ * After the drift: repeated pricing-page visits matter far more; content (webinars, ebooks,
+ * docs, blog) hardly any more, so the leads that content makes MQL convert less than v1 expects.
+ */
 function truthDrifted(b) {
   const points = (b.role == 'cto' ? 20 : b.role == 'engineer' ? 8 : b.role == 'student' ? -30 : 0) +
-    (b.size == 250 ? 15 : b.size == 5 ? -10 : 0) + (b.docs >= 3 ? 10 : 0) + 2 * b.blog +
-    (b.ebook ? 15 : 0) + (b.demo ? 40 : 0) + (b.careers ? -25 : 0) + (b.trial ? 35 : 0);
-  return sigmoid(-3.6 + 0.045 * points + 1.1 * b.pricing);
+    (b.size == 250 ? 15 : b.size == 5 ? -10 : 0) + (b.demo ? 40 : 0) + (b.careers ? -25 : 0) + (b.trial ? 35 : 0);
+  return sigmoid(-3.4 + 0.045 * points + 1.1 * b.pricing);
 }
 
 /** The events a visitor's behaviour gives, spread over a few days from `start`. */

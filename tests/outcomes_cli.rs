@@ -26,6 +26,10 @@ crm-8,gil@example.com,opportunity
 ";
 
 fn import(db: &str, file: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    // The database exists, as the collector (`leadscore serve --db`) leaves it; import migrates it.
+    if !std::path::Path::new(db).exists() {
+        rusqlite::Connection::open(db).unwrap();
+    }
     let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
         .args(["outcomes", "import"])
         .arg(file)
@@ -183,4 +187,35 @@ fn a_clean_export_exits_zero_and_unknown_columns_are_named() {
         .unwrap();
     assert_eq!(bad_map.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_map.stderr).contains("--map \"closed=Closed Won\""));
+}
+
+#[test]
+fn a_missing_database_is_an_error_not_a_new_file() {
+    let dir = TempDir::new("outcomes-missing-db");
+    let file = dir.path().join("export.csv");
+    std::fs::write(
+        &file,
+        "Opportunity ID,Stage,Email\nopp-1,won,a@example.com\n",
+    )
+    .unwrap();
+    let db = dir.path().join("typo.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(["outcomes", "import"])
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "--id-column",
+            "Opportunity ID",
+            "--outcome-column",
+            "Stage",
+            "--lead-column",
+            "Email",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no such database"), "{stderr}");
+    assert!(!db.exists());
 }

@@ -153,9 +153,19 @@ test('challenger with consent required: nothing is read or fetched before consen
     `data-model="/models/wholesale.bin" data-challenger="${challenger}" data-challenger-share="100%" data-consent="required"`);
   const { context, page: p } = await newPage(browser);
   try {
+    // Every read of storage is counted.
+    await p.addInitScript(() => {
+      const getItem = Storage.prototype.getItem;
+      window.storageReads = 0;
+      Storage.prototype.getItem = function (...args) {
+        window.storageReads++;
+        return getItem.apply(this, args);
+      };
+    });
     await p.goto(server.url + '/ab-consent.html');
     await sleep(500);
     assert.deepEqual(modelRequests(), []);
+    assert.equal(await p.evaluate(() => window.storageReads), 0);
     await p.evaluate(() => leadscore('consent', true));
     await widgetReady(p);
     assert.deepEqual(modelRequests(), [challenger]);

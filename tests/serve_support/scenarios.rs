@@ -1405,6 +1405,7 @@ pub fn stores_rule_summaries(backend: &dyn Backend) {
     let db = backend.new_db("rule_summaries");
     let server = Server::start(&["--db", &db]);
     let mut with_rules = result("evt-rules-1", "visitor-rules", "unqualified", "MQL");
+    with_rules["lead_id"] = json!("crm-rules");
     with_rules["rules"] =
         json!({"pricing-page": [2, 18], "visits-3": [1, 10], "role-student": [1, -30]});
     let response = server.post(&with_rules);
@@ -1426,9 +1427,16 @@ pub fn stores_rule_summaries(backend: &dyn Backend) {
 
     let with = |rules: Value| {
         let mut r = result("evt-rules-bad", "visitor-rules", "unqualified", "MQL");
+        r["lead_id"] = json!("crm-rules");
         r["rules"] = rules;
         r
     };
+    // A summary without a lead id is of no use to retuning: refused, as the widget never sends one.
+    let mut anonymous = with(json!({"pricing-page": [1, 10]}));
+    anonymous.as_object_mut().unwrap().remove("lead_id");
+    let response = server.post(&anonymous);
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(response.json()["field"], "rules");
     let too_many: serde_json::Map<String, Value> =
         (0..129).map(|i| (format!("r{i}"), json!([1, 1]))).collect();
     for (name, rules, field) in [

@@ -123,4 +123,10 @@ test('challenger shares: stable per key, independent per challenger, close to th
   const both = visitors.filter((v) => inShare(v + '/a.bin', '0.5') && inShare(v + '/b.bin', '0.5')).length;
   assert.ok(Math.abs(both / visitors.length - 0.25) < 0.02, String(both));
   for (const share of ['', 'none', '-1', undefined]) assert.equal(inShare(VISITOR, share), false, String(share));
+  // The hash itself is part of the contract: a change would move visitors between variants.
+  // FNV-1a of this key is 2134677531, 0.49702 of 2^32.
+  const key = VISITOR + '/models/challenger.bin';
+  assert.equal(inShare(key, '0.4971'), true);
+  assert.equal(inShare(key, '0.4970'), false);
+  assert.equal(inShare(key, '49.71%'), true);
 });

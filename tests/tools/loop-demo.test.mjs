@@ -1,4 +1,4 @@
-// A short run of `make loop-demo` (scripts/loop-demo.mjs): generated visitors whose conversions
+// A run of `make loop-demo` (scripts/loop-demo.mjs): generated visitors whose conversions
 // follow a known ground truth go through the real CLI and a real collector: the tier truth must flag
 // the drift, the model retuned from the rule summaries and outcomes must rank the next period's
 // visitors better, and the collector's champion/challenger comparison must name it.
@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('loop demo (2,000 visitors a period): drift flagged, the retuned model ranks the next leads better and wins as challenger', () => {
+test('loop demo (5,000 visitors a period, as make loop-demo): drift flagged, the retuned model ranks the next leads better and wins as challenger', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'loop-demo-'));
   try {
-    const run = spawnSync('node', [path.join(root, 'scripts', 'loop-demo.mjs'), '--visitors', '2000', '--out', out],
+    const run = spawnSync('node', [path.join(root, 'scripts', 'loop-demo.mjs'), '--out', out],
       { encoding: 'utf8', timeout: 300_000 });
     assert.equal(run.status, 0, run.stdout + run.stderr);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));

@@ -238,10 +238,17 @@ function install() {
 
     const scores = (x) => Object.fromEntries(SCORES.map((name, i) => [name, x[i]]));
 
-    /** The rule summary of `explain`'s numbers: rule id -> [times fired, points now (rounded)]. */
+    /**
+     * The rule summary of `explain`'s numbers: rule id -> [times fired, points now (rounded)],
+     * highest points first, at most 128 rules and about 6 KB (what the collector accepts).
+     */
     function summary(x) {
       const rules = {};
-      for (let i = 10; i < x.length; i += 5) rules[model.rules[x[i]]] = [x[i + 3], Math.round(x[i + 2])];
+      for (let i = 10, n = 0, size = 0; i < x.length && n++ < 128; i += 5) {
+        const id = model.rules[x[i]];
+        if ((size += id.length + 24) > 6000) break;
+        rules[id] = [x[i + 3], Math.round(x[i + 2])];
+      }
       return rules;
     }
 

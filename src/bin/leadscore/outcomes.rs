@@ -135,8 +135,13 @@ fn time_cell(cell: &str) -> Result<String, String> {
     let cell = cell.trim();
     if !cell.is_empty() && cell.bytes().all(|b| b.is_ascii_digit()) {
         let ms: i128 = cell.parse().map_err(|e| format!("{cell:?}: {e}"))?;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
-            .map_err(|e| format!("{cell:?} as epoch milliseconds: {e}"))?;
+        let at = ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| format!("{cell:?} as epoch milliseconds: out of range"))
+            .and_then(|ns| {
+                OffsetDateTime::from_unix_timestamp_nanos(ns)
+                    .map_err(|e| format!("{cell:?} as epoch milliseconds: {e}"))
+            })?;
         return format_at(at).map_err(|r| r.message);
     }
     if cell.len() == 10 && OffsetDateTime::parse(&format!("{cell}T00:00:00Z"), &Rfc3339).is_ok() {
@@ -294,7 +299,7 @@ fn import(args: ImportArgs) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let (imported, duplicates) = runtime.block_on(async {
-        let store = Store::open(&args.db, false, 1).await?;
+        let store = Store::open_existing(&args.db).await?;
         let received_at = format_at(now).map_err(|r| r.message)?;
         let (mut imported, mut duplicates) = (0u64, 0u64);
         let mut result = Ok(());

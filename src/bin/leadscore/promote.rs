@@ -1,7 +1,8 @@
 //! `leadscore promote CHALLENGER.json --champion CHAMPION.json`: the challenger becomes the
 //! champion.
 //!
-//! In order, so that a failure leaves every file as it was:
+//! In order, so that a refusal or a failure before the first write leaves every file as it was
+//! (a failure while the files are replaced names the file to rebuild):
 //! 1. the challenger is checked as `leadscore check` checks it;
 //! 2. `CHAMPION.previous.json` must not exist yet (unless `--force`): it is the way back;
 //! 3. when `CHAMPION.bin` exists, the challenger is compiled (by `leadscore build`) to a
@@ -80,6 +81,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .as_deref()
         .and_then(|b| std::str::from_utf8(b).ok())
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok());
+    let m = challenger.model();
+    let same = champion_model.as_ref().is_some_and(|v| {
+        v["id"] == m.id.as_str() && v["model_version"] == m.model_version.as_str()
+    });
+    if same && !args.force {
+        return Err(format!(
+            "the champion already has model id {} and version {}: the collector could not tell their results apart; give the challenger a new model_version (or pass --force)",
+            m.id, m.model_version
+        ));
+    }
 
     // Compile first: a model the compiler refuses leaves every file as it was.
     let bin = args.champion.with_extension("bin");
@@ -119,7 +130,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         })?;
     }
 
-    let m = challenger.model();
     println!(
         "{} is now the champion: {} {}",
         args.champion.display(),
@@ -138,9 +148,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             "the previous champion{was} is kept as {}",
             previous.display()
         );
-        let same = champion_model.as_ref().is_some_and(|v| {
-            v["id"] == m.id.as_str() && v["model_version"] == m.model_version.as_str()
-        });
         if same {
             eprintln!(
                 "warning: the champion had the same model id and version: the collector cannot tell their results apart"

@@ -3,9 +3,11 @@
 //!
 //! The collector's database holds the rule summaries that tier results carry (`data-send-rules`:
 //! rule id → times fired and points now) and the outcomes posted to `/v1/outcome` or imported
-//! with `leadscore outcomes import`. Each lead's latest summary of the base model (any version)
-//! is joined with its outcomes (by lead id, else by visitor id); a lead converted when it has an
-//! outcome of the `--converted` kinds. The leads are split in time: the older part refits the
+//! with `leadscore outcomes import`. Each lead's summary from when it first reached its highest
+//! tier (sent by the base model's version, and for a converted lead at or before its first
+//! conversion) is joined with its outcomes (by lead id, else by visitor id); a lead converted
+//! when it has an outcome of the `--converted` kinds. Summaries of other versions are left out:
+//! their points are not the base's. The leads are split in time: the older part refits the
 //! points ([`leadscore::learn::feedback`]), the newest `--holdout` share compares the base and
 //! the new model (ROC AUC, log loss, conversion per tier), and the new model version is written
 //! with the evidence of each rule.
@@ -74,21 +76,39 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let (summaries, outcomes) = runtime.block_on(async {
-        let store = Store::open(&args.db, false, 1).await?;
+        let store = Store::open_existing(&args.db).await?;
         let summaries = store.rule_summaries(model_id.clone()).await;
         let outcomes = store.truth_rows().await.map(|t| t.outcomes);
         store.close().await;
         Ok::<_, String>((summaries?, outcomes?))
     })?;
     let converted: BTreeSet<&str> = args.converted.iter().map(String::as_str).collect();
-    let (leads, skipped) = join(&summaries, &outcomes, &converted);
+    let version = base.model().model_version.clone();
+    let tiers: Vec<String> = base.model().tiers.iter().map(|t| t.name.clone()).collect();
+    let joined = join(&summaries, &outcomes, &converted, &version, &tiers);
+    if joined.other_versions > 0 {
+        eprintln!(
+            "note: {} summaries were sent by other versions of {model_id} and are left out (their points are not those of {version})",
+            joined.other_versions
+        );
+    }
+    if joined.only_after > 0 {
+        eprintln!(
+            "note: {} converted leads sent summaries only after converting and are left out",
+            joined.only_after
+        );
+    }
+    if joined.unreadable > 0 {
+        eprintln!(
+            "note: {} stored summaries could not be read and were skipped",
+            joined.unreadable
+        );
+    }
+    let leads = joined.leads;
     if leads.is_empty() {
         return Err(format!(
-            "the database holds no rule summaries of model {model_id:?} (sites send them with data-send-rules, for identified leads with consent)"
+            "the database holds no rule summaries of model {model_id:?} version {version:?} (sites send them with data-send-rules, for identified leads with consent)"
         ));
-    }
-    if skipped > 0 {
-        eprintln!("note: {skipped} stored summaries could not be read and were skipped");
     }
     let options = TrainOptions {
         pdo: args.pdo,
@@ -164,52 +184,99 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each lead's latest summary, with whether it converted; and how many summaries were unreadable.
+/// What the join kept and left out.
+struct Joined {
+    leads: Vec<SummaryLead>,
+    /// Summaries whose JSON could not be read.
+    unreadable: usize,
+    /// Summaries sent by other versions of the model (their points are not the base's).
+    other_versions: usize,
+    /// Converted leads whose every summary was sent after the conversion.
+    only_after: usize,
+}
+
+/// For each lead, the summary `version` sent when the lead first reached its highest tier — the
+/// moment marketing handed it to sales, which is what its outcome followed — with whether the
+/// lead converted. Only summaries sent at or before a converted lead's first conversion count,
+/// so that what happened afterwards is not learned as its cause; and every lead is taken at the
+/// same point of its journey, whether it converted or not (its latest summary would be later,
+/// and more decayed, for leads that never converted). `tiers` lists the model's tiers from the
+/// highest.
 fn join(
     summaries: &[SummaryRow],
     outcomes: &[OutcomeRow],
     converted: &BTreeSet<&str>,
-) -> (Vec<SummaryLead>, usize) {
-    let mut by_lead: HashMap<bool, BTreeSet<&str>> = HashMap::new();
-    for (lead, visitor, outcome, _) in outcomes {
+    version: &str,
+    tiers: &[String],
+) -> Joined {
+    // The first conversion of each lead id and of each visitor id.
+    let mut first: HashMap<(bool, &str), &str> = HashMap::new();
+    for (lead, visitor, outcome, at) in outcomes {
         if !converted.contains(outcome.as_str()) {
             continue;
         }
-        if let Some(l) = lead {
-            by_lead.entry(true).or_default().insert(l);
-        }
-        if let Some(v) = visitor {
-            by_lead.entry(false).or_default().insert(v);
+        let at = at.as_deref().unwrap_or("");
+        for key in [lead.as_deref().map(|l| (true, l)), visitor.as_deref().map(|v| (false, v))]
+            .into_iter()
+            .flatten()
+        {
+            let entry = first.entry(key).or_insert(at);
+            if at < *entry {
+                *entry = at;
+            }
         }
     }
-    let won_lead = by_lead.remove(&true).unwrap_or_default();
-    let won_visitor = by_lead.remove(&false).unwrap_or_default();
-    let mut latest: BTreeMap<(bool, &str), (&str, &str, &str)> = BTreeMap::new();
-    for (visitor, lead, at, rules) in summaries {
+    let rank = |tier: &str| tiers.iter().position(|t| t == tier).unwrap_or(tiers.len());
+    let mut joined = Joined {
+        leads: Vec::new(),
+        unreadable: 0,
+        other_versions: 0,
+        only_after: 0,
+    };
+    // Per lead: its conversion time, if any, and the chosen summary (tier rank, time, rules).
+    type Kept<'a> = (Option<&'a str>, Option<(usize, &'a str, &'a str)>);
+    let mut chosen: BTreeMap<(bool, &str), Kept<'_>> = BTreeMap::new();
+    for (visitor, lead, model_version, tier, at, rules) in summaries {
+        if model_version != version {
+            joined.other_versions += 1;
+            continue;
+        }
         let key = match lead {
             Some(l) => (true, l.as_str()),
             None => (false, visitor.as_str()),
         };
-        let entry = latest.entry(key).or_insert((at, rules, visitor));
-        if at.as_str() > entry.0 {
-            *entry = (at, rules, visitor);
+        let conversion = first
+            .get(&key)
+            .or_else(|| first.get(&(false, visitor.as_str())))
+            .copied();
+        let entry = chosen.entry(key).or_insert((conversion, None));
+        if entry.0.is_none() {
+            entry.0 = conversion;
+        }
+        if entry.0.is_some_and(|c| !c.is_empty() && at.as_str() > c) {
+            continue;
+        }
+        let candidate = (rank(tier), at.as_str(), rules.as_str());
+        if entry.1.is_none_or(|(r, seen, _)| (candidate.0, candidate.1) < (r, seen)) {
+            entry.1 = Some(candidate);
         }
     }
-    let mut skipped = 0;
-    let mut leads = Vec::new();
-    for ((is_lead, key), (at, rules, visitor)) in latest {
-        let Ok(rules) = serde_json::from_str::<BTreeMap<String, (u32, i64)>>(rules) else {
-            skipped += 1;
+    for (conversion, kept) in chosen.into_values() {
+        let Some((_, at, rules)) = kept else {
+            joined.only_after += 1;
             continue;
         };
-        let converted = (is_lead && won_lead.contains(key)) || won_visitor.contains(visitor);
-        leads.push(SummaryLead {
+        let Ok(rules) = serde_json::from_str::<BTreeMap<String, (u32, i64)>>(rules) else {
+            joined.unreadable += 1;
+            continue;
+        };
+        joined.leads.push(SummaryLead {
             at: at.to_string(),
             rules,
-            converted,
+            converted: conversion.is_some(),
         });
     }
-    (leads, skipped)
+    joined
 }
 
 fn print_comparison(before_name: &str, after_name: &str, before: &Judgement, after: &Judgement) {

@@ -162,6 +162,27 @@ fn rank(model: Option<&ModelTiers>, tier: &str) -> (usize, String) {
     (position, tier.to_owned())
 }
 
+/// The tier order of a version: its own model file's, else that of another known version of the
+/// same model id (a challenger or a retuned version the collector was not given), else the
+/// longest tier list of any known model — never the alphabetical order, in which MQL would
+/// outrank SQL.
+fn tier_order<'m>(
+    models: &'m KnownModels,
+    model_id: &str,
+    version: &str,
+) -> Option<&'m ModelTiers> {
+    models
+        .get(&(model_id.to_owned(), version.to_owned()))
+        .or_else(|| {
+            models
+                .iter()
+                .rev()
+                .find(|((id, _), _)| id == model_id)
+                .map(|(_, m)| m)
+        })
+        .or_else(|| models.values().max_by_key(|m| m.order.len()))
+}
+
 /// The tier truth of `rows`; `compare` names the pair of versions to compare (default: the two
 /// most recent versions of each model id).
 pub fn compute(
@@ -218,6 +239,7 @@ pub fn compute(
     let mut records: BTreeMap<VersionKey, Vec<LeadRecord>> = BTreeMap::new();
     for ((model_id, model_version), leads) in &versions {
         let model = models.get(&(model_id.clone(), model_version.clone()));
+        let order = tier_order(models, model_id, model_version);
         let version_records = records
             .entry((model_id.clone(), model_version.clone()))
             .or_default();
@@ -249,18 +271,18 @@ pub fn compute(
                 }
             }
             matched.extend(found);
-            let Some((tier, first_at)) = reached.iter().min_by_key(|(tier, _)| rank(model, tier))
+            let Some((tier, first_at)) = reached.iter().min_by_key(|(tier, _)| rank(order, tier))
             else {
                 continue;
             };
             all += 1;
             all_converted += u64::from(outcome.converted);
             version_records.push(LeadRecord {
-                rank: rank(model, tier),
+                rank: rank(order, tier),
                 entered: reached.values().filter_map(|at| parse_time(at)).min(),
                 converted: outcome.converted,
             });
-            let entry = tiers.entry(rank(model, tier)).or_default();
+            let entry = tiers.entry(rank(order, tier)).or_default();
             entry.add(outcome, parse_time(first_at), recent_since, first_week);
         }
         let base_rate = (all > 0).then(|| all_converted as f64 / all as f64);
@@ -356,8 +378,12 @@ impl TierCounts {
         let interval = wilson(self.converted, self.leads, Z95);
         let expected = model.and_then(|m| m.expected.get(&tier)).copied();
         let mut flags = Vec::new();
-        if let (Some((_, expected)), Some((low, high))) = (expected, interval) {
-            if self.leads >= MIN_LEADS_FOR_DRIFT && !(low..=high).contains(&expected) {
+        if let (Some((_, expected_rate)), Some((low, high))) = (expected, interval) {
+            let evidence = expected.map_or(0, |e| e.0);
+            if self.leads >= MIN_LEADS_FOR_DRIFT
+                && evidence >= MIN_LEADS_FOR_DRIFT
+                && !(low..=high).contains(&expected_rate)
+            {
                 flags.push("drift");
             }
         }
@@ -425,7 +451,9 @@ struct LeadRecord {
 /// small arms (rule of thumb: about 30 leads, and several conversions, per arm); and below it a
 /// single lucky week decides, so the dashboard would name a winner only to take it back.
 pub const MIN_LEADS_PER_ARM: u64 = 30;
-/// Two-sided significance level of the comparison.
+/// Two-sided significance level of the comparison. It may rest on either of two tests (qualified
+/// leads, then the top tier), so each is held to `ALPHA / 2` (Bonferroni): at most a 5 % chance
+/// of naming a winner between two equal models in one reading.
 pub const ALPHA: f64 = 0.05;
 
 /// A two-proportion z-test (pooled standard error, no continuity correction, as R's
@@ -645,7 +673,7 @@ fn compare_pair(a: (&VersionKey, &[LeadRecord]), b: (&VersionKey, &[LeadRecord])
             overlap.is_some()
                 && n1 >= MIN_LEADS_PER_ARM
                 && n2 >= MIN_LEADS_PER_ARM
-                && t.p_value < ALPHA
+                && t.p_value < ALPHA / 2.0
         })
     };
     let verdict =
@@ -874,6 +902,45 @@ mod tests {
     }
 
     #[test]
+    fn a_version_without_its_model_file_takes_the_tier_order_of_its_model_id() {
+        // Only version 1's file is known; version 2 (a challenger given to no --model) must
+        // still rank SQL above MQL, not alphabetically.
+        let mut models = KnownModels::new();
+        models.insert(
+            ("m".into(), "1".into()),
+            ModelTiers {
+                order: vec!["SQL".into(), "MQL".into()],
+                expected: BTreeMap::new(),
+            },
+        );
+        let at = "2026-12-01T10:00:00.000Z";
+        let mut rows = two_versions(at, &[], &[]);
+        for tier in ["MQL", "SQL"] {
+            rows.reached.push((
+                "m".into(),
+                "2".into(),
+                tier.into(),
+                "v-both".into(),
+                at.into(),
+            ));
+        }
+        let truth = compute(&rows, &models, None, datetime!(2026-12-10 12:00 UTC))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let v2 = truth
+            .model_versions
+            .iter()
+            .find(|v| v.model_version == "2")
+            .unwrap_or_else(|| unreachable!("version 2"));
+        let counted: Vec<(&str, u64)> = v2
+            .tiers
+            .iter()
+            .map(|t| (t.tier.as_str(), t.leads))
+            .collect();
+        assert_eq!(counted, [("SQL", 1)]);
+        assert_eq!(rank(tier_order(&models, "m", "2"), "MQL").0, 1);
+    }
+
+    #[test]
     fn compares_the_two_latest_versions_and_names_the_better_only_when_significant() {
         let mut models = KnownModels::new();
         for version in ["1", "2"] {
@@ -902,6 +969,19 @@ mod tests {
             ("MQL", false, 45),
             ("unqualified", false, 1),
         ]);
+        // p = 0.037: below 5 %, but the verdict may rest on either of two tests, so each needs
+        // p < 2.5 %: no verdict yet.
+        let truth = compute(&two_versions(at, &one, &two), &models, None, now)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(truth.comparisons[0].verdict, None);
+        // Version 2's qualified leads convert at 47 %: p = 0.003.
+        let two = leads(&[
+            ("SQL", true, 30),
+            ("SQL", false, 10),
+            ("MQL", true, 17),
+            ("MQL", false, 43),
+            ("unqualified", false, 1),
+        ]);
         let truth = compute(&two_versions(at, &one, &two), &models, None, now)
             .unwrap_or_else(|e| unreachable!("{e}"));
         let c = &truth.comparisons[0];
@@ -911,7 +991,7 @@ mod tests {
             ("1", "2")
         );
         assert_eq!((a.qualified_leads, a.qualified_converted), (100, 27));
-        assert_eq!((b.qualified_leads, b.qualified_converted), (100, 41));
+        assert_eq!((b.qualified_leads, b.qualified_converted), (100, 47));
         assert_eq!(
             a.tiers.iter().map(|t| t.tier.as_str()).collect::<Vec<_>>(),
             ["SQL", "MQL", "unqualified"]
@@ -921,7 +1001,7 @@ mod tests {
         assert!(c.same_period);
         assert_eq!(
             c.verdict.as_deref(),
-            Some("m 2 qualifies leads that convert more often: 41 % vs 27 % (p = 0.037)")
+            Some("m 2 qualifies leads that convert more often: 47 % vs 27 % (p = 0.003)")
         );
 
         // The same leads in both: no verdict.

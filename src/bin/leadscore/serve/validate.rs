@@ -122,6 +122,14 @@ impl Validator {
         };
         let rules_json = match &result.rules {
             Some(rules) => {
+                // The widget sends a summary only for an identified lead, the only kind that
+                // outcomes (and so `leadscore retune`) can use.
+                if result.lead_id.is_none() {
+                    return Err(Rejection::field(
+                        "rules",
+                        "a rule summary is accepted only with a lead_id",
+                    ));
+                }
                 if rules.len() > MAX_RULE_SUMMARY {
                     return Err(Rejection::field(
                         "rules",

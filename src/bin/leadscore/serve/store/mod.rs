@@ -139,9 +139,9 @@ pub struct TruthRows {
     pub outcomes: Vec<OutcomeRow>,
 }
 
-/// `(visitor_id, lead_id, at, rules)` of one result that carried a rule summary (`rules`: its
-/// JSON text).
-pub type SummaryRow = (String, Option<String>, String, String);
+/// `(visitor_id, lead_id, model_version, tier, at, rules)` of one result that carried a rule
+/// summary (`rules`: its JSON text).
+pub type SummaryRow = (String, Option<String>, String, String, String, String);
 
 /// `(lead_id, visitor_id, outcome, at)` of one stored outcome.
 pub type OutcomeRow = (Option<String>, Option<String>, String, Option<String>);
@@ -192,8 +192,8 @@ pub mod sql {
         WHERE lead_id IS NOT NULL GROUP BY visitor_id";
     pub const TRUTH_OUTCOMES: &str = "SELECT lead_id, visitor_id, outcome, at FROM outcomes";
     /// Every rule summary sent with a result of one model (`?1`/`$1`: its id), any version.
-    pub const RULE_SUMMARIES: &str = "SELECT visitor_id, lead_id, at, rules FROM tier_results \
-        WHERE model_id = $1 AND rules IS NOT NULL";
+    pub const RULE_SUMMARIES: &str = "SELECT visitor_id, lead_id, model_version, tier, at, rules \
+        FROM tier_results WHERE model_id = $1 AND rules IS NOT NULL";
     pub const LAST_REFUSAL: &str = "SELECT last_error FROM forward_queue \
         WHERE refused_ms IS NOT NULL ORDER BY refused_ms DESC LIMIT 1";
 }
@@ -205,6 +205,19 @@ pub enum Store {
 }
 
 impl Store {
+    /// Opens the database of a running collector for a command-line tool (`outcomes import`,
+    /// `retune`): a SQLite file must exist already, so that a mistyped path is an error rather
+    /// than a new, empty database.
+    pub async fn open_existing(db: &str) -> Result<Store, String> {
+        let url = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        if !url && !std::path::Path::new(db).is_file() {
+            return Err(format!(
+                "{db}: no such database (a SQLite file that `leadscore serve --db` created, or a postgres:// URL)"
+            ));
+        }
+        Store::open(db, false, 1).await
+    }
+
     /// Opens (creating and migrating) the database named by `--db`: a `postgres://` or
     /// `postgresql://` URL, or else a SQLite file path.
     /// `pg_connections` is the number of PostgreSQL connections kept open (each commits one

@@ -380,6 +380,8 @@ impl PgStore {
                 r.try_get(1).map_err(pg_err)?,
                 r.try_get(2).map_err(pg_err)?,
                 r.try_get(3).map_err(pg_err)?,
+                r.try_get(4).map_err(pg_err)?,
+                r.try_get(5).map_err(pg_err)?,
             ));
         }
         Ok(rows)
