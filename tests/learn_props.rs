@@ -134,6 +134,62 @@ fn train_generated(
     scorecard::train(&table, &layout, &labels, &rows, options).unwrap()
 }
 
+/// Boosting with interactions gives the same model twice for a fixed seed, its compound rules
+/// included, and the engine scores every training lead as the scorecard does (the training's
+/// own check); a different seed may choose other validation leads.
+#[test]
+fn boosted_interactions_are_deterministic_for_a_fixed_seed() {
+    use leadscore::learn::interactions::InteractionOptions;
+    use leadscore::learn::{boost::BoostOptions, fitting::Fitter};
+    let boosted = TrainOptions::boosted();
+    let options = TrainOptions {
+        seed: 7,
+        fit: Fitter::Boost(BoostOptions {
+            bags: 2,
+            interactions: InteractionOptions {
+                // Every proposal kept: the test needs compound rules.
+                tolerance: -1.0,
+                max_rules: 3,
+                ..InteractionOptions::default()
+            },
+            ..BoostOptions::default()
+        }),
+        ..boosted
+    };
+    let a = train_generated(3000, 3, &options);
+    let b = train_generated(3000, 3, &options);
+    assert_eq!(a.model, b.model);
+    assert_eq!(a.report, b.report);
+    let compound = a
+        .model
+        .rules
+        .iter()
+        .filter(|r| matches!(r.when, leadscore::model::Matcher::All(_)))
+        .count();
+    assert_eq!(a.report.interactions.len(), 3, "{:?}", a.report);
+    assert!(compound >= 1 && compound <= 3, "{compound}");
+    assert!(ValidModel::new(a.model.clone()).is_ok());
+    // Without interactions: no compound rule.
+    let none = TrainOptions {
+        fit: Fitter::Boost(BoostOptions {
+            bags: 2,
+            interactions: InteractionOptions {
+                max_rules: 0,
+                ..InteractionOptions::default()
+            },
+            ..BoostOptions::default()
+        }),
+        ..options
+    };
+    let c = train_generated(3000, 3, &none);
+    assert!(c.report.interactions.is_empty());
+    assert!(!c
+        .model
+        .rules
+        .iter()
+        .any(|r| matches!(r.when, leadscore::model::Matcher::All(_))));
+}
+
 #[test]
 fn training_is_deterministic_for_a_fixed_seed() {
     let options = TrainOptions {

@@ -12,8 +12,8 @@
 
 use leadscore::engine::{self, Event, Millis, State, Value};
 use leadscore::model::{
-    Bounds, Decay, Dimension, Entries, Frequency, Limits, Matcher, Model, Rule, Thresholds, Tier,
-    ValidModel,
+    binary, Bounds, Decay, Dimension, Entries, Frequency, Limits, Matcher, Model, QueryCondition,
+    QueryTest, Rule, Thresholds, Tier, ValidModel,
 };
 use proptest::prelude::*;
 
@@ -62,11 +62,98 @@ fn decay() -> impl Strategy<Value = Decay> {
     ]
 }
 
+/// A query condition on `utm_source`: a value, any value, absent, or other than some values.
+fn query() -> impl Strategy<Value = Entries<QueryCondition>> {
+    prop_oneof![
+        Just(Entries::new()),
+        Just(Entries::from([(
+            "utm_source".to_string(),
+            QueryCondition::from("ads")
+        )])),
+        Just(Entries::from([(
+            "utm_source".to_string(),
+            QueryCondition::from("*")
+        )])),
+        Just(Entries::from([(
+            "utm_source".to_string(),
+            QueryCondition::Test(QueryTest::Absent(true))
+        )])),
+        Just(Entries::from([(
+            "utm_source".to_string(),
+            QueryCondition::Test(QueryTest::OtherThan(vec!["ads".into(), "mail".into()]))
+        )])),
+    ]
+}
+
+/// A condition read from the visitor's state: an answer or an aggregate.
+fn state_part() -> impl Strategy<Value = Matcher> {
+    prop_oneof![
+        (
+            prop::sample::select(QUESTIONS.to_vec()),
+            prop::sample::select(ANSWERS.to_vec())
+        )
+            .prop_map(|(q, a)| Matcher::Answer {
+                question: q.into(),
+                equals: Some(a.into()),
+                one_of: None,
+                min: None,
+                max: None
+            }),
+        prop::sample::select(QUESTIONS.to_vec()).prop_map(|q| Matcher::Answer {
+            question: q.into(),
+            equals: None,
+            one_of: None,
+            min: Some(10.0),
+            max: Some(300.0)
+        }),
+        (1u32..4).prop_map(|n| Matcher::Visits { at_least: n }),
+        (1u32..5).prop_map(|n| Matcher::DistinctPages { at_least: n }),
+        (1u32..600).prop_map(|n| Matcher::TimeOnSite {
+            at_least_seconds: n
+        }),
+    ]
+}
+
+/// A condition that holds for one event.
+fn momentary_part() -> impl Strategy<Value = Matcher> {
+    prop_oneof![
+        (prop::sample::select(PATTERNS.to_vec()), query()).prop_map(|(p, query)| Matcher::Page {
+            path: p.into(),
+            query
+        }),
+        prop::sample::select(FORMS.to_vec()).prop_map(|f| Matcher::Form {
+            id: Some(f.into()),
+            name: None
+        }),
+        Just(Matcher::Event {
+            name: "feature_used".into(),
+            properties: Entries::new()
+        }),
+        Just(Matcher::Download {
+            url: None,
+            extensions: vec!["pdf".into()]
+        }),
+    ]
+}
+
+fn compound() -> impl Strategy<Value = Matcher> {
+    prop_oneof![
+        prop::collection::vec(state_part(), 2..4).prop_map(Matcher::All),
+        (prop::collection::vec(state_part(), 1..3), momentary_part()).prop_map(|(mut parts, m)| {
+            parts.insert(0, m);
+            Matcher::All(parts)
+        }),
+        prop::collection::vec(state_part(), 2..4).prop_map(Matcher::Any),
+        prop::collection::vec(momentary_part(), 2..3).prop_map(Matcher::Any),
+    ]
+}
+
 fn matcher() -> impl Strategy<Value = Matcher> {
     prop_oneof![
-        prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Page {
+        compound(),
+        (prop::sample::select(PATTERNS.to_vec()), query()).prop_map(|(p, query)| Matcher::Page {
             path: p.into(),
-            query: Entries::new()
+            query
         }),
         prop::sample::select(PATTERNS.to_vec()).prop_map(|p| Matcher::Download {
             url: Some(p.into()),
@@ -116,7 +203,7 @@ fn matcher() -> impl Strategy<Value = Matcher> {
 fn rule(i: usize, points: std::ops::Range<i32>) -> impl Strategy<Value = Rule> {
     (matcher(), dimension(), points, frequency(), decay()).prop_map(
         move |(when, dimension, points, frequency, decay)| {
-            let counts_once = matches!(when, Matcher::Answer { .. }) || when.is_aggregate();
+            let counts_once = when.counts_once();
             Rule {
                 id: format!("r{i}"),
                 description: None,
@@ -152,8 +239,7 @@ fn next_version(model: ValidModel) -> impl Strategy<Value = (ValidModel, ValidMo
         |(a, changes, reshape, drop)| {
             let mut doc = a.model().clone();
             for (rule, (decay, frequency, points)) in doc.rules.iter_mut().zip(changes) {
-                let counts_once =
-                    matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate();
+                let counts_once = rule.when.counts_once();
                 rule.decay = decay.unwrap_or(rule.decay);
                 if !counts_once {
                     rule.frequency = frequency.unwrap_or(rule.frequency);
@@ -235,10 +321,18 @@ fn model_with(points: std::ops::Range<i32>) -> impl Strategy<Value = ValidModel>
 
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::PageView {
-            path: p.into(),
-            query: Entries::new()
-        }),
+        (
+            prop::sample::select(PATHS.to_vec()),
+            prop::sample::select(vec!["", "ads", "ADS", "mail", "news"])
+        )
+            .prop_map(|(p, source)| Event::PageView {
+                path: p.into(),
+                query: if source.is_empty() {
+                    Entries::new()
+                } else {
+                    Entries::from([("utm_source".to_string(), source.to_string())])
+                }
+            }),
         prop::sample::select(PATHS.to_vec()).prop_map(|p| Event::Download {
             url: format!("{p}/file.pdf")
         }),
@@ -288,6 +382,79 @@ fn run(model: &ValidModel, events: &[(Millis, Event)]) -> State {
 
 fn end(events: &[(Millis, Event)]) -> Millis {
     events.last().map_or(T0, |(t, _)| *t)
+}
+
+/// A model of the answer rules of `parts` and, last, the `all` of them.
+fn answers_and_their_all(parts: &[Matcher]) -> Option<ValidModel> {
+    let rule = |i: usize, when: Matcher| Rule {
+        id: format!("r{i}"),
+        description: None,
+        when,
+        dimension: Dimension::Fit,
+        points: 1,
+        frequency: Frequency::Once,
+        decay: Decay::Never,
+        evidence: None,
+    };
+    let mut rules: Vec<Rule> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| rule(i, p.clone()))
+        .collect();
+    rules.push(rule(parts.len(), Matcher::All(parts.to_vec())));
+    ValidModel::new(Model {
+        schema: None,
+        version: 1,
+        id: "p".into(),
+        model_version: "1".into(),
+        description: None,
+        session_timeout_minutes: None,
+        rules,
+        limits: Limits::default(),
+        tiers: vec![Tier {
+            name: "MQL".into(),
+            min: Thresholds {
+                total: Some(1.0),
+                ..Thresholds::default()
+            },
+            max: Thresholds::default(),
+            requires: vec![],
+            evidence: None,
+        }],
+        allow_demotion: true,
+        calibration: None,
+        training: None,
+    })
+    .ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// An `all` of answers (and aggregates) counts exactly when the rules of its conditions
+    /// would all count, after every event.
+    #[test]
+    fn an_all_counts_exactly_when_each_of_its_conditions_would(
+        parts in prop::collection::vec(state_part(), 2..4),
+        events in timeline(),
+    ) {
+        let Some(model) = answers_and_their_all(&parts) else { return Ok(()) };
+        let mut state = State::new(&model);
+        for (t, e) in &events {
+            engine::apply(&mut state, &model, e, *t).unwrap();
+            let each = state.rules[..parts.len()].iter().all(|r| r.count > 0);
+            prop_assert_eq!(state.rules[parts.len()].count > 0, each, "after {:?}", e);
+        }
+    }
+
+    /// The compiled form keeps everything the engine reads, compound rules and query
+    /// conditions included.
+    #[test]
+    fn compiled_models_read_back_as_written(model in model_with(-50..50)) {
+        let back = binary::read(&binary::write(&model).unwrap()).unwrap();
+        prop_assert_eq!(back.model(), model.model());
+        prop_assert_eq!(back.rule_key(), model.rule_key());
+    }
 }
 
 proptest! {
@@ -409,7 +576,7 @@ proptest! {
             let rule = &b.rules()[i];
             let old = kept.rules.iter().find(|r| r.id == rule.id).unwrap();
             let cap = match rule.frequency {
-                _ if matches!(rule.when, Matcher::Answer { .. }) || rule.when.is_aggregate() => 1,
+                _ if rule.when.counts_once() => 1,
                 Frequency::Once => 1,
                 Frequency::AtMost(n) => n,
                 _ => u32::MAX,
