@@ -167,7 +167,7 @@ fn boosted_interactions_are_deterministic_for_a_fixed_seed() {
         .filter(|r| matches!(r.when, leadscore::model::Matcher::All(_)))
         .count();
     assert_eq!(a.report.interactions.len(), 3, "{:?}", a.report);
-    assert!(compound >= 1 && compound <= 3, "{compound}");
+    assert!((1..=3).contains(&compound), "{compound}");
     assert!(ValidModel::new(a.model.clone()).is_ok());
     // Without interactions: no compound rule.
     let none = TrainOptions {
