@@ -53,7 +53,8 @@ export const DIMENSIONS = ['fit', 'engagement', 'intent', 'product'];
 export const EXPECTED_COVERAGE = [
   ...['page', 'download', 'answer', 'form', 'event', 'visits', 'distinct_pages', 'page_views', 'time_on_site', 'return_visit']
     .map((k) => `matcher:${k}`),
-  'page:query', 'page:any-value', 'download:url', 'download:extensions', 'download:both',
+  'matcher:all', 'matcher:any', 'all:state', 'all:momentary', 'any:state', 'any:momentary',
+  'page:query', 'page:any-value', 'page:absent', 'page:other_than', 'download:url', 'download:extensions', 'download:both',
   'answer:equals', 'answer:one_of', 'answer:min', 'answer:max', 'answer:min-max',
   'form:id', 'form:name', 'form:id+name', 'event:properties', 'event:no-properties',
   ...['once', 'once-explicit', 'every_time', 'at_most', 'at_most_per_window'].map((f) => `frequency:${f}`),
@@ -148,9 +149,21 @@ function randomMatcher(r, coverage, kind) {
         coverage.add('page:query');
         page.query = {};
         for (let n = r.int(1, 2); n > 0; n--) {
-          const any = r.chance(0.25);
-          if (any) coverage.add('page:any-value');
-          page.query[r.pick(QUERY_NAMES)] = any ? '*' : r.pick(QUERY_VALUES);
+          const which = r.weighted([['value', 5], ['any', 2], ['absent', 1], ['other_than', 2]]);
+          let condition;
+          if (which === 'any') {
+            coverage.add('page:any-value');
+            condition = '*';
+          } else if (which === 'absent') {
+            coverage.add('page:absent');
+            condition = { absent: true };
+          } else if (which === 'other_than') {
+            coverage.add('page:other_than');
+            condition = { other_than: r.sample(QUERY_VALUES, r.int(1, 2)) };
+          } else {
+            condition = r.pick(QUERY_VALUES);
+          }
+          page.query[r.pick(QUERY_NAMES)] = condition;
         }
       }
       return { page };
@@ -199,13 +212,44 @@ function randomMatcher(r, coverage, kind) {
 
 const EVENT_MATCHERS = ['page', 'download', 'form', 'event'];
 const AGGREGATES = ['visits', 'distinct_pages', 'page_views', 'time_on_site', 'return_visit'];
+/** What an `all` or `any` reads from the visitor's state (no return_visit; one page_views). */
+const STATE_PARTS = ['answer', 'answer', 'answer', 'visits', 'distinct_pages', 'time_on_site'];
+
+/**
+ * A compound condition: an `all` of 2-3 state-like conditions and at most one momentary one
+ * (at most one page_views), or an `any` of only state-like or only momentary conditions.
+ */
+function randomCompound(r, coverage, kind) {
+  coverage.add(`matcher:${kind}`);
+  const momentary = r.chance(0.5);
+  coverage.add(`${kind}:${momentary ? 'momentary' : 'state'}`);
+  const parts = [];
+  if (kind === 'all') {
+    for (let n = r.int(momentary ? 1 : 2, 3); n > 0; n--) parts.push(randomMatcher(r, coverage, r.pick(STATE_PARTS)));
+    if (r.chance(0.3)) parts.push(randomMatcher(r, coverage, 'page_views'));
+    if (momentary) parts.splice(r.int(0, parts.length), 0, randomMatcher(r, coverage, r.pick(EVENT_MATCHERS)));
+  } else {
+    const kinds = momentary ? EVENT_MATCHERS : STATE_PARTS;
+    for (let n = r.int(2, 3); n > 0; n--) parts.push(randomMatcher(r, coverage, r.pick(kinds)));
+  }
+  return { [kind]: parts, momentary };
+}
 
 function randomRule(r, coverage, i) {
   const kind = r.weighted([['page', 6], ['download', 3], ['answer', 4], ['form', 3], ['event', 4],
-    ...AGGREGATES.map((k) => [k, 1])]);
+    ['all', 3], ['any', 2], ...AGGREGATES.map((k) => [k, 1])]);
+  let when;
+  let momentary = EVENT_MATCHERS.includes(kind);
+  if (kind === 'all' || kind === 'any') {
+    const c = randomCompound(r, coverage, kind);
+    momentary = c.momentary;
+    when = { [kind]: c[kind] };
+  } else {
+    when = randomMatcher(r, coverage, kind);
+  }
   const rule = {
     id: `${kind}-${i}${r.pick(['', '', '.v2', ':a', '_x', '-B'])}`,
-    when: randomMatcher(r, coverage, kind),
+    when,
     dimension: r.pick(DIMENSIONS),
     points: r.chance(0.2) ? r.pick(POINTS.filter((p) => p < 0)) : r.pick(POINTS),
   };
@@ -214,7 +258,7 @@ function randomRule(r, coverage, i) {
   if (rule.points === 0) coverage.add('points:zero');
   if (r.chance(0.2)) rule.description = `rule ${i}: ${kind}`;
   if (r.chance(0.05)) rule.evidence = { leads: r.int(0, 5000), conversion_rate: r.float() };
-  if (EVENT_MATCHERS.includes(kind)) {
+  if (momentary) {
     const frequency = r.weighted([['once', 3], ['once-explicit', 1], ['every_time', 2], ['at_most', 2],
       ['at_most_per_window', 2]]);
     coverage.add(`frequency:${frequency}`);
@@ -249,8 +293,10 @@ export function reachableMax(model) {
     if (rule.points <= 0) continue;
     const kind = Object.keys(rule.when)[0];
     const f = rule.frequency ?? 'once';
+    const parts = kind === 'all' || kind === 'any' ? rule.when[kind] : [rule.when];
+    const countsOnce = !parts.some((p) => EVENT_MATCHERS.includes(Object.keys(p)[0]));
     let times;
-    if (kind === 'answer' || AGGREGATES.includes(kind) || f === 'once') times = 1;
+    if (countsOnce || f === 'once') times = 1;
     else if (f.at_most !== undefined) times = f.at_most;
     else times = Infinity;
     dims[DIMENSIONS.indexOf(rule.dimension)] += rule.points * times;
@@ -334,10 +380,20 @@ export function randomModel(r, coverage, n) {
 /** What a model's rules look for, to aim events at them. */
 export function vocabulary(model) {
   const v = { patterns: [], query: {}, questions: [], forms: [], events: [], extensions: [] };
-  for (const rule of model.rules) {
+  const conditions = model.rules.flatMap((rule) => {
     const [kind, m] = Object.entries(rule.when)[0];
+    return kind === 'all' || kind === 'any' ? m : [rule.when];
+  });
+  for (const when of conditions) {
+    const [kind, m] = Object.entries(when)[0];
     if (kind === 'page' || kind === 'page_views') v.patterns.push(m.path);
-    if (kind === 'page') for (const [k, val] of Object.entries(m.query ?? {})) (v.query[k] ??= []).push(val);
+    if (kind === 'page') {
+      for (const [k, val] of Object.entries(m.query ?? {})) {
+        const values = (v.query[k] ??= []);
+        if (typeof val === 'string') values.push(val);
+        else if (val.other_than) values.push(...val.other_than, 'other-value');
+      }
+    }
     if (kind === 'download') {
       if (m.url) v.patterns.push(m.url);
       v.extensions.push(...(m.extensions ?? []));
