@@ -67,6 +67,26 @@ fn a_compiled_model_loads_and_describes_what_the_page_must_watch() {
 }
 
 #[wasm_bindgen_test]
+fn questions_and_query_parameters_inside_compound_rules_are_described() {
+    let model = r#"{ "version": 1, "id": "c", "model_version": "1",
+      "rules": [
+        { "id": "big-buyer", "when": { "all": [
+            { "answer": { "question": "seats", "min": 200 } },
+            { "answer": { "question": "role", "equals": "cto" } } ] },
+          "dimension": "fit", "points": 30 },
+        { "id": "paid-pricing", "when": { "any": [
+            { "page": { "path": "/pricing", "query": { "utm_medium": "cpc" } } },
+            { "form": { "id": "quote" } } ] },
+          "dimension": "intent", "points": 10 } ],
+      "tiers": [ { "name": "SQL", "min": { "total": 30 } } ] }"#;
+    let bytes = web::compile(model).unwrap();
+    assert_eq!(web::load(&bytes), 0);
+    let d: serde_json::Value = serde_json::from_slice(&web::describe()).unwrap();
+    assert_eq!(d["questions"], serde_json::json!(["seats", "role"]));
+    assert_eq!(d["query"], serde_json::json!(["utm_medium"]));
+}
+
+#[wasm_bindgen_test]
 fn damaged_or_foreign_bytes_are_refused_with_their_reason() {
     let good = web::compile(SAAS).unwrap();
     assert_eq!(web::load(b"<!doctype html><title>404</title>"), 1);

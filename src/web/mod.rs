@@ -222,8 +222,13 @@ fn describe_model(model: &ValidModel) -> String {
     let m = model.model();
     let mut questions: Vec<&str> = Vec::new();
     let mut query: Vec<&str> = Vec::new();
-    for rule in m.rules.iter() {
-        match &rule.when {
+    // A rule's own condition, and each part of a compound (`all` / `any`) one.
+    let conditions = m
+        .rules
+        .iter()
+        .flat_map(|rule| core::iter::once(&rule.when).chain(rule.when.parts()));
+    for when in conditions {
+        match when {
             Matcher::Answer { question, .. } if !questions.contains(&question.as_str()) => {
                 questions.push(question)
             }
