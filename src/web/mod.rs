@@ -222,25 +222,8 @@ fn describe_model(model: &ValidModel) -> String {
     let m = model.model();
     let mut questions: Vec<&str> = Vec::new();
     let mut query: Vec<&str> = Vec::new();
-    // A rule's own condition, and each part of a compound (`all` / `any`) one.
-    let conditions = m
-        .rules
-        .iter()
-        .flat_map(|rule| core::iter::once(&rule.when).chain(rule.when.parts()));
-    for when in conditions {
-        match when {
-            Matcher::Answer { question, .. } if !questions.contains(&question.as_str()) => {
-                questions.push(question)
-            }
-            Matcher::Page { query: q, .. } => {
-                for key in q.keys() {
-                    if !query.contains(&key.as_str()) {
-                        query.push(key);
-                    }
-                }
-            }
-            _ => {}
-        }
+    for rule in m.rules.iter() {
+        watch(&rule.when, &mut questions, &mut query);
     }
     let mut out = String::from("{\"id\":");
     json_text(&mut out, &m.id);
@@ -256,6 +239,28 @@ fn describe_model(model: &ValidModel) -> String {
     json_list(&mut out, query.into_iter());
     out.push('}');
     out
+}
+
+/// Adds the questions and query parameters that `when` tests (in each part, for a compound).
+fn watch<'m>(when: &'m Matcher, questions: &mut Vec<&'m str>, query: &mut Vec<&'m str>) {
+    match when {
+        Matcher::Answer { question, .. } if !questions.contains(&question.as_str()) => {
+            questions.push(question)
+        }
+        Matcher::Page { query: q, .. } => {
+            for key in q.keys() {
+                if !query.contains(&key.as_str()) {
+                    query.push(key);
+                }
+            }
+        }
+        Matcher::All(parts) | Matcher::Any(parts) => {
+            for part in parts {
+                watch(part, questions, query);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn json_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
