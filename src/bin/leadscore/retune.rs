@@ -216,9 +216,12 @@ fn join(
             continue;
         }
         let at = at.as_deref().unwrap_or("");
-        for key in [lead.as_deref().map(|l| (true, l)), visitor.as_deref().map(|v| (false, v))]
-            .into_iter()
-            .flatten()
+        for key in [
+            lead.as_deref().map(|l| (true, l)),
+            visitor.as_deref().map(|v| (false, v)),
+        ]
+        .into_iter()
+        .flatten()
         {
             let entry = first.entry(key).or_insert(at);
             if at < *entry {
@@ -257,7 +260,10 @@ fn join(
             continue;
         }
         let candidate = (rank(tier), at.as_str(), rules.as_str());
-        if entry.1.is_none_or(|(r, seen, _)| (candidate.0, candidate.1) < (r, seen)) {
+        if entry
+            .1
+            .is_none_or(|(r, seen, _)| (candidate.0, candidate.1) < (r, seen))
+        {
             entry.1 = Some(candidate);
         }
     }

@@ -351,7 +351,14 @@ impl SqliteStore {
                 .map_err(err)?;
             let found = stmt
                 .query_map([model_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })
                 .map_err(err)?;
             found.collect::<rusqlite::Result<_>>().map_err(err)
