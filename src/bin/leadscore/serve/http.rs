@@ -339,6 +339,21 @@ async fn post_tier(
     with_cors(response, &origin)
 }
 
+/// 503 `storage_unavailable`: the database did not answer; `message` says what to do.
+fn storage_unavailable(message: &'static str) -> Response {
+    rejection(&Rejection::new(503, "storage_unavailable", None, message))
+}
+
+/// The value of query parameter `name` (its first occurrence), as sent.
+fn query_param<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 fn rate_limited(client: IpAddr, wait: std::time::Duration) -> Response {
     let mut response = rejection(&Rejection::new(
         429,
@@ -442,12 +457,7 @@ async fn accept(app: &App, headers: &HeaderMap, client: IpAddr, body: Body) -> R
         }
         Err(e) => {
             tracing::error!(error = %e, %event_id, "cannot store a result");
-            rejection(&Rejection::new(
-                503,
-                "storage_unavailable",
-                None,
-                "the result was not stored; retry later",
-            ))
+            storage_unavailable("the result was not stored; retry later")
         }
     }
 }
@@ -464,13 +474,7 @@ async fn get_summary(
     let Ok(_slot) = app.summary_slots.acquire().await else {
         return rejection(&Rejection::new(503, "unavailable", None, "stopping"));
     };
-    let days = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("days="))
-        .map(str::parse::<u16>);
+    let days = query_param(&request, "days").map(str::parse::<u16>);
     let days = match days {
         None => summary::DEFAULT_DAYS,
         Some(Ok(days)) if (1..=366).contains(&days) => days,
@@ -487,12 +491,7 @@ async fn get_summary(
         Ok(summary) => json(StatusCode::OK, &summary),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the summary");
-            rejection(&Rejection::new(
-                503,
-                "storage_unavailable",
-                None,
-                "the summary cannot be read now",
-            ))
+            storage_unavailable("the summary cannot be read now")
         }
     }
 }
@@ -589,12 +588,7 @@ async fn post_outcome(
         },
         Err(e) => {
             tracing::error!(error = %e, %outcome_id, "cannot store an outcome");
-            rejection(&Rejection::new(
-                503,
-                "storage_unavailable",
-                None,
-                "the outcome was not stored; retry later",
-            ))
+            storage_unavailable("the outcome was not stored; retry later")
         }
     }
 }
@@ -610,13 +604,7 @@ async fn get_truth(
     if let Err(wait) = app.summary_limiter.check(client) {
         return rate_limited(client, wait);
     }
-    let compare = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("compare="))
-        .map(super::truth::parse_compare);
+    let compare = query_param(&request, "compare").map(super::truth::parse_compare);
     let compare = match compare {
         None => None,
         Some(Ok(pair)) => Some(pair),
@@ -636,12 +624,7 @@ async fn get_truth(
         Ok(truth) => json(StatusCode::OK, &truth),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the tier truth");
-            rejection(&Rejection::new(
-                503,
-                "storage_unavailable",
-                None,
-                "the tier truth cannot be read now",
-            ))
+            storage_unavailable("the tier truth cannot be read now")
         }
     }
 }
