@@ -17,7 +17,7 @@ function runKernel(visitors, codes) {
   let k = 0;
   for (const v of visitors) {
     kernel.reset();
-    for (const e of v.events) codes[k++] = kernel.apply(encodeEvent(e.event), e.t);
+    for (const e of v.events) codes[k++] = kernel.apply(encodeEvent(e.event, true), e.t);
   }
 }
 

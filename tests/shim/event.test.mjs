@@ -40,3 +40,25 @@ test('text is cut to the engine limit on a character boundary; at most 64 entrie
   const query = Object.fromEntries(Array.from({ length: 100 }, (_, i) => ['k' + i, 'v']));
   assert.equal(encodeEvent({ type: 'page_view', path: '/', query })[4], 64);
 });
+
+test('text: ASCII and the rest encode as TextEncoder does; long ASCII is cut at the limit', () => {
+  const encoder = new TextEncoder();
+  for (const url of ['/pricing', '/café/menü?x=1', 'é', '/a/😀/b', '', 'x'.repeat(MAX_TEXT)]) {
+    const b = encodeEvent({ type: 'download', url });
+    assert.deepEqual([...b.subarray(3)], [...encoder.encode(url)], url);
+  }
+  const b = encodeEvent({ type: 'download', url: 'y'.repeat(MAX_TEXT + 10) });
+  assert.equal(b[1] | (b[2] << 8), MAX_TEXT);
+  // Mostly ASCII with a two-byte character across the limit: cut before it.
+  const c = encodeEvent({ type: 'download', url: 'z'.repeat(MAX_TEXT - 1) + 'é' });
+  assert.equal(c[1] | (c[2] << 8), MAX_TEXT - 1);
+});
+
+test('a shared encoding is a view the next call reuses; the default is a copy of its own', () => {
+  const own = encodeEvent({ type: 'download', url: '/a.pdf' });
+  const shared = encodeEvent({ type: 'download', url: '/b.pdf' }, true);
+  assert.deepEqual([...shared], [...encodeEvent({ type: 'download', url: '/b.pdf' })]);
+  encodeEvent({ type: 'download', url: '/c.pdf' });
+  assert.equal(String.fromCharCode(shared[4]), 'c');
+  assert.equal(String.fromCharCode(own[4]), 'a');
+});

@@ -43,13 +43,19 @@ function room() {
 }
 const byte = (b) => { room(); buf[at++] = b; };
 const f64 = (n) => { room(); view.setFloat64(at, n, true); at += 8; };
-/** Text as UTF-8; `encodeInto` stops before a character that does not fit, so a text over
- *  MAX_TEXT bytes is cut on a character boundary. */
+/** Text as UTF-8: ASCII (paths, names, most answers) byte by byte, the rest by `encodeInto`,
+ *  which stops before a character that does not fit, so a text over MAX_TEXT bytes is cut on a
+ *  character boundary. */
 const text = (s) => {
+  s = String(s);
   room();
-  const { written } = utf8.encodeInto(String(s), buf.subarray(at + 2, at + 2 + MAX_TEXT));
-  view.setUint16(at, written, true);
-  at += 2 + written;
+  let n = 0;
+  if (s.length <= MAX_TEXT) {
+    for (let c; n < s.length && (c = s.charCodeAt(n)) < 128; n++) buf[at + 2 + n] = c;
+  }
+  if (n < s.length) n += utf8.encodeInto(s.slice(n), buf.subarray(at + 2 + n, at + 2 + MAX_TEXT)).written;
+  view.setUint16(at, n, true);
+  at += 2 + n;
 };
 const value = (v) => {
   if (typeof v == 'boolean') { byte(2); byte(v ? 1 : 0); }
@@ -62,8 +68,12 @@ const entries = (object, each) => {
   for (const [k, v] of list) { text(k); each(v); }
 };
 
-/** The bytes of `event`, or null for an event type the engine does not know. */
-export function encodeEvent(event) {
+/**
+ * The bytes of `event`, or null for an event type the engine does not know. With `shared`, a
+ * view of the encoder's own buffer, valid until the next call (for a caller that hands it to
+ * the kernel at once: the kernel copies it).
+ */
+export function encodeEvent(event, shared) {
   const kind = KINDS[event.type];
   if (!kind) return null;
   at = 0;
@@ -82,5 +92,5 @@ export function encodeEvent(event) {
     case 5: text(event.name); entries(event.properties, value); break;
     default: f64(Number(event.seconds));
   }
-  return buf.slice(0, at);
+  return shared ? buf.subarray(0, at) : buf.slice(0, at);
 }

@@ -275,7 +275,7 @@ function install() {
         if (pending.length < 64) pending.push([event, now]);
         return;
       }
-      const result = k.apply(encodeEvent(event), now);
+      const result = k.apply(encodeEvent(event, 1), now);
       if (result < 0) return;
       tier = result & 255;
       const change = tier != result >> 8 && { tier: names[tier], previous_tier: names[result >> 8] };
