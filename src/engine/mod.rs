@@ -449,7 +449,11 @@ fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
             if rs.firings.len() > MAX_FIRINGS_KEPT {
                 // Merge the two oldest firings into the younger one: the points stay, and
                 // expire with the younger firing.
-                let (_, n) = rs.firings.remove(0);
+                let n = rs.firings.first().map_or(0, |f| f.1);
+                let mut kept = false;
+                // Drops the first entry (`retain` rather than `remove(0)`: no panic path in the
+                // kernel).
+                rs.firings.retain(|_| core::mem::replace(&mut kept, true));
                 if let Some(first) = rs.firings.first_mut() {
                     first.1 = first.1.saturating_add(n);
                 }
