@@ -23,6 +23,11 @@ pub const MIN_LEADS_FOR_DRIFT: u64 = 30;
 pub const MIN_LEADS_FOR_ACCEPTANCE: u64 = 20;
 /// The recent period of the acceptance comparison.
 pub const RECENT_WEEKS: i64 = 4;
+/// Acceptance is compared at one age: accepted within this many days of entering the tier, for
+/// leads that entered at least this long ago. (Counting every acceptance so far would compare
+/// young leads, whose outcomes have not come in yet, with old ones, and flag a fall that is
+/// only their age.)
+pub const ACCEPTANCE_DAYS: i64 = 14;
 /// Weeks shown in the per-week series.
 pub const WEEKS_SHOWN: i64 = 26;
 /// One-sided 5 % critical value of the acceptance comparison.
@@ -111,7 +116,8 @@ pub struct TierTruth {
     /// The rate the model's training evidence gives for this tier, and on how many leads.
     pub expected_rate: Option<f64>,
     pub expected_leads: Option<u64>,
-    /// Acceptance rate of the leads that entered the tier in the last 4 weeks, and before.
+    /// Share of leads accepted within [`ACCEPTANCE_DAYS`] of entering the tier: for those that
+    /// entered in the 4 weeks before that age was reached (recent), and before (earlier).
     pub recent_acceptance_rate: Option<f64>,
     pub earlier_acceptance_rate: Option<f64>,
     /// `drift`: the expected rate lies outside the interval (with enough leads);
@@ -142,6 +148,8 @@ pub async fn build(
 #[derive(Debug, Default, Clone, Copy)]
 struct LeadOutcome {
     accepted: bool,
+    /// The first acceptance (or later stage) with a time.
+    accepted_at: Option<OffsetDateTime>,
     converted: bool,
     converted_at: Option<OffsetDateTime>,
 }
@@ -233,7 +241,9 @@ pub fn compute(
     }
 
     let mut matched: BTreeSet<usize> = BTreeSet::new();
-    let recent_since = now - Duration::weeks(RECENT_WEEKS);
+    // Leads old enough to compare at the same age, and the recent ones among them.
+    let mature_before = now - Duration::days(ACCEPTANCE_DAYS);
+    let recent_since = mature_before - Duration::weeks(RECENT_WEEKS);
     let first_week = monday(now) - Duration::weeks(WEEKS_SHOWN - 1);
     let mut model_versions = Vec::new();
     let mut records: BTreeMap<VersionKey, Vec<LeadRecord>> = BTreeMap::new();
@@ -262,6 +272,12 @@ pub fn compute(
                     continue;
                 };
                 outcome.accepted |= kind.accepted();
+                if kind.accepted() {
+                    if let Some(at) = at.as_deref().and_then(parse_time) {
+                        outcome.accepted_at =
+                            Some(outcome.accepted_at.map_or(at, |before| before.min(at)));
+                    }
+                }
                 if kind.converted() {
                     outcome.converted = true;
                     if let Some(at) = at.as_deref().and_then(parse_time) {
@@ -283,7 +299,12 @@ pub fn compute(
                 converted: outcome.converted,
             });
             let entry = tiers.entry(rank(order, tier)).or_default();
-            entry.add(outcome, parse_time(first_at), recent_since, first_week);
+            entry.add(
+                outcome,
+                parse_time(first_at),
+                (recent_since, mature_before),
+                first_week,
+            );
         }
         let base_rate = (all > 0).then(|| all_converted as f64 / all as f64);
         let tiers = tiers
@@ -339,7 +360,7 @@ impl TierCounts {
         &mut self,
         outcome: LeadOutcome,
         first_at: Option<OffsetDateTime>,
-        recent_since: OffsetDateTime,
+        (recent_since, mature_before): (OffsetDateTime, OffsetDateTime),
         first_week: OffsetDateTime,
     ) {
         self.leads += 1;
@@ -350,13 +371,20 @@ impl TierCounts {
             self.days
                 .push(((converted_at - first_at).as_seconds_f64() / 86_400.0).max(0.0));
         }
-        let period = if first_at >= recent_since {
-            &mut self.recent
-        } else {
-            &mut self.earlier
-        };
-        period.0 += 1;
-        period.1 += u64::from(outcome.accepted);
+        if first_at <= mature_before {
+            let period = if first_at >= recent_since {
+                &mut self.recent
+            } else {
+                &mut self.earlier
+            };
+            // Accepted in time; an acceptance without a time counts.
+            let in_time = outcome.accepted
+                && outcome
+                    .accepted_at
+                    .is_none_or(|at| at - first_at <= Duration::days(ACCEPTANCE_DAYS));
+            period.0 += 1;
+            period.1 += u64::from(in_time);
+        }
         let week = (first_at - first_week).whole_weeks();
         if first_at >= first_week {
             let w = self.weeks.entry(week).or_default();
@@ -899,6 +927,64 @@ mod tests {
         spec.iter()
             .flat_map(|&(tier, converted, n)| std::iter::repeat_n((tier, converted), n))
             .collect()
+    }
+
+    #[test]
+    fn acceptance_is_compared_at_one_age_so_young_leads_do_not_look_like_a_fall() {
+        let now = datetime!(2026-12-10 12:00 UTC);
+        let mut rows = TruthRows::default();
+        let day = |d: i64| {
+            (now - Duration::days(d))
+                .format(&Rfc3339)
+                .unwrap_or_else(|e| unreachable!("{e}"))
+        };
+        // Every lead is accepted 5 days after entering MQL: 40 that entered 60 days ago, 40
+        // three weeks ago — and 40 three days ago, whose acceptance has not come yet.
+        for (group, entered) in [("old", 60), ("recent", 21), ("young", 3)] {
+            for i in 0..40 {
+                let visitor = format!("{group}-{i}");
+                rows.reached.push((
+                    "m".into(),
+                    "1".into(),
+                    "MQL".into(),
+                    visitor.clone(),
+                    day(entered),
+                ));
+                if entered > 5 {
+                    rows.outcomes.push((
+                        None,
+                        Some(visitor),
+                        "accepted".into(),
+                        Some(day(entered - 5)),
+                    ));
+                }
+            }
+        }
+        let truth =
+            compute(&rows, &KnownModels::new(), None, now).unwrap_or_else(|e| unreachable!("{e}"));
+        let mql = &truth.model_versions[0].tiers[0];
+        assert_eq!(mql.leads, 120);
+        assert_eq!(mql.recent_acceptance_rate, Some(1.0));
+        assert_eq!(mql.earlier_acceptance_rate, Some(1.0));
+        assert!(
+            !mql.flags.contains(&"acceptance_falling"),
+            "{:?}",
+            mql.flags
+        );
+
+        // Recent leads that sales accepts only after three weeks count as not accepted in time.
+        for o in rows
+            .outcomes
+            .iter_mut()
+            .filter(|o| o.1.as_deref().is_some_and(|v| v.starts_with("recent")))
+        {
+            o.3 = Some(day(0));
+        }
+        let truth =
+            compute(&rows, &KnownModels::new(), None, now).unwrap_or_else(|e| unreachable!("{e}"));
+        let mql = &truth.model_versions[0].tiers[0];
+        assert_eq!(mql.recent_acceptance_rate, Some(0.0));
+        assert!(mql.flags.contains(&"acceptance_falling"), "{:?}", mql.flags);
     }
 
     #[test]
