@@ -82,12 +82,12 @@ pub fn retune_from_summaries(
     let n_train = ((order.len() as f64) * (1.0 - holdout)).round() as usize;
     let (train, test) = order.split_at(n_train.min(order.len()));
 
-    let known: HashMap<&str, ()> = base.rules().iter().map(|r| (r.id.as_str(), ())).collect();
+    let points = base_points(base);
     let mut unknown: Vec<&str> = leads
         .iter()
         .flat_map(|l| l.rules.keys())
         .map(String::as_str)
-        .filter(|id| !known.contains_key(id))
+        .filter(|id| !points.contains_key(id))
         .collect();
     unknown.sort_unstable();
     unknown.dedup();
@@ -102,7 +102,7 @@ pub fn retune_from_summaries(
 
     let mut firings = Firings::new(base);
     for lead in train {
-        let state = summary_state(base, base, &lead.rules);
+        let state = summary_state(base, &points, &lead.rules);
         firings.push(&engine::score(&state, base, NOW), lead.converted);
     }
     let trained = refit_firings(base, &firings, options, warnings)?;
@@ -111,8 +111,8 @@ pub fn retune_from_summaries(
     Ok(Retuned {
         train_leads: train.len(),
         split_at: train.last().map(|l| l.at.clone()).unwrap_or_default(),
-        before: judge(base, base, test),
-        after: judge(&retuned, base, test),
+        before: judge(base, &points, test),
+        after: judge(&retuned, &points, test),
         trained,
     })
 }
@@ -120,18 +120,21 @@ pub fn retune_from_summaries(
 /// The time every summary state is scored at: the states carry their decay already.
 const NOW: engine::Millis = 0;
 
-/// A state of `model` in which each rule fired as often, and kept the same share of its points,
-/// as the summary (of `base`'s rules) says.
-pub fn summary_state(
-    model: &ValidModel,
-    base: &ValidModel,
-    summary: &BTreeMap<String, (u32, i64)>,
-) -> State {
-    let base_points: HashMap<&str, i32> = base
-        .rules()
+/// The points of each rule of the model that sent the summaries, by rule id.
+pub fn base_points(base: &ValidModel) -> HashMap<&str, i32> {
+    base.rules()
         .iter()
         .map(|r| (r.id.as_str(), r.points))
-        .collect();
+        .collect()
+}
+
+/// A state of `model` in which each rule fired as often, and kept the same share of its points,
+/// as the summary says (`base_points`: [`base_points`] of the model that sent it).
+pub fn summary_state(
+    model: &ValidModel,
+    base_points: &HashMap<&str, i32>,
+    summary: &BTreeMap<String, (u32, i64)>,
+) -> State {
     let mut state = State::new(model);
     for (rule, rs) in model.rules().iter().zip(state.rules.iter_mut()) {
         let Some(&(times, now_points)) = summary.get(&rule.id) else {
@@ -170,10 +173,14 @@ pub fn summary_state(
     state
 }
 
-fn judge(model: &ValidModel, base: &ValidModel, leads: &[&SummaryLead]) -> Judgement {
+fn judge(
+    model: &ValidModel,
+    base_points: &HashMap<&str, i32>,
+    leads: &[&SummaryLead],
+) -> Judgement {
     let scores: Vec<Score<'_>> = leads
         .iter()
-        .map(|l| engine::score(&summary_state(model, base, &l.rules), model, NOW))
+        .map(|l| engine::score(&summary_state(model, base_points, &l.rules), model, NOW))
         .collect();
     let labels: Vec<bool> = leads.iter().map(|l| l.converted).collect();
     let totals: Vec<f64> = scores.iter().map(|s| s.total).collect();
@@ -242,7 +249,7 @@ mod tests {
             let _ = engine::apply(&mut state, &model, &event, last);
             let now = engine::score(&state, &model, last);
             let rebuilt = engine::score(
-                &summary_state(&model, &model, &summary_of(&now)),
+                &summary_state(&model, &base_points(&model), &summary_of(&now)),
                 &model,
                 NOW,
             );

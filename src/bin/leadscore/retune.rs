@@ -12,6 +12,7 @@
 //! the new model (ROC AUC, log loss, conversion per tier), and the new model version is written
 //! with the evidence of each rule.
 
+use crate::serve::outcome::OutcomeKind;
 use crate::serve::store::{OutcomeRow, Store, SummaryRow};
 use leadscore::learn::feedback::{retune_from_summaries, Judgement, SummaryLead};
 use leadscore::learn::scorecard::TrainOptions;
@@ -20,9 +21,6 @@ use leadscore::model::ValidModel;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Outcome kinds `--converted` may name.
-const KINDS: [&str; 5] = ["accepted", "opportunity", "won", "lost", "disqualified"];
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -63,10 +61,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let base = crate::check::load_model(&args.base)?;
     for kind in &args.converted {
-        if !KINDS.contains(&kind.as_str()) {
+        if OutcomeKind::from_name(kind).is_none() {
+            let names: Vec<&str> = OutcomeKind::ALL.iter().map(|k| k.name()).collect();
             return Err(format!(
                 "--converted {kind:?}: not an outcome (one of {})",
-                KINDS.join(", ")
+                names.join(", ")
             ));
         }
     }

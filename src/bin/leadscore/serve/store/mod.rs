@@ -29,6 +29,18 @@ pub enum Stored {
     Conflict,
 }
 
+impl Stored {
+    /// What an insert that stored nothing means, given the content `before` stored under the
+    /// same id: the same content is a retry, other content (or none found) a conflict.
+    pub fn again(before: Option<&str>, payload: &str) -> Stored {
+        if before == Some(payload) {
+            Stored::Duplicate
+        } else {
+            Stored::Conflict
+        }
+    }
+}
+
 /// One result waiting to be posted to the webhook.
 #[derive(Debug, Clone)]
 pub struct Delivery {

@@ -302,11 +302,7 @@ impl PgStore {
             Some(row) => Some(row.try_get(0).map_err(pg_err)?),
             None => None,
         };
-        Ok(if before.as_deref() == Some(accepted.payload.as_str()) {
-            Stored::Duplicate
-        } else {
-            Stored::Conflict
-        })
+        Ok(Stored::again(before.as_deref(), &accepted.payload))
     }
 
     /// Stores outcomes, each once per `outcome_id`: one on a shared connection, several (an
@@ -616,11 +612,7 @@ async fn store_outcome(
         Some(row) => Some(row.try_get(0).map_err(pg_err)?),
         None => None,
     };
-    Ok(if before.as_deref() == Some(o.payload.as_str()) {
-        Stored::Duplicate
-    } else {
-        Stored::Conflict
-    })
+    Ok(Stored::again(before.as_deref(), &o.payload))
 }
 
 /// Prepares the insert once per connection (one round trip per result instead of two).

@@ -558,13 +558,7 @@ fn insert_all(
                     .query_row(params![r.event_id], |row| row.get(0))
                     .optional()
                     .map_err(err)?;
-                outcomes.push(Ok(
-                    if before.as_deref() == Some(accepted.payload.as_str()) {
-                        Stored::Duplicate
-                    } else {
-                        Stored::Conflict
-                    },
-                ));
+                outcomes.push(Ok(Stored::again(before.as_deref(), &accepted.payload)));
                 continue;
             }
             let id = tx.last_insert_rowid();
@@ -683,11 +677,7 @@ fn insert_outcomes(
                 let payload: Option<String> = before
                     .query_row(params![r.outcome_id], |row| row.get(0))
                     .optional()?;
-                if payload.as_deref() == Some(o.payload.as_str()) {
-                    Stored::Duplicate
-                } else {
-                    Stored::Conflict
-                }
+                Stored::again(payload.as_deref(), &o.payload)
             });
         }
     }
