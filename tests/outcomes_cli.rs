@@ -30,6 +30,11 @@ fn import(db: &str, file: &std::path::Path, extra: &[&str]) -> (i32, String) {
     if !std::path::Path::new(db).exists() {
         rusqlite::Connection::open(db).unwrap();
     }
+    import_into(db, file, extra)
+}
+
+/// Runs the import of `file` into `db` as it is: exit code and output.
+fn import_into(db: &str, file: &std::path::Path, extra: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
         .args(["outcomes", "import"])
         .arg(file)
@@ -193,29 +198,10 @@ fn a_clean_export_exits_zero_and_unknown_columns_are_named() {
 fn a_missing_database_is_an_error_not_a_new_file() {
     let dir = TempDir::new("outcomes-missing-db");
     let file = dir.path().join("export.csv");
-    std::fs::write(
-        &file,
-        "Opportunity ID,Stage,Email\nopp-1,won,a@example.com\n",
-    )
-    .unwrap();
+    std::fs::write(&file, EXPORT).unwrap();
     let db = dir.path().join("typo.db");
-    let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-        .args(["outcomes", "import"])
-        .arg(&file)
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "--id-column",
-            "Opportunity ID",
-            "--outcome-column",
-            "Stage",
-            "--lead-column",
-            "Email",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no such database"), "{stderr}");
+    let (code, out) = import_into(db.to_str().unwrap(), &file, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no such database"), "{out}");
     assert!(!db.exists());
 }
