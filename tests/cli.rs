@@ -17,6 +17,16 @@ fn leadscore(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The report of `visitor` in `leadscore score --json` output.
+fn report<'a>(reports: &'a serde_json::Value, visitor: &str) -> &'a serde_json::Value {
+    reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["visitor"] == visitor)
+        .unwrap()
+}
+
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("leadscore-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -84,28 +94,13 @@ fn score_gives_each_visitor_the_tier_the_engine_computes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let tier = |v: &str| {
-        reports
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["visitor"] == v)
-            .unwrap()["tier"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let tier = |v: &str| report(&reports, v)["tier"].as_str().unwrap().to_string();
     assert_eq!(tier("ana-content-reader"), "MQL");
     assert_eq!(tier("ben-buyer"), "SQL");
     assert_eq!(tier("cho-trial-user"), "PQL");
     assert_eq!(tier("dev-student"), "unqualified");
     assert_eq!(tier("eve-lapsed"), "unqualified");
-    let ben = reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["visitor"] == "ben-buyer")
-        .unwrap();
+    let ben = report(&reports, "ben-buyer");
     let transitions: Vec<(&str, &str)> = ben["transitions"]
         .as_array()
         .unwrap()
@@ -127,12 +122,7 @@ fn score_as_of_an_earlier_time_leaves_later_events_out() {
         "2026-11-03T14:05:00Z",
     ]);
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ben = reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["visitor"] == "ben-buyer")
-        .unwrap();
+    let ben = report(&reports, "ben-buyer");
     assert_eq!(ben["tier"], "unqualified");
 }
 
@@ -151,12 +141,7 @@ fn score_with_rules_gives_each_tier_change_the_widgets_rule_summary() {
         String::from_utf8_lossy(&out.stderr)
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ben = reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["visitor"] == "ben-buyer")
-        .unwrap();
+    let ben = report(&reports, "ben-buyer");
     let changes = ben["transitions"].as_array().unwrap();
     assert!(changes.len() >= 2, "{changes:?}");
     // The change to SQL happened at the demo request: its summary names it, fired once.
