@@ -255,7 +255,8 @@ async function main() {
     const c = await collector(path.join(OUT, 'history.db'), [base]);
     try {
       const scored = score(base, p0.file);
-      await postAll(c.url + '/v1/tier', results(() => scored, p0.visitors, () => read(base)));
+      const model = read(base);
+      await postAll(c.url + '/v1/tier', results(() => scored, p0.visitors, () => model));
       await postAll(c.url + '/v1/outcome', outcomes(p0.visitors), { authorization: `Bearer ${TOKEN}` });
     } finally {
       c.stop();
@@ -271,7 +272,8 @@ async function main() {
   let c = await collector(db, [v1]);
   try {
     const scored = score(v1, p1.file);
-    const posted = results(() => scored, p1.visitors, () => read(v1));
+    const model = read(v1);
+    const posted = results(() => scored, p1.visitors, () => model);
     await postAll(c.url + '/v1/tier', posted);
     await postAll(c.url + '/v1/outcome', outcomes(p1.visitors), { authorization: `Bearer ${TOKEN}` });
     const truth = await truthOf(c);
@@ -311,7 +313,8 @@ async function main() {
   const onChallenger = (v) => inShare(idHex(v.id) + challengerUrl, '50%');
   c = await collector(db, [v1, v2]);
   try {
-    const posted = results((v) => (onChallenger(v) ? s2 : s1), p2.visitors, (v) => read(onChallenger(v) ? v2 : v1));
+    const [champion, challenger] = [read(v1), read(v2)];
+    const posted = results((v) => (onChallenger(v) ? s2 : s1), p2.visitors, (v) => (onChallenger(v) ? challenger : champion));
     await postAll(c.url + '/v1/tier', posted);
     await postAll(c.url + '/v1/outcome', outcomes(p2.visitors), { authorization: `Bearer ${TOKEN}` });
     const truth = await truthOf(c);
