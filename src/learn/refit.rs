@@ -78,8 +78,15 @@ fn matched_threshold(old: &[f64], new: &[f64], threshold: f64, at_least: bool) -
     // Scores are whole points (sums of integer points).
     let mut values: Vec<f64> = new.iter().map(|v| v.round()).collect();
     values.sort_by(f64::total_cmp);
-    // From the loosest threshold to the strictest, the first that keeps at most `hits` leads.
-    let kept = |t: f64| values.iter().filter(|&&v| holds(v, t)).count();
+    // From the loosest threshold to the strictest, the first that keeps at most `hits` leads
+    // (counted in the sorted values by binary search).
+    let kept = |t: f64| {
+        if at_least {
+            values.len() - values.partition_point(|&v| v < t)
+        } else {
+            values.partition_point(|&v| v <= t)
+        }
+    };
     let mut candidates = values.clone();
     candidates.dedup();
     if !at_least {
