@@ -13,7 +13,8 @@
 //! ```text
 //! header    magic "LSCM" · format u16 (= FORMAT) · reserved u16 (= 0)
 //!           · body length u32 · FNV-1a 32 of the body u32
-//! body      id text · model_version text · session_timeout_minutes optional f64
+//! body      page (u32 byte length, UTF-8 JSON: what the page adapter needs, see [`page`])
+//!           · id text · model_version text · session_timeout_minutes optional f64
 //!           · allow_demotion u8 · calibration optional (intercept f64, slope f64)
 //!           · limits: fit, engagement, intent, product, total, each optional (min optional f64,
 //!             max optional f64)
@@ -51,8 +52,8 @@ use alloc::vec::Vec;
 /// The first four bytes of every compiled model.
 pub const MAGIC: [u8; 4] = *b"LSCM";
 /// The version of the layout this build writes and reads (2: compound matchers and query
-/// conditions; format 1 is refused, to be rebuilt).
-pub const FORMAT: u16 = 2;
+/// conditions; 3: the page section. Older formats are refused, to be rebuilt).
+pub const FORMAT: u16 = 3;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 16;
 
@@ -89,6 +90,11 @@ impl std::error::Error for LoadError {}
 /// Reads a compiled model: checks magic, format, length and checksum, then every value's
 /// bounds. Never panics, whatever the bytes.
 pub fn read(bytes: &[u8]) -> Result<ValidModel, LoadError> {
+    read_with_page(bytes).map(|(model, _)| model)
+}
+
+/// [`read`], and the model's page section (the JSON text [`page`] wrote).
+pub fn read_with_page(bytes: &[u8]) -> Result<(ValidModel, &[u8]), LoadError> {
     let mut header = Reader::new(bytes);
     if header.take(4) != MAGIC {
         return Err(LoadError::NotAModel);
@@ -105,11 +111,13 @@ pub fn read(bytes: &[u8]) -> Result<ValidModel, LoadError> {
         return Err(LoadError::Damaged);
     }
     let mut r = Reader::new(body);
+    let page_len = r.u32() as usize;
+    let page = r.take(page_len);
     let model = body_model(&mut r);
     if !r.finish() {
         return Err(LoadError::Malformed);
     }
-    Ok(ValidModel::index(model))
+    Ok((ValidModel::index(model), page))
 }
 
 fn body_model(r: &mut Reader<'_>) -> Model {
@@ -338,7 +346,7 @@ impl std::error::Error for WriteError {}
 /// Compiles a validated model to its binary form (native only: the browser never compiles).
 /// Fails, rather than cut anything, when a text is longer than 65,535 bytes, a list has more
 /// than 65,535 items or there are more than [`MAX_TIERS`] tiers.
-#[cfg(feature = "std")]
+#[cfg(feature = "json")]
 pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
     use crate::bytes::Writer;
 
@@ -450,6 +458,9 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
 
     let m = model.model();
     let mut w = Writer::default();
+    let page = page(model);
+    w.u32(page.len() as u32);
+    w.bytes.extend_from_slice(page.as_bytes());
     w.text(&m.id);
     w.text(&m.model_version);
     w.optional(m.session_timeout_minutes, Writer::f64);
@@ -525,6 +536,49 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
     Ok(out)
 }
 
+/// The page section: what the page adapter needs to know of a model, as JSON text written at
+/// compile time, so that the kernel never writes JSON:
+/// `{"id", "version", "tiers": [names], "rules": [ids], "questions": [answer questions],
+/// "query": [query parameters that page rules test]}`. `questions` and `query` include those
+/// that the parts of `all` and `any` rules test, each once, in model order.
+#[cfg(feature = "json")]
+pub fn page(model: &ValidModel) -> String {
+    fn watch<'m>(when: &'m Matcher, questions: &mut Vec<&'m str>, query: &mut Vec<&'m str>) {
+        match when {
+            Matcher::Answer { question, .. } if !questions.contains(&question.as_str()) => {
+                questions.push(question)
+            }
+            Matcher::Page { query: q, .. } => {
+                for key in q.keys() {
+                    if !query.contains(&key.as_str()) {
+                        query.push(key);
+                    }
+                }
+            }
+            Matcher::All(parts) | Matcher::Any(parts) => {
+                for part in parts {
+                    watch(part, questions, query);
+                }
+            }
+            _ => {}
+        }
+    }
+    let m = model.model();
+    let (mut questions, mut query) = (Vec::new(), Vec::new());
+    for rule in &m.rules {
+        watch(&rule.when, &mut questions, &mut query);
+    }
+    serde_json::json!({
+        "id": m.id,
+        "version": m.model_version,
+        "tiers": m.tiers.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        "rules": m.rules.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        "questions": questions,
+        "query": query,
+    })
+    .to_string()
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -571,6 +625,40 @@ mod tests {
         }
         assert_eq!(read(b"LSCM").err(), Some(LoadError::Damaged));
         assert_eq!(read(b"{\"version\": 1}").err(), Some(LoadError::NotAModel));
+    }
+
+    #[test]
+    fn the_page_section_lists_what_the_page_must_watch() {
+        let model = example("saas");
+        let bytes = write(&model).unwrap();
+        let (_, page_bytes) = read_with_page(&bytes).unwrap();
+        assert_eq!(page_bytes, page(&model).as_bytes());
+        let p: serde_json::Value = serde_json::from_slice(page_bytes).unwrap();
+        let m = model.model();
+        assert_eq!(p["id"], m.id.as_str());
+        assert_eq!(p["version"], m.model_version.as_str());
+        let ids: Vec<&str> = m.rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(p["rules"], serde_json::json!(ids));
+        let tiers: Vec<&str> = m.tiers.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(p["tiers"], serde_json::json!(tiers));
+        assert!(p["questions"].as_array().unwrap().contains(&"role".into()));
+
+        // Parts of compound rules count, each question or parameter once.
+        let compound = ValidModel::from_json(
+            r#"{ "version": 1, "id": "c", "model_version": "1", "rules": [
+              { "id": "a", "when": { "answer": { "question": "role", "equals": "cto" } },
+                "dimension": "fit", "points": 5 },
+              { "id": "b", "when": { "all": [
+                  { "answer": { "question": "seats", "min": 200 } },
+                  { "answer": { "question": "role", "equals": "cto" } },
+                  { "page": { "path": "/pricing", "query": { "utm_medium": "cpc" } } } ] },
+                "dimension": "fit", "points": 30 } ],
+              "tiers": [ { "name": "SQL", "min": { "total": 30 } } ] }"#,
+        )
+        .unwrap();
+        let p: serde_json::Value = serde_json::from_str(&page(&compound)).unwrap();
+        assert_eq!(p["questions"], serde_json::json!(["role", "seats"]));
+        assert_eq!(p["query"], serde_json::json!(["utm_medium"]));
     }
 
     #[test]

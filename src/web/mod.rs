@@ -12,8 +12,7 @@
 //! bundle, which adds [`compile`]: the JSON reader and validator, with every message.
 
 use crate::engine::{self, Event, State, UNQUALIFIED};
-use crate::model::{binary, Dimension, Matcher, ValidModel};
-use alloc::string::String;
+use crate::model::{binary, Dimension, ValidModel};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use wasm_bindgen::prelude::*;
@@ -23,9 +22,10 @@ pub const REJECTED: i32 = -1;
 /// What `apply` answers before a model was loaded.
 pub const NO_MODEL: i32 = -2;
 
-/// The loaded model and the visitor's state.
+/// The loaded model, its page section and the visitor's state.
 struct Kernel {
     model: ValidModel,
+    page: Vec<u8>,
     state: State,
 }
 
@@ -50,10 +50,11 @@ fn with_kernel<R>(f: impl FnOnce(&mut Option<Kernel>) -> R) -> R {
 /// be used: 1 not a compiled model, 2 another format version, 3 damaged, 4 malformed.
 #[wasm_bindgen]
 pub fn load(model: &[u8]) -> u32 {
-    match binary::read(model) {
-        Ok(model) => with_kernel(|k| {
+    match binary::read_with_page(model) {
+        Ok((model, page)) => with_kernel(|k| {
             let state = State::new(&model);
-            *k = Some(Kernel { model, state });
+            let page = page.to_vec();
+            *k = Some(Kernel { model, page, state });
             0
         }),
         Err(e) => e as u32,
@@ -61,16 +62,11 @@ pub fn load(model: &[u8]) -> u32 {
 }
 
 /// The loaded model as the page needs it, as UTF-8 JSON (empty before a model is loaded):
-/// `{"id", "version", "tiers": [names], "rules": [ids], "questions": [answer questions],
-/// "query": [query parameters that page rules test]}`. Text crosses the boundary as bytes
-/// only, so the glue carries no text encoder or decoder of its own.
+/// the page section `leadscore build` wrote ([`binary::page`]). Text crosses the boundary as
+/// bytes only, so the glue carries no text encoder or decoder of its own.
 #[wasm_bindgen]
 pub fn describe() -> Vec<u8> {
-    with_kernel(|k| {
-        k.as_ref()
-            .map(|k| describe_model(&k.model).into_bytes())
-            .unwrap_or_default()
-    })
+    with_kernel(|k| k.as_ref().map(|k| k.page.clone()).unwrap_or_default())
 }
 
 /// Replaces the visitor state with stored bytes ([`state`]'s), aligned to the model. False,
@@ -215,84 +211,6 @@ fn tier_number(model: &ValidModel, name: &str) -> i32 {
 
 fn dimension_number(d: Dimension) -> f64 {
     d.index() as f64
-}
-
-/// `describe`'s JSON, written without a formatter.
-fn describe_model(model: &ValidModel) -> String {
-    let m = model.model();
-    let mut questions: Vec<&str> = Vec::new();
-    let mut query: Vec<&str> = Vec::new();
-    for rule in m.rules.iter() {
-        watch(&rule.when, &mut questions, &mut query);
-    }
-    let mut out = String::from("{\"id\":");
-    json_text(&mut out, &m.id);
-    out.push_str(",\"version\":");
-    json_text(&mut out, &m.model_version);
-    out.push_str(",\"tiers\":");
-    json_list(&mut out, m.tiers.iter().map(|t| t.name.as_str()));
-    out.push_str(",\"rules\":");
-    json_list(&mut out, m.rules.iter().map(|r| r.id.as_str()));
-    out.push_str(",\"questions\":");
-    json_list(&mut out, questions.into_iter());
-    out.push_str(",\"query\":");
-    json_list(&mut out, query.into_iter());
-    out.push('}');
-    out
-}
-
-/// Adds the questions and query parameters that `when` tests (in each part, for a compound).
-fn watch<'m>(when: &'m Matcher, questions: &mut Vec<&'m str>, query: &mut Vec<&'m str>) {
-    match when {
-        Matcher::Answer { question, .. } if !questions.contains(&question.as_str()) => {
-            questions.push(question)
-        }
-        Matcher::Page { query: q, .. } => {
-            for key in q.keys() {
-                if !query.contains(&key.as_str()) {
-                    query.push(key);
-                }
-            }
-        }
-        Matcher::All(parts) | Matcher::Any(parts) => {
-            for part in parts {
-                watch(part, questions, query);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn json_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
-    out.push('[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_text(out, item);
-    }
-    out.push(']');
-}
-
-/// `s` as a JSON string: quotes, backslashes and control characters escaped.
-fn json_text(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                for shift in [4, 0] {
-                    let digit = HEX.get(((c as u32 >> shift) & 15) as usize).copied();
-                    out.push(char::from(digit.unwrap_or(b'0')));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(not(feature = "std"))]
