@@ -1232,6 +1232,63 @@ fn any_fires_when_any_branch_would() {
     assert!(!engine::is_download(&m, "/b.zip"));
 }
 
+/// `s` in the byte form of state format 3 (rule ids as text) or 2 (also without answers), as
+/// browsers kept it before; `ids` are the ids of `s.rules`, in order.
+fn legacy_bytes(s: &State, format: u8, ids: &[&str]) -> Vec<u8> {
+    fn optional(out: &mut Vec<u8>, v: Option<i64>) {
+        match v {
+            Some(t) => {
+                out.push(1);
+                out.extend(t.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    fn text(out: &mut Vec<u8>, t: &str) {
+        out.extend((t.len() as u16).to_le_bytes());
+        out.extend(t.as_bytes());
+    }
+    assert_eq!(s.rules.len(), ids.len());
+    let mut out = vec![format];
+    for t in [s.first_seen, s.last_seen, s.clock] {
+        optional(&mut out, t);
+    }
+    out.extend(s.visits.to_le_bytes());
+    out.extend(s.seconds.to_le_bytes());
+    out.extend((s.pages.len() as u16).to_le_bytes());
+    for p in &s.pages {
+        out.extend(p.to_le_bytes());
+    }
+    out.push(u8::from(s.tier.is_some()));
+    if let Some(t) = &s.tier {
+        text(&mut out, t);
+    }
+    out.extend((s.rules.len() as u16).to_le_bytes());
+    for (r, id) in s.rules.iter().zip(ids) {
+        assert_eq!(r.id_hash, engine::id_hash(id));
+        text(&mut out, id);
+        out.extend(r.count.to_le_bytes());
+        out.extend(r.progress.to_le_bytes());
+        optional(&mut out, r.last);
+        out.extend((r.window.len() as u16).to_le_bytes());
+        for t in &r.window {
+            out.extend(t.to_le_bytes());
+        }
+        out.extend(r.held.to_le_bytes());
+        out.extend(r.held_at.to_le_bytes());
+        out.extend((r.firings.len() as u16).to_le_bytes());
+        for (t, n) in &r.firings {
+            out.extend(t.to_le_bytes());
+            out.extend(n.to_le_bytes());
+        }
+    }
+    assert!(s.answers.is_empty(), "answers are not written here");
+    if format == 3 {
+        out.extend(0u16.to_le_bytes());
+    }
+    out
+}
+
 /// State kept before compound rules (format 2) still loads; a model version that adds a
 /// compound rule keeps every other rule's state and reads only answers given from then on.
 #[test]
@@ -1245,12 +1302,13 @@ fn compound_rules_carry_over_across_model_versions_and_state_formats() {
     );
     let mut s = State::new(&m1);
     engine::apply(&mut s, &m1, &answer("role", "cto"), T0).unwrap();
-    // Format 2: the same bytes without the answers list.
-    let mut old = s.to_bytes();
-    old[0] = 2;
-    old.truncate(old.len() - 2);
-    let back = State::from_bytes(&old, &m1).unwrap();
-    assert_eq!(engine::score(&back, &m1, T0).fit, 10.0);
+    // Format 3: rule ids as text; format 2: also without the answers list.
+    for format in [3, 2] {
+        let old = legacy_bytes(&s, format, &["cto"]);
+        let back = State::from_bytes(&old, &m1).unwrap();
+        assert_eq!(engine::score(&back, &m1, T0).fit, 10.0, "format {format}");
+        assert_eq!(back, s, "format {format}");
+    }
     let mut json2: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
     json2["v"] = json!(2);
     assert!(State::from_json(&json2.to_string(), &m1).is_some());

@@ -83,6 +83,23 @@ fn semantic_problems_are_all_reported_with_paths() {
 }
 
 #[test]
+fn rule_ids_that_visitor_state_could_not_tell_apart_are_refused() {
+    // Two ids with the same 32-bit FNV-1a hash, which is what visitor state keeps of an id.
+    assert_eq!(
+        leadscore::engine::id_hash("rule-179599"),
+        leadscore::engine::id_hash("rule-362382")
+    );
+    let mut doc = base();
+    doc["rules"][0]["id"] = json!("rule-179599");
+    doc["rules"][1]["id"] = json!("rule-362382");
+    doc["tiers"][0]["requires"] = json!(["rule-362382"]);
+    assert_eq!(
+        errors(doc),
+        ["rules[1].id: rule id \"rule-362382\" has the same 32-bit hash as \"rule-179599\" (rules[0]), so visitor state could not tell them apart; rename one"]
+    );
+}
+
+#[test]
 fn structural_problems_in_every_rule_and_tier_are_reported_at_once() {
     let mut doc = base();
     doc["colour"] = json!("blue");

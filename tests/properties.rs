@@ -574,7 +574,7 @@ proptest! {
         for c in &carried.contributions {
             let i = b.rules().iter().position(|r| r.id == c.rule).unwrap();
             let rule = &b.rules()[i];
-            let old = kept.rules.iter().find(|r| r.id == rule.id).unwrap();
+            let old = kept.rules.iter().find(|r| r.id_hash == leadscore::engine::id_hash(&rule.id)).unwrap();
             let cap = match rule.frequency {
                 _ if rule.when.counts_once() => 1,
                 Frequency::Once => 1,

@@ -60,7 +60,7 @@ export function stateBound(json) {
   for (const r of json.rules) {
     const window = r.frequency?.at_most_per_window?.times ?? 0;
     const firings = r.decay?.expires_after_days != null ? 32 : 0;
-    bytes += text(r.id) + 4 + 4 + optionalI64 + (2 + 8 * window) + 8 + 8 + (2 + 12 * firings);
+    bytes += 4 /* id hash */ + 4 + 4 + optionalI64 + (2 + 8 * window) + 8 + 8 + (2 + 12 * firings);
   }
   return bytes;
 }

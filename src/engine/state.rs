@@ -14,13 +14,14 @@ use crate::bytes::{Reader, Writer};
 use crate::model::{
     Decay, Frequency, Matcher, Rule, ValidModel, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES,
 };
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Version of the serialised state this build writes. It also reads format 2 (before
-/// `answers`) and format 1 (before `clock`, with `held` in points rather than firings).
-pub const STATE_FORMAT: u32 = 3;
+/// Version of the serialised state this build writes. It also reads format 3 (rule ids as
+/// text rather than [`id_hash`]), format 2 (before `answers`) and format 1 (before `clock`,
+/// with `held` in points rather than firings).
+pub const STATE_FORMAT: u32 = 4;
 /// Most firing times kept per expiring rule; older ones are merged into the next.
 pub const MAX_FIRINGS_KEPT: usize = 32;
 
@@ -77,8 +78,11 @@ pub struct State {
 /// did not decay before, and the count is cut to what the new frequency allows.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RuleState {
-    /// The rule's id; state is matched to rules by id when the model changes.
-    pub id: String,
+    /// The rule's id as its [`id_hash`] (state kept before format 4 gives the id as text, which
+    /// is read as its hash): state is matched to rules by it when the model changes, and the
+    /// validator refuses a model in which two rule ids have the same hash.
+    #[serde(rename = "id", deserialize_with = "id_or_hash")]
+    pub id_hash: u32,
     /// Times fired (for answers: 1 while the answer matches).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub count: u32,
@@ -102,6 +106,25 @@ pub struct RuleState {
     pub firings: Vec<(Millis, u32)>,
 }
 
+/// A rule id's 32-bit FNV-1a hash: what visitor state keeps of the id.
+pub fn id_hash(id: &str) -> u32 {
+    crate::bytes::fnv1a32(id.as_bytes())
+}
+
+/// Reads a rule's `id` in stored JSON state: a hash (format 4) or the id as text (before).
+fn id_or_hash<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Hash(u32),
+        Text(String),
+    }
+    Ok(match Id::deserialize(d)? {
+        Id::Hash(h) => h,
+        Id::Text(t) => id_hash(&t),
+    })
+}
+
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
@@ -114,7 +137,7 @@ fn is_zero_i(v: &i64) -> bool {
 
 impl RuleState {
     fn write(&self, w: &mut Writer) {
-        w.text(&self.id);
+        w.u32(self.id_hash);
         w.u32(self.count);
         w.u32(self.progress);
         w.optional(self.last, Writer::i64);
@@ -127,9 +150,15 @@ impl RuleState {
         });
     }
 
-    fn read(r: &mut Reader<'_>) -> RuleState {
+    /// Reads a rule's state of `format` (before 4, with the id as text).
+    fn read(r: &mut Reader<'_>, format: u32) -> RuleState {
         RuleState {
-            id: r.text(),
+            id_hash: if format < 4 {
+                let n = usize::from(r.u16());
+                crate::bytes::fnv1a32(r.take(n))
+            } else {
+                r.u32()
+            },
             count: r.u32(),
             progress: r.u32(),
             last: r.optional(Reader::i64),
@@ -140,9 +169,9 @@ impl RuleState {
         }
     }
 
-    fn new(id: &str) -> RuleState {
+    fn new(id_hash: u32) -> RuleState {
         RuleState {
-            id: id.to_string(),
+            id_hash,
             ..RuleState::default()
         }
     }
@@ -240,9 +269,9 @@ impl State {
         State {
             format: STATE_FORMAT,
             rules: model
-                .rules()
+                .id_hashes()
                 .iter()
-                .map(|r| RuleState::new(&r.id))
+                .map(|&h| RuleState::new(h))
                 .collect(),
             key: model.rule_key(),
             ..State::default()
@@ -256,22 +285,18 @@ impl State {
         if self.is_aligned(model) {
             return;
         }
-        let same_ids = self.rules.len() == model.rules().len()
-            && self
-                .rules
-                .iter()
-                .zip(model.rules())
-                .all(|(s, r)| s.id == r.id);
+        let hashes = model.id_hashes();
+        let same_ids = self.rules.len() == hashes.len()
+            && self.rules.iter().zip(hashes).all(|(s, &h)| s.id_hash == h);
         if !same_ids {
             let mut old = core::mem::take(&mut self.rules);
-            self.rules = model
-                .rules()
+            self.rules = hashes
                 .iter()
-                .map(|rule| {
+                .map(|&h| {
                     old.iter_mut()
-                        .find(|s| s.id == rule.id)
+                        .find(|s| s.id_hash == h)
                         .map(core::mem::take)
-                        .unwrap_or_else(|| RuleState::new(&rule.id))
+                        .unwrap_or_else(|| RuleState::new(h))
                 })
                 .collect();
         }
@@ -317,7 +342,7 @@ impl State {
     /// format 1: `held` was kept in points (of the rule as it is now, as far as anyone knows),
     /// and there was no `clock`.
     fn upgrade(&mut self, model: &ValidModel) {
-        if self.format == 2 {
+        if self.format == 2 || self.format == 3 {
             self.format = STATE_FORMAT;
         }
         if self.format != 1 {
@@ -327,7 +352,7 @@ impl State {
             let points = model
                 .rules()
                 .iter()
-                .find(|r| r.id == rs.id)
+                .find(|r| id_hash(&r.id) == rs.id_hash)
                 .map_or(0, |r| r.points);
             rs.held = if points == 0 {
                 0.0
@@ -418,7 +443,7 @@ impl State {
             seconds: r.f64(),
             pages: r.list(Reader::u32),
             tier: r.optional(Reader::text),
-            rules: r.list(RuleState::read),
+            rules: r.list(|r| RuleState::read(r, format)),
             answers: if format < 3 {
                 Vec::new()
             } else {

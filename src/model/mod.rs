@@ -42,6 +42,8 @@ pub struct ValidModel {
     requires: Vec<Vec<usize>>,
     /// Per rule, the literal prefix length of its path pattern (see [`pattern::literal_prefix`]).
     literals: Vec<usize>,
+    /// Per rule, the 32-bit FNV-1a hash of its id: what visitor state keeps of the id.
+    id_hashes: Vec<u32>,
     /// The questions that answer conditions of `all` and `any` rules name (trimmed, each once
     /// ignoring ASCII case): the state keeps the current answer to each.
     questions: Vec<String>,
@@ -126,7 +128,13 @@ impl ValidModel {
             }
         }
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
+        let id_hashes = model
+            .rules
+            .iter()
+            .map(|r| crate::bytes::fnv1a32(r.id.as_bytes()))
+            .collect();
         ValidModel {
+            id_hashes,
             rule_key,
             by_kind,
             requires,
@@ -183,6 +191,11 @@ impl ValidModel {
     /// The questions whose current answer the state keeps (named by `all` and `any` rules).
     pub fn compound_questions(&self) -> &[String] {
         &self.questions
+    }
+
+    /// Per rule, the 32-bit FNV-1a hash of its id (see [`crate::engine::id_hash`]).
+    pub fn id_hashes(&self) -> &[u32] {
+        &self.id_hashes
     }
 
     /// Indices of the rules tier `tier` requires.

@@ -5,6 +5,7 @@ use super::{
     number_text, pattern, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES, MAX_PARTS, MAX_WINDOW_TIMES,
     UNQUALIFIED,
 };
+use crate::bytes::fnv1a32;
 use std::fmt;
 
 /// Longest id, name or question accepted, in characters.
@@ -212,6 +213,11 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         c.err("rules", format!("more than {MAX_RULES} rules"));
     }
 
+    let hashes: Vec<u32> = model
+        .rules
+        .iter()
+        .map(|r| fnv1a32(r.id.as_bytes()))
+        .collect();
     for (i, rule) in model.rules.iter().enumerate() {
         let at = format!("rules[{i}]");
         c.name(&format!("{at}.id"), &rule.id, "rule id");
@@ -234,6 +240,20 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
                 format!(
                     "duplicate rule id \"{}\" (first used at rules[{first}])",
                     rule.id
+                ),
+            );
+        } else if let Some(first) = hashes
+            .iter()
+            .take(i)
+            .position(|&h| Some(&h) == hashes.get(i))
+        {
+            // Visitor state keeps a rule's id as this hash: two ids must not share it.
+            c.err(
+                format!("{at}.id"),
+                format!(
+                    "rule id \"{}\" has the same 32-bit hash as \"{}\" (rules[{first}]), so visitor state could not tell them apart; rename one",
+                    rule.id,
+                    model.rules.get(first).map_or("", |r| r.id.as_str())
                 ),
             );
         }
