@@ -29,29 +29,25 @@
 import { encodeEvent, utf8 } from './event.js';
 import { MAX_OUTBOX, freshRecord, fromBase64, inShare, isLeadId, openStore, parseJSON, parseRecord, randomId, recordText,
   toBase64, toJSON } from './store.js';
-import { FAILED, REFUSED, TIMEOUT, backoff, payload, post } from './outbox.js';
+import { FAILED, REFUSED, SCORES, TIMEOUT, backoff, payload, post } from './outbox.js';
 import { announce, answer, download, fill, keptQuery, submission } from './page.js';
 
-/** Kinds of warning; each is printed at most once per page, and none after the widget is off. */
-const STORAGE = 1;
-const DELIVERY = 2;
-const OFF = 4;
-const DROPPED = 8;
 /** When waiting results go out: after the backoff, now, or all at once (the page is going away). */
 const DUE = 0;
 const NOW = 1;
 const LEAVING = 2;
 /** Time on site stops counting this long after the visitor's last input (an idle visible tab). */
 const IDLE = 30000;
-/** The scores, in the kernel's order; the first four are also the dimensions of the rules. */
-const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
 /** Why the kernel cannot use a compiled model, by `load()` code. */
 const UNUSABLE = [, 'not a compiled leadscore model', 'compiled for another format version', 'damaged', 'malformed'];
 
-let warned = 0;
-function warn(kind, message) {
-  if (warned & (kind | OFF)) return;
-  warned |= kind;
+/** Each warning is printed at most once per page, and none after the one that switched the widget off. */
+const warned = new Set();
+let quiet;
+function warn(message, off) {
+  if (quiet || warned.has(message)) return;
+  warned.add(message);
+  quiet = off;
   console.warn('leadscore: ' + message);
 }
 
@@ -70,7 +66,7 @@ if (!(existing && existing.loaded)) {
   try {
     install();
   } catch (e) {
-    warn(OFF, `could not start (${e})`);
+    warn(`could not start (${e})`, 1);
   }
 }
 
@@ -84,6 +80,7 @@ function install() {
   let phase = 0; // 0 waiting for a model, 1 loading, 2 running, 3 off
   let run; // the running widget's commands
   const stops = []; // what switching off undoes
+  const required = () => /^required$/i.test(text(settings.consent));
 
   /** Switches everything off for the rest of the page, with one warning. */
   function off(message) {
@@ -97,7 +94,7 @@ function install() {
         // keep undoing the rest
       }
     }
-    warn(OFF, message);
+    warn(message, 1);
   }
   const fail = (e) => off(`internal error (${e}), so the widget is off`);
   /** `fn` as a listener or callback: it runs only while the widget runs, and never throws. */
@@ -113,7 +110,7 @@ function install() {
 
   const leadscore = (name, ...args) => {
     try {
-      if (phase == 2) return run(name, args);
+      if (phase == 2) return run[name] && run[name](...args);
       if (phase == 3) return;
       if (name == 'init') {
         Object.assign(settings, args[0]);
@@ -133,16 +130,16 @@ function install() {
 
   /** Loads the kernel, the model (and the debug module when needed), then starts. */
   async function boot() {
-    const required = /^required$/i.test(text(settings.consent));
+    const consentRequired = required();
     const challenger = text(settings.challenger);
     const granted = queue.some(([name, yes]) => name == 'consent' && yes === true);
     // A challenger is assigned by the visitor's stored id, which is read only with consent.
-    if (phase || !settings.model || (challenger && required && !granted)) return;
+    if (phase || !settings.model || (challenger && consentRequired && !granted)) return;
     phase = 1;
     try {
       // With a challenger the visitor keeps their id (so their model) even when their stored
       // state turns out unusable; without one, an unusable record gives a fresh visitor.
-      const stored = challenger && (!required || granted) && parseRecord(openStore(true, () => {}).read());
+      const stored = challenger && (!consentRequired || granted) && parseRecord(openStore(true, () => {}).read());
       const visitor = stored ? stored.visitor : randomId();
       // The folder of the kernel files (a query string or a file name in `base` is left out).
       const folder = new URL(text(settings.base || '.'), (script && script.src) || location.href);
@@ -187,8 +184,8 @@ function install() {
     // Global Privacy Control or Do Not Track, honoured: scoring stays in the page.
     const privacy = !/^ignore$/i.test(text(settings.privacy_signals)) &&
       (navigator.globalPrivacyControl === true || [navigator.doNotTrack, window.doNotTrack].includes('1'));
-    const storageFailed = () => warn(STORAGE, 'storage is unavailable: the score is kept for this page only');
-    let consented = !/^required$/i.test(text(settings.consent));
+    const storageFailed = () => warn('storage is unavailable: the score is kept for this page only');
+    let consented = !required();
     let agreed = false; // the page called leadscore('consent', true)
     let store = openStore(consented, storageFailed);
     let record = { ...freshRecord(), visitor };
@@ -289,7 +286,7 @@ function install() {
       flush(DUE, now);
       if (panel) panel.show(explanation(now));
       if (change) {
-        if (field) fill(field, change.tier);
+        refresh();
         announce(change, callbacks.slice(), privacy);
       }
     }
@@ -334,12 +331,7 @@ function install() {
           for (const p of outbox) {
             if (p.event_id == inFlight || leaving.has(p.event_id)) continue;
             leaving.add(p.event_id);
-            post(endpoint, p).then(guard((outcome) => {
-              if (outcome != FAILED) {
-                read();
-                settle(p.event_id, outcome);
-              }
-            }));
+            post(endpoint, p).then(guard((outcome) => outcome != FAILED && settle(p.event_id, outcome)));
           }
         }
         return;
@@ -360,7 +352,7 @@ function install() {
       if (outcome == FAILED) {
         const delay = backoff((record.attempts = (record.attempts || 0) + 1));
         record.retry_at = Date.now() + delay;
-        warn(DELIVERY, 'the tier result could not be delivered; it is kept and retried');
+        warn('the tier result could not be delivered; it is kept and retried');
         clearTimeout(retry);
         // NOW: a clock set back meanwhile must not leave the result waiting for ever.
         retry = setTimeout(guard(() => flush(NOW)), delay);
@@ -371,9 +363,10 @@ function install() {
       }
     }
 
-    /** An answer arrived (the record just read): the result leaves the outbox (accepted, or refused for good). */
+    /** An answer arrived: the result leaves the outbox (accepted, or refused for good). */
     function settle(id, outcome) {
-      if (outcome == REFUSED) warn(DROPPED, 'the backend refused a tier result; it is dropped, not retried');
+      read();
+      if (outcome == REFUSED) warn('the backend refused a tier result; it is dropped, not retried');
       record.outbox = record.outbox.filter((p) => p.event_id != id);
       record.attempts = record.retry_at = 0;
       save();
@@ -419,12 +412,14 @@ function install() {
       stopped = true;
     }
 
+    // Without a prototype: only these names are commands.
     const commands = {
+      __proto__: null,
       track(name, properties) {
         if (!text(name)) return;
         const props = {};
         for (const [key, v] of Object.entries(Object(properties))) {
-          if (Number.isFinite(v) || ['string', 'boolean'].includes(typeof v)) props[key] = v;
+          if (Number.isFinite(v) || typeof v == 'string' || typeof v == 'boolean') props[key] = v;
         }
         apply({ type: 'custom', name: text(name), properties: props });
       },
@@ -527,7 +522,7 @@ function install() {
     refresh();
     flush(NOW);
 
-    return (name, args) => (Object.prototype.hasOwnProperty.call(commands, name) ? commands[name](...args) : undefined);
+    return commands;
   }
 
   // Calls made before this script arrived, 'init' among them.

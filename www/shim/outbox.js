@@ -3,6 +3,9 @@
 
 import { randomId, toJSON } from './store.js';
 
+/** The scores, in the kernel's order; the first four are also the dimensions of the rules. */
+export const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
+
 /** How a delivery ended. */
 export const ACCEPTED = 0;
 export const FAILED = 1;
@@ -41,7 +44,6 @@ export const backoff = (attempts) => Math.min(2000 * 2 ** Math.min(attempts - 1,
 
 const FIELDS = ['schema', 'tier', 'previous_tier', 'model_id', 'model_version', 'visitor_id', 'event_id', 'at',
   'lead_id'];
-const SCORES = ['fit', 'engagement', 'intent', 'product', 'total'];
 const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] != null).map((k) => [k, object[k]]));
 
 /** The payload as it is sent: its known fields only, whatever else the stored record holds. */
