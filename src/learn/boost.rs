@@ -17,7 +17,6 @@
 //! number of rows per bin.
 
 use super::interactions::InteractionOptions;
-use super::logistic::sigmoid;
 use super::rng::SplitMix64;
 
 /// Direction a feature's shape must keep over its bins, in bin order.
@@ -185,6 +184,50 @@ struct Bag {
     held_out: Vec<f64>,
 }
 
+/// Row lanes of a histogram: consecutive rows add into different copies of it, so that a run
+/// of rows in one bin does not wait on the previous row's addition.
+const LANES: usize = 4;
+
+/// Adds each fitted row's gradient and Hessian into its bin of `bins` (`nbins` bins), after
+/// multiplying its odds by the factor of its bin of the previously stepped feature (`pending`).
+///
+/// The fitted rows carry `e^{−score}` instead of the score: a step of `δ_b` multiplies the odds
+/// of the rows in bin `b` by `e^{−δ_b}`, one `exp` per bin instead of one per row, and the
+/// probability is `1 / (1 + e^{−score})`.
+fn histogram(
+    odds: &mut [f64],
+    y: &[f64],
+    bins: &[u32],
+    nbins: usize,
+    pending: Option<(&[u32], &[f64])>,
+    lanes: &mut Vec<[f64; 2]>,
+) {
+    lanes.clear();
+    lanes.resize(LANES * nbins, [0.0; 2]);
+    let mut add = |k: usize, b: u32, q: f64, y: f64| {
+        let p = 1.0 / (1.0 + q);
+        if let Some(cell) = lanes.get_mut((k % LANES) * nbins + b as usize) {
+            cell[0] += p - y;
+            cell[1] += p * (1.0 - p);
+        }
+    };
+    match pending {
+        Some((previous, factors)) => {
+            for (k, (((q, &y), &b), &a)) in
+                odds.iter_mut().zip(y).zip(bins).zip(previous).enumerate()
+            {
+                *q *= factors.get(a as usize).copied().unwrap_or(1.0);
+                add(k, b, *q, y);
+            }
+        }
+        None => {
+            for (k, ((&q, &y), &b)) in odds.iter().zip(y).zip(bins).enumerate() {
+                add(k, b, q, y);
+            }
+        }
+    }
+}
+
 /// Boosts one bag: fits on `fit_rows`, stops early on `check_rows`.
 fn fit_bag(
     features: &[Feature],
@@ -200,7 +243,8 @@ fn fit_bag(
     let positives: f64 = fit.y.iter().sum();
     let rate = ((positives + 0.5) / (fit_rows.len() as f64 + 1.0)).clamp(1e-6, 1.0 - 1e-6);
     let intercept = (rate / (1.0 - rate)).ln();
-    let mut fit_scores = vec![intercept; fit.y.len()];
+    // `e^{−score}` of each fitted row (see [`histogram`]).
+    let mut fit_odds = vec![(-intercept).exp(); fit.y.len()];
     let mut check_scores = vec![intercept; check.y.len()];
     let mut shapes: Vec<Vec<f64>> = features.iter().map(|f| vec![0.0; f.bins]).collect();
     let mut best_shapes = shapes.clone();
@@ -208,32 +252,37 @@ fn fit_bag(
     let mut best_scores = check_scores.clone();
     let mut best_round = 0;
     let mut since = 0;
-    let mut gradient = Vec::new();
-    let mut hessian = Vec::new();
+    let mut lanes = Vec::new();
     let mut delta = Vec::new();
+    // The last stepped feature, whose factors the fitted rows' odds have not taken yet.
+    let mut pending: Option<usize> = None;
+    let mut factors: Vec<f64> = Vec::new();
     for round in 1..=options.max_rounds {
-        for (((feature, shape), count), (fit_bins, check_bins)) in features
-            .iter()
-            .zip(&mut shapes)
-            .zip(counts)
-            .zip(fit.bins.iter().zip(&check.bins))
+        for (j, ((feature, shape), count)) in
+            features.iter().zip(&mut shapes).zip(counts).enumerate()
         {
-            gradient.clear();
-            gradient.resize(feature.bins, 0.0);
-            hessian.clear();
-            hessian.resize(feature.bins, 0.0);
-            for ((&s, &y), &b) in fit_scores.iter().zip(&fit.y).zip(fit_bins) {
-                let p = sigmoid(s);
-                if let (Some(g), Some(h)) =
-                    (gradient.get_mut(b as usize), hessian.get_mut(b as usize))
-                {
-                    *g += p - y;
-                    *h += p * (1.0 - p);
-                }
-            }
+            let (Some(fit_bins), Some(check_bins)) = (fit.bins.get(j), check.bins.get(j)) else {
+                continue;
+            };
+            let previous = pending.and_then(|k| fit.bins.get(k));
+            histogram(
+                &mut fit_odds,
+                &fit.y,
+                fit_bins,
+                feature.bins,
+                previous.map(|b| (b.as_slice(), factors.as_slice())),
+                &mut lanes,
+            );
             delta.clear();
             delta.extend_from_slice(shape);
-            for ((v, g), h) in shape.iter_mut().zip(&gradient).zip(&hessian) {
+            for (b, v) in shape.iter_mut().enumerate() {
+                let (mut g, mut h) = (0.0, 0.0);
+                for lane in 0..LANES {
+                    if let Some(cell) = lanes.get(lane * feature.bins + b) {
+                        g += cell[0];
+                        h += cell[1];
+                    }
+                }
                 *v -= options.learning_rate * g / (h + options.l2);
             }
             if let Some(direction) = feature.monotone {
@@ -242,9 +291,9 @@ fn fit_bag(
             for (d, v) in delta.iter_mut().zip(shape.iter()) {
                 *d = v - *d;
             }
-            for (s, &b) in fit_scores.iter_mut().zip(fit_bins) {
-                *s += delta.get(b as usize).copied().unwrap_or(0.0);
-            }
+            factors.clear();
+            factors.extend(delta.iter().map(|d| (-d).exp()));
+            pending = Some(j);
             for (s, &b) in check_scores.iter_mut().zip(check_bins) {
                 *s += delta.get(b as usize).copied().unwrap_or(0.0);
             }
@@ -375,6 +424,7 @@ pub fn boost(features: &[Feature], labels: &[bool], options: &BoostOptions) -> B
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::learn::logistic::sigmoid;
 
     #[test]
     fn isotonic_pools_violators() {
