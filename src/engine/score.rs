@@ -34,6 +34,9 @@ pub struct Score<'m> {
 pub struct Contribution<'m> {
     /// The rule's id.
     pub rule: &'m str,
+    /// The rule's position in the model.
+    #[serde(skip)]
+    pub index: usize,
     /// The dimension it counts in.
     pub dimension: Dimension,
     /// Points it gives now (after decay, before limits).
@@ -140,7 +143,7 @@ pub(crate) fn score_aligned<'m>(
         0
     };
     let mut contributions = Vec::with_capacity(fired);
-    for (rule, rs) in rules.iter().zip(&state.rules) {
+    for (index, (rule, rs)) in rules.iter().zip(&state.rules).enumerate() {
         if rs.count == 0 {
             continue;
         }
@@ -153,6 +156,7 @@ pub(crate) fn score_aligned<'m>(
         }
         contributions.push(Contribution {
             rule: &rule.id,
+            index,
             dimension: rule.dimension,
             points,
             times: rs.count,
