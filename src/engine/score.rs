@@ -34,9 +34,6 @@ pub struct Score<'m> {
 pub struct Contribution<'m> {
     /// The rule's id.
     pub rule: &'m str,
-    /// The rule's position in the model.
-    #[serde(skip)]
-    pub index: usize,
     /// The dimension it counts in.
     pub dimension: Dimension,
     /// Points it gives now (after decay, before limits).
@@ -143,7 +140,7 @@ pub(crate) fn score_aligned<'m>(
         0
     };
     let mut contributions = Vec::with_capacity(fired);
-    for (index, (rule, rs)) in rules.iter().zip(&state.rules).enumerate() {
+    for (rule, rs) in rules.iter().zip(&state.rules) {
         if rs.count == 0 {
             continue;
         }
@@ -156,7 +153,6 @@ pub(crate) fn score_aligned<'m>(
         }
         contributions.push(Contribution {
             rule: &rule.id,
-            index,
             dimension: rule.dimension,
             points,
             times: rs.count,

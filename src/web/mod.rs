@@ -148,8 +148,9 @@ pub fn explain(now: f64) -> Vec<f64> {
             k.state.seconds,
         ]);
         for c in &s.contributions {
+            let rule = k.model.rules().iter().position(|r| r.id == c.rule);
             out.extend_from_slice(&[
-                c.index as f64,
+                rule.map_or(f64::NAN, |i| i as f64),
                 dimension_number(c.dimension),
                 c.points,
                 f64::from(c.times),
