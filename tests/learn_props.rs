@@ -190,6 +190,31 @@ fn boosted_interactions_are_deterministic_for_a_fixed_seed() {
         .any(|r| matches!(r.when, leadscore::model::Matcher::All(_))));
 }
 
+/// Nothing training chooses (bins, interactions, early stopping, thresholds) reads the test
+/// rows: flipping their labels changes the test figures only, never the model.
+#[test]
+fn the_test_rows_choose_nothing() {
+    let text = synthetic::csv(3000, 5);
+    let m: Mapping = serde_json::from_str(synthetic::MAPPING).unwrap();
+    let skip = mapping::ignored(&m, &[]);
+    let table = read_csv(text.as_bytes(), &|h| !skip.contains(h), &mut |_, _| {}).unwrap();
+    let layout = layout::resolve(&m, &table, None, &[]).unwrap();
+    let labels = layout::labels(&table, &layout).unwrap();
+    let (train, test): (Vec<u32>, Vec<u32>) = (0..table.rows as u32).partition(|r| r % 5 != 0);
+    let flipped: Vec<bool> = labels
+        .iter()
+        .enumerate()
+        .map(|(r, &y)| if r % 5 == 0 { !y } else { y })
+        .collect();
+    let options = TrainOptions::boosted();
+    let a = scorecard::train_and_test(&table, &layout, &labels, &train, &test, &options).unwrap();
+    let b = scorecard::train_and_test(&table, &layout, &flipped, &train, &test, &options).unwrap();
+    assert_eq!(a.model, b.model);
+    assert_eq!(a.report.interactions, b.report.interactions);
+    assert_eq!(a.report.rounds, b.report.rounds);
+    assert_ne!(a.report.held_out, b.report.held_out);
+}
+
 #[test]
 fn training_is_deterministic_for_a_fixed_seed() {
     let options = TrainOptions {

@@ -251,14 +251,13 @@ fn fit_boosted(
                 .unwrap_or(false)
         })
         .collect();
-    let mut boosted = boost::boost(&features, &labels, options);
-
-    // Pairwise interactions on the main effects' residuals; kept ones are boosted with them.
-    let kept = find_interactions(
-        design, layout, &features, &boosted, &sample, &labels, options,
-    );
+    // Pairwise interactions on the residuals of main effects boosted without the validation
+    // part, which then judges them; the kept ones are boosted with the main effects on all rows.
+    let kept = find_interactions(design, layout, &features, &sample, &labels, options);
     let mut described = Vec::new();
-    if !kept.is_empty() {
+    let boosted = if kept.is_empty() {
+        boost::boost(&features, &labels, options)
+    } else {
         let mut all_features = features.clone();
         for interaction in &kept {
             let candidate = design.candidates.len() as u32;
@@ -292,8 +291,8 @@ fn fit_boosted(
                 monotone: None,
             });
         }
-        boosted = boost::boost(&all_features, &labels, options);
-    }
+        boost::boost(&all_features, &labels, options)
+    };
 
     let mut weights = vec![0.0; design.candidates.len()];
     let mut pts = vec![0i32; design.candidates.len()];
@@ -403,13 +402,13 @@ fn fit_boosted(
     })
 }
 
-/// The interactions worth keeping on top of the main effects `boosted` (see
-/// [`interactions::detect`]).
+/// The interactions worth keeping on top of the main effects (see [`interactions::detect`]).
+/// The validation part that judges them is drawn first, and the main effects they build on are
+/// boosted on the other rows only, so that its log loss is an out-of-sample one.
 fn find_interactions(
     design: &Design,
     layout: &Layout,
     features: &[Feature],
-    boosted: &boost::Boosted,
     sample: &[usize],
     labels: &[bool],
     options: &BoostOptions,
@@ -417,6 +416,29 @@ fn find_interactions(
     if options.interactions.max_rules == 0 {
         return Vec::new();
     }
+    let validation =
+        interactions::validation_part(sample.len(), &options.interactions, options.seed);
+    let part: Vec<usize> = (0..sample.len())
+        .filter(|&k| !validation.get(k).copied().unwrap_or(true))
+        .collect();
+    let part_features: Vec<Feature> = features
+        .iter()
+        .map(|f| Feature {
+            bin_of_row: part
+                .iter()
+                .map(|&k| f.bin_of_row.get(k).copied().unwrap_or(0))
+                .collect(),
+            bins: f.bins,
+            reference: f.reference,
+            monotone: f.monotone,
+        })
+        .collect();
+    let part_labels: Vec<bool> = part
+        .iter()
+        .map(|&k| labels.get(k).copied().unwrap_or(false))
+        .collect();
+    let boosted = boost::boost(&part_features, &part_labels, options);
+    // Every sampled row's log-odds under them: out of sample on the validation part.
     let scores: Vec<f64> = (0..sample.len())
         .map(|k| {
             boosted.intercept
@@ -460,9 +482,9 @@ fn find_interactions(
         layout,
         sample,
         labels,
+        &validation,
         &main,
         &options.interactions,
-        options.seed,
     )
 }
 

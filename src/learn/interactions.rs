@@ -2,9 +2,12 @@
 //! Hooker, 2013) as the Explainable Boosting Machine uses it: after the main effects, pairs of
 //! columns are scored on the residuals, and the best pairs become compound `all` rules.
 //!
-//! 1. The `top_columns` most important state-like columns (answers, numeric answers, visits,
-//!    time on site, distinct pages: what an `all` reads from the visitor's state, whatever the
-//!    order of events) are paired.
+//! 0. A validation part of the training leads is drawn first; the main effects the pairs are
+//!    scored against are boosted without it (the fitter does that), so that it judges the
+//!    proposals out of sample.
+//! 1. The state-like columns (answers, numeric answers, visits, time on site, distinct pages:
+//!    what an `all` reads from the visitor's state, whatever the order of events) are paired; at
+//!    most the `top_columns` most important ones, which bounds the cost on wide files.
 //! 2. For each pair, every cell a rule can express — a candidate of one column (a level, a rare
 //!    pool, a numeric step `≥ t`) and a candidate of the other, both switched on — is scored by
 //!    the loss reduction of one Newton step on the main-effect residuals of the training part,
@@ -12,8 +15,8 @@
 //!    proposes its best cell.
 //! 3. The proposals, best first, are tried one by one: a single weight is fitted on the training
 //!    part on top of the main effects (and the interactions already kept), and the proposal is
-//!    kept only when it lowers the log loss of the validation part by more than `tolerance`.
-//!    At most `max_rules` are kept.
+//!    kept only when it lowers the log loss of the validation part (by more than `tolerance`,
+//!    0 by default: the validation part alone decides). At most `max_rules` are kept.
 //!
 //! The fitter then boosts the main effects and the kept interactions together, and rounds them
 //! to integer points on the same scale. Everything runs in a fixed order with a fixed seed.
@@ -28,7 +31,8 @@ use super::rng::SplitMix64;
 pub struct InteractionOptions {
     /// Compound rules kept at most (0: none).
     pub max_rules: usize,
-    /// Columns paired: the most important ones of the main effects.
+    /// Columns paired at most: the most important ones of the main effects (a bound on the
+    /// cost, which grows with the square of the columns).
     pub top_columns: usize,
     /// Leads needed inside (and outside) a cell.
     pub min_leads: u64,
@@ -37,6 +41,8 @@ pub struct InteractionOptions {
     /// Penalty on an interaction's weight.
     pub l2: f64,
     /// A proposal is kept when it lowers the validation mean log loss by more than this.
+    /// (0: by any amount; the validation part is out of sample for the main effects and the
+    /// proposal's weight, so the fall it measures is not biased towards keeping.)
     pub tolerance: f64,
 }
 
@@ -44,11 +50,11 @@ impl Default for InteractionOptions {
     fn default() -> InteractionOptions {
         InteractionOptions {
             max_rules: 10,
-            top_columns: 12,
+            top_columns: 20,
             min_leads: 50,
             validation_share: 0.25,
             l2: 5.0,
-            tolerance: 3e-5,
+            tolerance: 0.0,
         }
     }
 }
@@ -108,16 +114,25 @@ pub struct MainEffects {
     pub importance: Vec<f64>,
 }
 
+/// The validation part of `n` rows (true: validation), drawn with the seed.
+pub fn validation_part(n: usize, options: &InteractionOptions, seed: u64) -> Vec<bool> {
+    let mut rng = SplitMix64::new(seed ^ 0x1a7e_5ac7);
+    (0..n)
+        .map(|_| rng.next_f64() < options.validation_share)
+        .collect()
+}
+
 /// Finds the interactions worth keeping on the rows of `sample` (positions in `design.rows`,
-/// with their `labels`).
+/// with their `labels`): proposed and fitted on the rows whose `validation` flag is false,
+/// judged on the others.
 pub fn detect(
     design: &Design,
     layout: &Layout,
     sample: &[usize],
     labels: &[bool],
+    validation: &[bool],
     main: &MainEffects,
     options: &InteractionOptions,
-    seed: u64,
 ) -> Vec<Interaction> {
     let (scores, importance) = (main.scores.as_slice(), main.importance.as_slice());
     if options.max_rules == 0 || sample.is_empty() {
@@ -142,12 +157,6 @@ pub fn detect(
     columns.truncate(options.top_columns);
     columns.sort_unstable();
 
-    // The validation part, drawn with the seed.
-    let mut rng = SplitMix64::new(seed ^ 0x1a7e_5ac7);
-    let validation: Vec<bool> = sample
-        .iter()
-        .map(|_| rng.next_f64() < options.validation_share)
-        .collect();
     let train_rows = validation.iter().filter(|v| !**v).count() as u64;
     let gradients: Vec<(f64, f64)> = scores
         .iter()
@@ -248,7 +257,7 @@ pub fn detect(
         let mut w = 0.0;
         for _ in 0..20 {
             let (mut g, mut h) = (options.l2 * w, options.l2);
-            for (((&x, &s), &y), &v) in on.iter().zip(&offsets).zip(labels).zip(&validation) {
+            for (((&x, &s), &y), &v) in on.iter().zip(&offsets).zip(labels).zip(validation) {
                 if x == 1 && !v {
                     let p = sigmoid(s + w);
                     g += p - f64::from(u8::from(y));
@@ -266,7 +275,7 @@ pub fn detect(
             .iter()
             .zip(&offsets)
             .zip(labels)
-            .zip(&validation)
+            .zip(validation)
             .filter(|(((&x, _), _), &v)| x == 1 && v)
             .map(|(((_, &s), &y), _)| loss(s + w, y) - loss(s, y))
             .sum::<f64>()
@@ -362,11 +371,28 @@ mod tests {
             scores,
             importance: vec![1.0, 1.0, 1.0],
         };
-        let found = detect(&design, &layout, &sample, &labels, &main, &options, 1);
+        let validation = validation_part(n, &options, 1);
+        let found = detect(
+            &design,
+            &layout,
+            &sample,
+            &labels,
+            &validation,
+            &main,
+            &options,
+        );
         assert!(!found.is_empty());
         assert_eq!((found[0].a, found[0].b), (0, 1), "{found:?}");
         assert!(found.iter().all(|f| f.validation < 0.0));
-        let again = detect(&design, &layout, &sample, &labels, &main, &options, 1);
+        let again = detect(
+            &design,
+            &layout,
+            &sample,
+            &labels,
+            &validation,
+            &main,
+            &options,
+        );
         assert_eq!(found, again);
     }
 }
