@@ -130,9 +130,11 @@ fn page_view(
     }
 }
 
-/// True when a page view's query meets every query condition of a page rule.
+/// True when a page view's query meets every query condition of a page rule (most page rules
+/// have none: answered without a call).
+#[inline]
 fn query_holds(conditions: &Entries<QueryCondition>, query: &Entries<String>) -> bool {
-    conditions.iter().all(|(k, c)| c.holds(query.get(k)))
+    conditions.is_empty() || conditions.iter().all(|(k, c)| c.holds(query.get(k)))
 }
 
 /// A download: fires the download rules its URL matches.
@@ -194,6 +196,7 @@ fn form_submit(
     name: &Option<String>,
     now: Millis,
 ) {
+    let (id, name) = (trimmed(id), trimmed(name));
     for (i, m) in matchers(model, RuleGroup::Form) {
         if let Matcher::Form {
             id: want_id,
@@ -207,15 +210,20 @@ fn form_submit(
     }
 }
 
-/// True when a form submission with `id` and `name` is the form a rule names.
+/// An optional text without surrounding white space.
+fn trimmed(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim)
+}
+
+/// True when a form submission with `id` and `name` (trimmed) is the form a rule names.
 fn form_matches(
     want_id: &Option<String>,
     want_name: &Option<String>,
-    id: &Option<String>,
-    name: &Option<String>,
+    id: Option<&str>,
+    name: Option<&str>,
 ) -> bool {
-    let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
-        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g.trim()),
+    let same = |want: &Option<String>, got: Option<&str>| match (want, got) {
+        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g),
         _ => false,
     };
     same(want_id, id) || same(want_name, name)
@@ -229,6 +237,7 @@ fn custom(
     properties: &Entries<Value>,
     now: Millis,
 ) {
+    let name = name.trim();
     for (i, m) in matchers(model, RuleGroup::Event) {
         let Matcher::Event {
             name: want,
@@ -243,14 +252,15 @@ fn custom(
     }
 }
 
-/// True when a custom event is the one a rule names and its properties meet the conditions.
+/// True when a custom event named `name` (trimmed) is the one a rule names and its properties
+/// meet the conditions.
 fn custom_matches(
     want: &str,
     conds: &Entries<Condition>,
     name: &str,
     properties: &Entries<Value>,
 ) -> bool {
-    want.eq_ignore_ascii_case(name.trim())
+    want.eq_ignore_ascii_case(name)
         && conds.iter().all(|(k, c)| {
             properties
                 .get(k)
@@ -330,7 +340,7 @@ fn event_matches(m: &Matcher, event: &Event) -> bool {
             download_matches(url, extensions, literal, path, extension(path))
         }
         (Matcher::Form { id, name }, Event::FormSubmit { id: i, name: n }) => {
-            form_matches(id, name, i, n)
+            form_matches(id, name, trimmed(i), trimmed(n))
         }
         (
             Matcher::Event { name, properties },
@@ -338,7 +348,7 @@ fn event_matches(m: &Matcher, event: &Event) -> bool {
                 name: n,
                 properties: p,
             },
-        ) => custom_matches(name, properties, n, p),
+        ) => custom_matches(name, properties, n.trim(), p),
         _ => false,
     }
 }

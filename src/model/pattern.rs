@@ -57,47 +57,44 @@ pub fn matches(pattern: &str, path: &str) -> bool {
 /// The length of the part of `pattern` that [`matches_after`] may compare literally: up to the
 /// last `/` before the first wildcard, or all of it when it has no wildcard.
 pub fn literal_prefix(pattern: &str) -> usize {
-    let p = trim_slash(pattern);
-    match p.find(['*', '?']) {
+    let p = trim_slash(pattern.as_bytes());
+    match p.iter().position(|&c| c == b'*' || c == b'?') {
         None => p.len(),
-        Some(wild) => p.get(..wild).and_then(|s| s.rfind('/')).unwrap_or(0),
+        Some(wild) => p
+            .get(..wild)
+            .and_then(|s| s.iter().rposition(|&c| c == b'/'))
+            .unwrap_or(0),
     }
 }
 
 /// [`matches`] with the pattern's [`literal_prefix`] computed ahead: the literal part is compared
 /// directly, so most paths that do not match are rejected without backtracking.
 pub fn matches_after(pattern: &str, literal: usize, path: &str) -> bool {
-    let (p, t) = (trim_slash(pattern), trim_slash(path));
+    // Bytes, not `str` slices: the literal part ends before a `/` of the pattern, so a path whose
+    // first `literal` bytes equal it (ASCII case aside) is cut there on a character boundary too.
+    let (p, t) = (trim_slash(pattern.as_bytes()), trim_slash(path.as_bytes()));
     if literal >= p.len() {
         return p.eq_ignore_ascii_case(t);
     }
-    match (
-        p.get(..literal),
-        t.get(..literal),
-        p.get(literal..),
-        t.get(literal..),
-    ) {
-        (Some(a), Some(b), Some(p_rest), Some(t_rest)) if a.eq_ignore_ascii_case(b) => {
-            let t_rest = t_rest.as_bytes();
-            match p_rest.as_bytes() {
-                // The usual tails, answered without the table: `/**` (the folder and everything
-                // below it) and `/*` (one segment below the folder).
-                b"/**" => t_rest.first().is_none_or(|&c| c == b'/'),
-                b"/*" => t_rest
-                    .split_first()
-                    .is_some_and(|(&c, rest)| c == b'/' && !rest.contains(&b'/')),
-                p_rest => glob(p_rest, t_rest),
-            }
-        }
+    match (p.split_at_checked(literal), t.split_at_checked(literal)) {
+        (Some((a, p_rest)), Some((b, t_rest))) if a.eq_ignore_ascii_case(b) => match p_rest {
+            // The usual tails, answered without the table: `/**` (the folder and everything
+            // below it) and `/*` (one segment below the folder).
+            b"/**" => t_rest.first().is_none_or(|&c| c == b'/'),
+            b"/*" => t_rest
+                .split_first()
+                .is_some_and(|(&c, rest)| c == b'/' && !rest.contains(&b'/')),
+            p_rest => glob(p_rest, t_rest),
+        },
         _ => false,
     }
 }
 
-fn trim_slash(s: &str) -> &str {
-    if s.len() > 1 {
-        s.strip_suffix('/').unwrap_or(s)
-    } else {
-        s
+/// `s` without one trailing `/`, unless `s` is just `/`.
+fn trim_slash(s: &[u8]) -> &[u8] {
+    match s.split_last() {
+        Some((b'/', rest)) if !rest.is_empty() => rest,
+        _ => s,
     }
 }
 
@@ -228,14 +225,13 @@ mod tests {
         ];
         for pattern in ["/docs/**", "/blog/*", "/**", "/*", "/docs/api/**"] {
             let literal = literal_prefix(pattern);
-            let p = trim_slash(pattern);
+            let p = trim_slash(pattern.as_bytes());
             for path in paths {
-                let t = trim_slash(path);
+                let t = trim_slash(path.as_bytes());
                 let expected = match (p.get(..literal), t.get(..literal)) {
-                    (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => glob(
-                        p.get(literal..).unwrap().as_bytes(),
-                        t.get(literal..).unwrap().as_bytes(),
-                    ),
+                    (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {
+                        glob(p.get(literal..).unwrap(), t.get(literal..).unwrap())
+                    }
                     _ => false,
                 };
                 assert_eq!(matches(pattern, path), expected, "{pattern} on {path:?}");
