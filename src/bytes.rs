@@ -96,6 +96,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Text: a `u16` byte length, then UTF-8, borrowed from the bytes.
+    pub fn text_ref(&mut self) -> &'a str {
+        let n = usize::from(self.u16());
+        let bytes = self.take(n);
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(_) => {
+                self.fail();
+                ""
+            }
+        }
+    }
+
     /// Text: a `u16` byte length, then UTF-8.
     pub fn text(&mut self) -> String {
         let n = usize::from(self.u16());

@@ -21,7 +21,7 @@
 //! // What the browser loads: compiled ahead of time, read back without validation.
 //! let compiled = binary::read(&binary::write(&model).unwrap()).unwrap();
 //! let mut state = State::new(&compiled);
-//! let pricing = Event::PageView { path: "/pricing".into(), query: Default::default() };
+//! let pricing = Event::PageView { path: "/pricing".to_string(), query: Default::default() };
 //! let score = engine::apply(&mut state, &compiled, &pricing, 1_767_225_600_000).unwrap();
 //! assert_eq!((score.previous_tier, score.tier), ("unqualified", "SQL"));
 //! ```

@@ -121,7 +121,7 @@ fn download_rules_match_url_pattern_or_extension() {
         mql_at(5),
     );
     let mut s = State::new(&m);
-    let dl = |u: &str| Event::Download { url: u.into() };
+    let dl = |u: &str| Event::Download { url: u.to_string() };
     engine::apply(
         &mut s,
         &m,
@@ -162,7 +162,7 @@ fn answers_count_while_they_hold_and_move_when_changed() {
         &m,
         &Event::Answer {
             question: "size".into(),
-            value: Value::Number(5000.0),
+            value: Value::<String>::Number(5000.0),
         },
         T0 + 4,
     )
@@ -185,7 +185,7 @@ fn forms_match_by_id_or_name() {
     engine::apply(
         &mut s,
         &m,
-        &Event::FormSubmit {
+        &Event::<String>::FormSubmit {
             id: None,
             name: Some("Newsletter".into()),
         },
@@ -224,7 +224,7 @@ fn custom_events_check_their_properties() {
     let sc = engine::apply(&mut s, &m, &ev("export", 8.0), T0 + 3).unwrap();
     assert_eq!(sc.product, 10.0);
     assert_eq!(sc.tier, "PQL");
-    let missing_property = Event::Custom {
+    let missing_property = Event::<String>::Custom {
         name: "feature_used".into(),
         properties: Entries::new(),
     };
@@ -334,7 +334,7 @@ fn aggregates_award_once_when_they_become_true() {
     engine::apply(
         &mut s,
         &m,
-        &Event::Engagement { seconds: 200.0 },
+        &Event::<String>::Engagement { seconds: 200.0 },
         T0 + 120_000,
     )
     .unwrap();
@@ -344,7 +344,7 @@ fn aggregates_award_once_when_they_become_true() {
     engine::apply(
         &mut s,
         &m,
-        &Event::Engagement { seconds: 100.0 },
+        &Event::<String>::Engagement { seconds: 100.0 },
         T0 + 180_000,
     )
     .unwrap();
@@ -443,7 +443,7 @@ fn first_tier_that_holds_wins_and_requirements_are_enforced() {
     let sc = engine::apply(
         &mut s,
         &m,
-        &Event::Download {
+        &Event::<String>::Download {
             url: "/x.pdf".into(),
         },
         T0,
@@ -461,7 +461,7 @@ fn first_tier_that_holds_wins_and_requirements_are_enforced() {
     let sc = engine::apply(
         &mut s,
         &m,
-        &Event::Custom {
+        &Event::<String>::Custom {
             name: "feature_used".into(),
             properties: Entries::new(),
         },
@@ -476,7 +476,7 @@ fn decay_demotes_only_when_the_model_allows_it() {
     let m = tiered();
     let journey = [(
         T0,
-        Event::Download {
+        Event::<String>::Download {
             url: "/x.pdf".into(),
         },
     )];
@@ -533,7 +533,9 @@ fn malformed_events_are_rejected_and_leave_state_untouched() {
     let bad = [
         page("pricing"),
         page(""),
-        Event::Download { url: " ".into() },
+        Event::Download {
+            url: " ".to_string(),
+        },
         Event::Answer {
             question: "".into(),
             value: Value::Text("x".into()),
@@ -1085,7 +1087,7 @@ fn an_all_of_answers_counts_while_every_answer_holds() {
     let mut s = State::new(&m);
     let num = |v: f64| Event::Answer {
         question: "Size".into(),
-        value: Value::Number(v),
+        value: Value::<String>::Number(v),
     };
     engine::apply(&mut s, &m, &answer("role", "CTO"), T0).unwrap();
     assert_eq!(
@@ -1134,7 +1136,7 @@ fn an_all_with_aggregates_fires_once_when_it_becomes_true() {
         mql_at(25),
     );
     let mut s = State::new(&m);
-    let eng = Event::Engagement { seconds: 90.0 };
+    let eng = Event::<String>::Engagement { seconds: 90.0 };
     engine::apply(&mut s, &m, &page("/docs/a"), T0).unwrap();
     engine::apply(&mut s, &m, &answer("role", "cto"), T0 + 1).unwrap();
     engine::apply(&mut s, &m, &eng, T0 + 2).unwrap();
@@ -1220,7 +1222,7 @@ fn any_fires_when_any_branch_would() {
     engine::apply(
         &mut s,
         &m,
-        &Event::Download {
+        &Event::<String>::Download {
             url: "/a.pdf".into(),
         },
         T0 + 6,
@@ -1326,7 +1328,7 @@ fn compound_rules_carry_over_across_model_versions_and_state_formats() {
     );
     let mut s2 = State::from_bytes(&s.to_bytes(), &m2).unwrap();
     assert_eq!(engine::score(&s2, &m2, T0).fit, 10.0);
-    let size = Event::Answer {
+    let size = Event::<String>::Answer {
         question: "size".into(),
         value: Value::Number(500.0),
     };

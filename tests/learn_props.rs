@@ -340,7 +340,7 @@ fn rule_hit<'a>(when: &leadscore::model::Matcher, cell: &dyn Fn(&str) -> &'a str
                 (!source.is_empty() && !same(source, "select")).then(|| source.to_string());
             query
                 .get("utm_source")
-                .is_some_and(|c| c.holds(present.as_ref()))
+                .is_some_and(|c| c.holds(present.as_deref()))
         }
         Matcher::Download { .. } => same(cell("Guide Download"), "yes"),
         Matcher::Form { .. } => same(cell("Demo Request"), "yes"),

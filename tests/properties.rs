@@ -513,7 +513,7 @@ proptest! {
         prop_assert_eq!(engine::score(&back, &model, at), engine::score(&state, &model, at));
         // And it keeps scoring the same way afterwards.
         let (mut a, mut b) = (state, back);
-        let next = Event::PageView { path: "/pricing".into(), query: Entries::new() };
+        let next = Event::PageView { path: "/pricing".to_string(), query: Entries::new() };
         prop_assert_eq!(engine::apply(&mut a, &model, &next, at).unwrap(), engine::apply(&mut b, &model, &next, at).unwrap());
     }
 

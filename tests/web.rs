@@ -18,7 +18,7 @@ const SAAS: &str = include_str!("../www/models/saas.json");
 const T0: f64 = 1_790_000_000_000.0;
 
 fn page(path: &str) -> Vec<u8> {
-    Event::PageView {
+    Event::<String>::PageView {
         path: path.into(),
         query: Entries::new(),
     }
@@ -170,7 +170,7 @@ fn malformed_or_invalid_events_are_rejected_without_changing_anything() {
         web::REJECTED,
         "no leading /"
     );
-    let too_long = Event::Engagement { seconds: 1e9 }.to_bytes();
+    let too_long = Event::<String>::Engagement { seconds: 1e9 }.to_bytes();
     assert_eq!(web::apply(&too_long, T0), web::REJECTED);
     for bad_clock in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e300] {
         assert_eq!(web::apply(&page("/pricing"), bad_clock), web::REJECTED);

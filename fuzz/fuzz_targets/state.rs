@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         let at = state.clock.unwrap_or(1_790_000_000_000);
         let before = engine::score(&state, model, at);
         assert!(before.total.is_finite());
-        let page = Event::PageView {
+        let page = Event::<String>::PageView {
             path: "/pricing".into(),
             query: Default::default(),
         };

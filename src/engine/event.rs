@@ -12,34 +12,43 @@ pub const MAX_ENTRIES: usize = 64;
 /// Longest visible-time increment one event may report, in seconds.
 pub const MAX_ENGAGED_SECONDS: f64 = 86_400.0;
 
-/// One thing a visitor did.
+/// One thing a visitor did. Text is `String` (events read from JSON), or `&str` borrowed from
+/// the bytes of an event the kernel reads ([`Event::from_bytes`]): the engine reads either.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Event {
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    bound(
+        serialize = "S: Serialize + AsRef<str>",
+        deserialize = "S: Deserialize<'de> + AsRef<str>, Entries<S, S>: Deserialize<'de>, Entries<Value<S>, S>: Deserialize<'de>"
+    )
+)]
+pub enum Event<S = String> {
     /// A page was viewed: first load or single-page-app navigation.
     PageView {
         /// URL path, starting with `/`.
-        path: String,
+        path: S,
         /// Query parameters.
         #[serde(default, skip_serializing_if = "Entries::is_empty")]
-        query: Entries<String>,
+        query: Entries<S, S>,
     },
     /// A file was downloaded (the path of the link's URL).
-    Download { url: String },
+    Download { url: S },
     /// A question was answered (a quiz or form field).
-    Answer { question: String, value: Value },
+    Answer { question: S, value: Value<S> },
     /// A form was submitted.
     FormSubmit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
+        id: Option<S>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
+        name: Option<S>,
     },
     /// A custom event sent by the host page or app (product usage).
     Custom {
-        name: String,
+        name: S,
         #[serde(default, skip_serializing_if = "Entries::is_empty")]
-        properties: Entries<Value>,
+        properties: Entries<Value<S>, S>,
     },
     /// The page was visible for this many more seconds.
     Engagement { seconds: f64 },
@@ -48,18 +57,18 @@ pub enum Event {
 /// An answer or property value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Value {
+pub enum Value<S = String> {
     Bool(bool),
     Number(f64),
-    Text(String),
+    Text(S),
 }
 
-impl Value {
+impl<S: AsRef<str>> Value<S> {
     /// The value as a number, if it is one or is text that reads as one.
     pub fn as_number(&self) -> Option<f64> {
         match self {
             Value::Number(n) => Some(*n),
-            Value::Text(t) => parse_number(t.trim()),
+            Value::Text(t) => parse_number(t.as_ref().trim()),
             Value::Bool(_) => None,
         }
     }
@@ -67,9 +76,18 @@ impl Value {
     /// True when the value, without surrounding spaces, equals `text`, ignoring ASCII case.
     pub fn equals_text(&self, text: &str) -> bool {
         match self {
-            Value::Text(t) => t.trim().eq_ignore_ascii_case(text),
+            Value::Text(t) => t.as_ref().trim().eq_ignore_ascii_case(text),
             Value::Bool(b) => text.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
             Value::Number(n) => parse_number(text).is_some_and(|t| t == *n),
+        }
+    }
+
+    /// The value with its text owned (what visitor state keeps).
+    pub fn to_owned_value(&self) -> Value {
+        match self {
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Number(n) => Value::Number(*n),
+            Value::Text(t) => Value::Text(String::from(t.as_ref())),
         }
     }
 }
@@ -234,19 +252,20 @@ fn text(field: &'static str, value: &str) -> Result<(), EventError> {
     Ok(())
 }
 
-fn value(field: &'static str, v: &Value) -> Result<(), EventError> {
+fn value<S: AsRef<str>>(field: &'static str, v: &Value<S>) -> Result<(), EventError> {
     match v {
         Value::Number(n) if !n.is_finite() => reject(field, "numbers must be finite"),
-        Value::Text(t) if t.len() > MAX_TEXT_LEN => reject(field, TOO_LONG),
+        Value::Text(t) if t.as_ref().len() > MAX_TEXT_LEN => reject(field, TOO_LONG),
         _ => Ok(()),
     }
 }
 
-impl Event {
+impl<S: AsRef<str>> Event<S> {
     /// Checks the event; the engine applies only events that pass.
     pub fn validate(&self) -> Result<(), EventError> {
         match self {
             Event::PageView { path, query } => {
+                let path = path.as_ref();
                 text("path", path)?;
                 if !path.starts_with('/') {
                     return reject("path", "must start with \"/\"");
@@ -255,32 +274,31 @@ impl Event {
                     return reject("query", "more than 64 parameters");
                 }
                 for (k, v) in query {
-                    if k.len() > MAX_TEXT_LEN || v.len() > MAX_TEXT_LEN {
+                    if k.as_ref().len() > MAX_TEXT_LEN || v.as_ref().len() > MAX_TEXT_LEN {
                         return reject("query", TOO_LONG);
                     }
                 }
                 Ok(())
             }
-            Event::Download { url } => text("url", url),
+            Event::Download { url } => text("url", url.as_ref()),
             Event::Answer { question, value: v } => {
-                text("question", question)?;
+                text("question", question.as_ref())?;
                 value("value", v)
             }
             Event::FormSubmit { id, name } => {
-                if id.as_deref().is_none_or(|s| s.trim().is_empty())
-                    && name.as_deref().is_none_or(|s| s.trim().is_empty())
-                {
+                let blank = |s: &Option<S>| s.as_ref().is_none_or(|s| s.as_ref().trim().is_empty());
+                if blank(id) && blank(name) {
                     return reject("id", "a form submission needs the form's id or name");
                 }
                 for s in [id, name].into_iter().flatten() {
-                    if s.len() > MAX_TEXT_LEN {
+                    if s.as_ref().len() > MAX_TEXT_LEN {
                         return reject("id", TOO_LONG);
                     }
                 }
                 Ok(())
             }
             Event::Custom { name, properties } => {
-                text("name", name)?;
+                text("name", name.as_ref())?;
                 if properties.len() > MAX_ENTRIES {
                     return reject("properties", "more than 64 properties");
                 }
@@ -307,32 +325,33 @@ const FORM_SUBMIT: u8 = 4;
 const CUSTOM: u8 = 5;
 const ENGAGEMENT: u8 = 6;
 
-impl Event {
+impl<'a> Event<&'a str> {
     /// Reads an event in the byte form the page adapter writes (`www/shim/event.js` documents the
-    /// layout); `None` for bytes that are not exactly one event. The event is not validated.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Event> {
+    /// layout), its text borrowed from `bytes`; `None` for bytes that are not exactly one event.
+    /// The event is not validated.
+    pub fn from_bytes(bytes: &'a [u8]) -> Option<Event<&'a str>> {
         let mut r = Reader::new(bytes);
         let event = match r.u8() {
             PAGE_VIEW => Event::PageView {
-                path: r.text(),
-                query: entries(&mut r, |r| r.text()),
+                path: r.text_ref(),
+                query: entries(&mut r, |r| r.text_ref()),
             },
-            DOWNLOAD => Event::Download { url: r.text() },
+            DOWNLOAD => Event::Download { url: r.text_ref() },
             ANSWER => Event::Answer {
-                question: r.text(),
+                question: r.text_ref(),
                 value: read_value(&mut r),
             },
             FORM_SUBMIT => {
                 let present = r.u8();
-                let id = (present & 1 != 0).then(|| r.text());
-                let name = (present & 2 != 0).then(|| r.text());
+                let id = (present & 1 != 0).then(|| r.text_ref());
+                let name = (present & 2 != 0).then(|| r.text_ref());
                 if present > 3 {
                     r.fail();
                 }
                 Event::FormSubmit { id, name }
             }
             CUSTOM => Event::Custom {
-                name: r.text(),
+                name: r.text_ref(),
                 properties: entries(&mut r, read_value),
             },
             ENGAGEMENT => Event::Engagement { seconds: r.f64() },
@@ -340,7 +359,9 @@ impl Event {
         };
         r.finish().then_some(event)
     }
+}
 
+impl<S: AsRef<str>> Event<S> {
     /// The event in the byte form [`Event::from_bytes`] reads (what the page adapter sends).
     pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {
         let mut w = Writer::default();
@@ -348,35 +369,35 @@ impl Event {
         match self {
             Event::PageView { path, query } => {
                 w.u8(PAGE_VIEW);
-                w.text(path);
+                w.text(path.as_ref());
                 entries(&mut w, query.len());
                 for (k, v) in query.iter().take(255) {
-                    w.text(k);
-                    w.text(v);
+                    w.text(k.as_ref());
+                    w.text(v.as_ref());
                 }
             }
             Event::Download { url } => {
                 w.u8(DOWNLOAD);
-                w.text(url);
+                w.text(url.as_ref());
             }
             Event::Answer { question, value } => {
                 w.u8(ANSWER);
-                w.text(question);
+                w.text(question.as_ref());
                 write_value(&mut w, value);
             }
             Event::FormSubmit { id, name } => {
                 w.u8(FORM_SUBMIT);
                 w.u8(u8::from(id.is_some()) | (u8::from(name.is_some()) << 1));
                 for s in [id, name].into_iter().flatten() {
-                    w.text(s);
+                    w.text(s.as_ref());
                 }
             }
             Event::Custom { name, properties } => {
                 w.u8(CUSTOM);
-                w.text(name);
+                w.text(name.as_ref());
                 entries(&mut w, properties.len());
                 for (k, v) in properties.iter().take(255) {
-                    w.text(k);
+                    w.text(k.as_ref());
                     write_value(&mut w, v);
                 }
             }
@@ -390,14 +411,19 @@ impl Event {
 }
 
 /// A `u8` count, then that many (name, value) pairs.
-fn entries<V>(r: &mut Reader<'_>, mut value: impl FnMut(&mut Reader<'_>) -> V) -> Entries<V> {
+fn entries<'a, V>(
+    r: &mut Reader<'a>,
+    mut value: impl FnMut(&mut Reader<'a>) -> V,
+) -> Entries<V, &'a str> {
     let n = usize::from(r.u8());
-    r.items(n, |r| (r.text(), value(r))).into_iter().collect()
+    r.items(n, |r| (r.text_ref(), value(r)))
+        .into_iter()
+        .collect()
 }
 
-fn read_value(r: &mut Reader<'_>) -> Value {
+fn read_value<'a>(r: &mut Reader<'a>) -> Value<&'a str> {
     match r.u8() {
-        0 => Value::Text(r.text()),
+        0 => Value::Text(r.text_ref()),
         1 => Value::Number(r.f64()),
         2 => Value::Bool(r.bool()),
         _ => {
@@ -407,11 +433,11 @@ fn read_value(r: &mut Reader<'_>) -> Value {
     }
 }
 
-fn write_value(w: &mut Writer, v: &Value) {
+fn write_value<S: AsRef<str>>(w: &mut Writer, v: &Value<S>) {
     match v {
         Value::Text(t) => {
             w.u8(0);
-            w.text(t);
+            w.text(t.as_ref());
         }
         Value::Number(n) => {
             w.u8(1);

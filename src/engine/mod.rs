@@ -29,10 +29,10 @@ const DAY_MS: f64 = 86_400_000.0;
 ///
 /// Events older than the last one seen are applied as if they happened at that time, so state
 /// never moves backwards. A rejected event leaves the state untouched.
-pub fn apply<'m>(
+pub fn apply<'m, S: AsRef<str>>(
     state: &mut State,
     model: &'m ValidModel,
-    event: &Event,
+    event: &Event<S>,
     now: Millis,
 ) -> Result<Score<'m>, EventError> {
     step(state, model, event, now, Detail::Explained)
@@ -41,19 +41,19 @@ pub fn apply<'m>(
 /// [`apply`] without the explanation: the returned score has no `contributions` (nothing is
 /// allocated or sorted for them). What scoring a stream of events needs; ask [`score`] for the
 /// explanation when someone wants to read it.
-pub fn advance<'m>(
+pub fn advance<'m, S: AsRef<str>>(
     state: &mut State,
     model: &'m ValidModel,
-    event: &Event,
+    event: &Event<S>,
     now: Millis,
 ) -> Result<Score<'m>, EventError> {
     step(state, model, event, now, Detail::TierOnly)
 }
 
-fn step<'m>(
+fn step<'m, S: AsRef<str>>(
     state: &mut State,
     model: &'m ValidModel,
-    event: &Event,
+    event: &Event<S>,
     now: Millis,
     detail: Detail,
 ) -> Result<Score<'m>, EventError> {
@@ -63,11 +63,11 @@ fn step<'m>(
     state.clock = Some(now);
     let visit = record_visit(state, model, event, now);
     match event {
-        Event::PageView { path, query } => page_view(state, model, path, query, now),
-        Event::Download { url } => download(state, model, url, now),
-        Event::Answer { question, value } => answer(state, model, question, value, now),
+        Event::PageView { path, query } => page_view(state, model, path.as_ref(), query, now),
+        Event::Download { url } => download(state, model, url.as_ref(), now),
+        Event::Answer { question, value } => answer(state, model, question.as_ref(), value, now),
         Event::FormSubmit { id, name } => form_submit(state, model, id, name, now),
-        Event::Custom { name, properties } => custom(state, model, name, properties, now),
+        Event::Custom { name, properties } => custom(state, model, name.as_ref(), properties, now),
         Event::Engagement { seconds } => state.seconds += seconds,
     }
     aggregates(state, model, event, &visit, now);
@@ -86,7 +86,7 @@ struct Visit {
 }
 
 /// Counts the event's visit and moves the clock of the state to `now`.
-fn record_visit(state: &mut State, model: &ValidModel, event: &Event, now: Millis) -> Visit {
+fn record_visit<S>(state: &mut State, model: &ValidModel, event: &Event<S>, now: Millis) -> Visit {
     let new = !matches!(event, Event::Engagement { .. })
         && state
             .last_seen
@@ -109,11 +109,11 @@ fn matchers(model: &ValidModel, group: RuleGroup) -> impl Iterator<Item = (usize
 }
 
 /// A page view: remembers the page for `distinct_pages` and fires the page rules it matches.
-fn page_view(
+fn page_view<S: AsRef<str>>(
     state: &mut State,
     model: &ValidModel,
     path: &str,
-    query: &Entries<String>,
+    query: &Entries<S, S>,
     now: Millis,
 ) {
     let hash = page_hash(path);
@@ -133,8 +133,11 @@ fn page_view(
 /// True when a page view's query meets every query condition of a page rule (most page rules
 /// have none: answered without a call).
 #[inline]
-fn query_holds(conditions: &Entries<QueryCondition>, query: &Entries<String>) -> bool {
-    conditions.is_empty() || conditions.iter().all(|(k, c)| c.holds(query.get(k)))
+fn query_holds<S: AsRef<str>>(conditions: &Entries<QueryCondition>, query: &Entries<S, S>) -> bool {
+    conditions.is_empty()
+        || conditions
+            .iter()
+            .all(|(k, c)| c.holds(query.get(k).map(AsRef::as_ref)))
 }
 
 /// A download: fires the download rules its URL matches.
@@ -149,7 +152,13 @@ fn download(state: &mut State, model: &ValidModel, url: &str, now: Millis) {
 }
 
 /// An answer: each answer rule of the question counts while the current answer meets it.
-fn answer(state: &mut State, model: &ValidModel, question: &str, value: &Value, now: Millis) {
+fn answer<S: AsRef<str>>(
+    state: &mut State,
+    model: &ValidModel,
+    question: &str,
+    value: &Value<S>,
+    now: Millis,
+) {
     let question = question.trim();
     // The current answer to a question that compound rules name, for them to read.
     if let Some(q) = model
@@ -158,8 +167,8 @@ fn answer(state: &mut State, model: &ValidModel, question: &str, value: &Value, 
         .find(|q| q.eq_ignore_ascii_case(question))
     {
         match state.answers.iter_mut().find(|(k, _)| k == q) {
-            Some((_, v)) => *v = value.clone(),
-            None => state.answers.push((q.clone(), value.clone())),
+            Some((_, v)) => *v = value.to_owned_value(),
+            None => state.answers.push((q.clone(), value.to_owned_value())),
         }
     }
     for (i, m) in matchers(model, RuleGroup::Answer) {
@@ -189,11 +198,11 @@ fn answer(state: &mut State, model: &ValidModel, question: &str, value: &Value, 
 }
 
 /// A form submission: fires the form rules that name the form's id or name.
-fn form_submit(
+fn form_submit<S: AsRef<str>>(
     state: &mut State,
     model: &ValidModel,
-    id: &Option<String>,
-    name: &Option<String>,
+    id: &Option<S>,
+    name: &Option<S>,
     now: Millis,
 ) {
     let (id, name) = (trimmed(id), trimmed(name));
@@ -211,8 +220,8 @@ fn form_submit(
 }
 
 /// An optional text without surrounding white space.
-fn trimmed(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim)
+fn trimmed<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
+    s.as_ref().map(|s| s.as_ref().trim())
 }
 
 /// True when a form submission with `id` and `name` (trimmed) is the form a rule names.
@@ -230,11 +239,11 @@ fn form_matches(
 }
 
 /// A custom event: fires the event rules of its name whose property conditions hold.
-fn custom(
+fn custom<S: AsRef<str>>(
     state: &mut State,
     model: &ValidModel,
     name: &str,
-    properties: &Entries<Value>,
+    properties: &Entries<Value<S>, S>,
     now: Millis,
 ) {
     let name = name.trim();
@@ -254,11 +263,11 @@ fn custom(
 
 /// True when a custom event named `name` (trimmed) is the one a rule names and its properties
 /// meet the conditions.
-fn custom_matches(
+fn custom_matches<S: AsRef<str>>(
     want: &str,
     conds: &Entries<Condition>,
     name: &str,
-    properties: &Entries<Value>,
+    properties: &Entries<Value<S>, S>,
 ) -> bool {
     want.eq_ignore_ascii_case(name)
         && conds.iter().all(|(k, c)| {
@@ -269,7 +278,13 @@ fn custom_matches(
 }
 
 /// Aggregate conditions: each awards its points once, when it becomes true.
-fn aggregates(state: &mut State, model: &ValidModel, event: &Event, visit: &Visit, now: Millis) {
+fn aggregates<S: AsRef<str>>(
+    state: &mut State,
+    model: &ValidModel,
+    event: &Event<S>,
+    visit: &Visit,
+    now: Millis,
+) {
     for &i in model.rules_for(RuleGroup::Aggregate) {
         let Some(rule) = model.rules().get(i) else {
             continue;
@@ -277,7 +292,7 @@ fn aggregates(state: &mut State, model: &ValidModel, event: &Event, visit: &Visi
         if let (Matcher::PageViews { path: p, .. }, Event::PageView { path, .. }) =
             (&rule.when, event)
         {
-            if model.path_matches(i, p, path) {
+            if model.path_matches(i, p, path.as_ref()) {
                 count_page_view(state, i);
             }
         }
@@ -329,13 +344,13 @@ fn state_holds(state: &State, i: usize, m: &Matcher) -> bool {
 }
 
 /// True when a `page`, `download`, `form` or `event` condition matches the event.
-fn event_matches(m: &Matcher, event: &Event) -> bool {
+fn event_matches<S: AsRef<str>>(m: &Matcher, event: &Event<S>) -> bool {
     match (m, event) {
         (Matcher::Page { path: p, query: q }, Event::PageView { path, query }) => {
-            query_holds(q, query) && pattern::matches(p, path)
+            query_holds(q, query) && pattern::matches(p, path.as_ref())
         }
         (Matcher::Download { url, extensions }, Event::Download { url: u }) => {
-            let path = url_path(u);
+            let path = url_path(u.as_ref());
             let literal = url.as_deref().map_or(0, pattern::literal_prefix);
             download_matches(url, extensions, literal, path, extension(path))
         }
@@ -348,7 +363,7 @@ fn event_matches(m: &Matcher, event: &Event) -> bool {
                 name: n,
                 properties: p,
             },
-        ) => custom_matches(name, properties, n.trim(), p),
+        ) => custom_matches(name, properties, n.as_ref().trim(), p),
         _ => false,
     }
 }
@@ -358,7 +373,7 @@ fn event_matches(m: &Matcher, event: &Event) -> bool {
 /// they come to hold and is taken back when they no longer do (only a changed answer can do
 /// that: aggregates never fall). With one it fires, as its frequency allows, on an event that
 /// a momentary condition matches while (for `all`) the other conditions hold.
-fn compounds(state: &mut State, model: &ValidModel, event: &Event, now: Millis) {
+fn compounds<S: AsRef<str>>(state: &mut State, model: &ValidModel, event: &Event<S>, now: Millis) {
     for &i in model.rules_for(RuleGroup::Compound) {
         let Some(rule) = model.rules().get(i) else {
             continue;
@@ -368,7 +383,7 @@ fn compounds(state: &mut State, model: &ValidModel, event: &Event, now: Millis) 
         if let Event::PageView { path, .. } = event {
             if parts
                 .iter()
-                .any(|p| matches!(p, Matcher::PageViews { path: pat, .. } if pattern::matches(pat, path)))
+                .any(|p| matches!(p, Matcher::PageViews { path: pat, .. } if pattern::matches(pat, path.as_ref())))
             {
                 count_page_view(state, i);
             }
@@ -500,8 +515,8 @@ pub(crate) fn half_life_factor(elapsed: Millis, days: f64) -> f64 {
     fraction * power(half) * power(whole as u64 - half)
 }
 
-fn condition_holds(
-    value: &Value,
+fn condition_holds<S: AsRef<str>>(
+    value: &Value<S>,
     equals: &Option<String>,
     one_of: &Option<Vec<String>>,
     min: Option<f64>,
@@ -524,7 +539,7 @@ fn condition_holds(
 pub fn is_download(model: &ValidModel, url: &str) -> bool {
     let path = url_path(url);
     let ext = extension(path);
-    let event = Event::Download { url: url.into() };
+    let event = Event::Download { url };
     model
         .rules_for(RuleGroup::Download)
         .iter()

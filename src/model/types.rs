@@ -236,7 +236,7 @@ impl From<&str> for QueryCondition {
 
 impl QueryCondition {
     /// True when a page view whose parameter has `value` (`None`: absent) meets the condition.
-    pub fn holds(&self, value: Option<&String>) -> bool {
+    pub fn holds(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (QueryCondition::Equals(want), Some(v)) => want == "*" || v.eq_ignore_ascii_case(want),
             (QueryCondition::Test(QueryTest::Absent(absent)), v) => *absent == v.is_none(),
@@ -685,17 +685,18 @@ impl Calibration {
 
 /// Named values (query parameters, event properties), written in JSON as an object: a map kept
 /// as a list sorted by name, each name once. It behaves as a `BTreeMap` for the few operations
-/// the engine needs, with a fraction of the code (it matters in the widget).
+/// the engine needs, with a fraction of the code (it matters in the widget). The names are
+/// `String`s, or `&str` borrowed from the bytes of an event the kernel reads.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entries<V>(Vec<(String, V)>);
+pub struct Entries<V, K = String>(Vec<(K, V)>);
 
-impl<V> Default for Entries<V> {
+impl<V, K> Default for Entries<V, K> {
     fn default() -> Self {
         Entries(Vec::new())
     }
 }
 
-impl<V> Entries<V> {
+impl<V, K: AsRef<str>> Entries<V, K> {
     /// No entries.
     pub fn new() -> Self {
         Self::default()
@@ -712,7 +713,7 @@ impl<V> Entries<V> {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
 
     /// The value of `key`.
@@ -727,8 +728,8 @@ impl<V> Entries<V> {
     }
 
     /// Sets the value of `key`; returns the value it replaced.
-    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
-        match self.position(&key) {
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.position(key.as_ref()) {
             Ok(i) => self.0.get_mut(i).map(|(_, v)| core::mem::replace(v, value)),
             Err(i) => {
                 self.0.insert(i, (key, value));
@@ -738,12 +739,12 @@ impl<V> Entries<V> {
     }
 
     /// The entries, by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
     /// The names, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -758,12 +759,12 @@ impl<V> Entries<V> {
     }
 }
 
-impl<V> FromIterator<(String, V)> for Entries<V> {
+impl<V, K: AsRef<str>> FromIterator<(K, V)> for Entries<V, K> {
     /// Collects named values; a name given twice keeps its last value.
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(items: I) -> Self {
-        let mut list: Vec<(String, V)> = Vec::new();
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(items: I) -> Self {
+        let mut list: Vec<(K, V)> = Vec::new();
         for (k, v) in items {
-            match list.iter_mut().find(|(key, _)| *key == k) {
+            match list.iter_mut().find(|(key, _)| key.as_ref() == k.as_ref()) {
                 Some(entry) => entry.1 = v,
                 None => list.push((k, v)),
             }
@@ -771,7 +772,8 @@ impl<V> FromIterator<(String, V)> for Entries<V> {
         // An insertion sort: a few entries at most, and no sort code in the browser's kernel.
         for i in 1..list.len() {
             let mut j = i;
-            while j > 0 && list.get(j - 1).map(|e| &e.0) > list.get(j).map(|e| &e.0) {
+            while j > 0 && list.get(j - 1).map(|e| e.0.as_ref()) > list.get(j).map(|e| e.0.as_ref())
+            {
                 list.swap(j - 1, j);
                 j -= 1;
             }
@@ -786,30 +788,28 @@ impl<V, const N: usize> From<[(String, V); N]> for Entries<V> {
     }
 }
 
-impl<V> IntoIterator for Entries<V> {
-    type Item = (String, V);
-    type IntoIter = alloc::vec::IntoIter<(String, V)>;
+impl<V, K> IntoIterator for Entries<V, K> {
+    type Item = (K, V);
+    type IntoIter = alloc::vec::IntoIter<(K, V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
-impl<'a, V> IntoIterator for &'a Entries<V> {
-    type Item = (&'a String, &'a V);
-    type IntoIter = core::iter::Map<
-        core::slice::Iter<'a, (String, V)>,
-        fn(&'a (String, V)) -> (&'a String, &'a V),
-    >;
+impl<'a, V, K> IntoIterator for &'a Entries<V, K> {
+    type Item = (&'a K, &'a V);
+    type IntoIter =
+        core::iter::Map<core::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
 }
 
-impl<V: Serialize> Serialize for Entries<V> {
+impl<V: Serialize, K: Serialize> Serialize for Entries<V, K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.iter())
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
