@@ -102,10 +102,7 @@ fn record_visit<S>(state: &mut State, model: &ValidModel, event: &Event<S>, now:
 
 /// The rules of one group: each with its index and matcher.
 fn matchers(model: &ValidModel, group: RuleGroup) -> impl Iterator<Item = (usize, &Matcher)> {
-    model
-        .rules_for(group)
-        .iter()
-        .filter_map(|&i| model.rules().get(i).map(|r| (i, &r.when)))
+    model.rules_for(group).iter().map(|&i| (i, model.when(i)))
 }
 
 /// A page view: remembers the page for `distinct_pages` and fires the page rules it matches.

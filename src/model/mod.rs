@@ -173,6 +173,14 @@ impl ValidModel {
         &self.model.rules
     }
 
+    /// The condition of rule `i` (a rule that never fires past the end: the engine's lookups
+    /// never go there).
+    #[inline]
+    pub fn when(&self, i: usize) -> &Matcher {
+        const NONE: &Matcher = &Matcher::Any(Vec::new());
+        self.model.rules.get(i).map_or(NONE, |r| &r.when)
+    }
+
     /// Indices of the rules in one group.
     pub fn rules_for(&self, group: RuleGroup) -> &[usize] {
         self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
