@@ -111,15 +111,7 @@ impl<'a> Reader<'a> {
 
     /// Text: a `u16` byte length, then UTF-8.
     pub fn text(&mut self) -> String {
-        let n = usize::from(self.u16());
-        let bytes = self.take(n);
-        match core::str::from_utf8(bytes) {
-            Ok(s) => String::from(s),
-            Err(_) => {
-                self.fail();
-                String::new()
-            }
-        }
+        String::from(self.text_ref())
     }
 
     /// A value present when the flag byte before it is 1.

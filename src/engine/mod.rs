@@ -10,11 +10,11 @@ mod event;
 mod score;
 mod state;
 
-pub use crate::model::UNQUALIFIED;
+pub use crate::model::{id_hash, UNQUALIFIED};
 pub use event::{parse_number, Event, EventError, Value, MAX_ENTRIES, MAX_TEXT_LEN};
 pub use score::{score, Contribution, Score};
 use score::{score_aligned, Detail};
-pub use state::{id_hash, Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
+pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
 use crate::model::{
     pattern, Condition, Decay, Entries, Frequency, Matcher, QueryCondition, RuleGroup, ValidModel,

@@ -12,7 +12,8 @@ use super::half_life_factor;
 use super::Value;
 use crate::bytes::{Reader, Writer};
 use crate::model::{
-    Decay, Frequency, Matcher, Rule, ValidModel, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES,
+    id_hash, Decay, Frequency, Matcher, Rule, ValidModel, MAX_COMPOUND_QUESTIONS,
+    MAX_DISTINCT_PAGES,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -106,11 +107,6 @@ pub struct RuleState {
     pub firings: Vec<(Millis, u32)>,
 }
 
-/// A rule id's 32-bit FNV-1a hash: what visitor state keeps of the id.
-pub fn id_hash(id: &str) -> u32 {
-    crate::bytes::fnv1a32(id.as_bytes())
-}
-
 /// Reads a rule's `id` in stored JSON state: a hash (format 4) or the id as text (before).
 fn id_or_hash<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     #[derive(Deserialize)]
@@ -154,8 +150,7 @@ impl RuleState {
     fn read(r: &mut Reader<'_>, format: u32) -> RuleState {
         RuleState {
             id_hash: if format < 4 {
-                let n = usize::from(r.u16());
-                crate::bytes::fnv1a32(r.take(n))
+                id_hash(r.text_ref())
             } else {
                 r.u32()
             },
@@ -350,9 +345,10 @@ impl State {
         }
         for rs in &mut self.rules {
             let points = model
-                .rules()
+                .id_hashes()
                 .iter()
-                .find(|r| id_hash(&r.id) == rs.id_hash)
+                .position(|&h| h == rs.id_hash)
+                .and_then(|i| model.rules().get(i))
                 .map_or(0, |r| r.points);
             rs.held = if points == 0 {
                 0.0

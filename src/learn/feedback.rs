@@ -151,7 +151,7 @@ pub fn summary_state(
             (now_points as f64 / full).clamp(0.0, 1.0)
         };
         *rs = RuleState {
-            id_hash: engine::id_hash(&rule.id),
+            id_hash: rs.id_hash,
             count: times,
             last: Some(NOW),
             ..RuleState::default()

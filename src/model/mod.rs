@@ -29,6 +29,12 @@ pub const MAX_PARTS: usize = 16;
 /// keeps the current answer to each of them.
 pub const MAX_COMPOUND_QUESTIONS: usize = 64;
 
+/// A rule id's 32-bit FNV-1a hash: what visitor state keeps of the id (the validator refuses
+/// two ids of one model with the same hash).
+pub fn id_hash(id: &str) -> u32 {
+    crate::bytes::fnv1a32(id.as_bytes())
+}
+
 /// A model that passed validation, with lookups the engine needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidModel {
@@ -128,11 +134,7 @@ impl ValidModel {
             }
         }
         let minutes = model.session_timeout_minutes.unwrap_or(30.0);
-        let id_hashes = model
-            .rules
-            .iter()
-            .map(|r| crate::bytes::fnv1a32(r.id.as_bytes()))
-            .collect();
+        let id_hashes = model.rules.iter().map(|r| id_hash(&r.id)).collect();
         ValidModel {
             id_hashes,
             rule_key,
@@ -201,7 +203,7 @@ impl ValidModel {
         &self.questions
     }
 
-    /// Per rule, the 32-bit FNV-1a hash of its id (see [`crate::engine::id_hash`]).
+    /// Per rule, the [`id_hash`] of its id.
     pub fn id_hashes(&self) -> &[u32] {
         &self.id_hashes
     }

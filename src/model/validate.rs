@@ -5,7 +5,6 @@ use super::{
     number_text, pattern, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES, MAX_PARTS, MAX_WINDOW_TIMES,
     UNQUALIFIED,
 };
-use crate::bytes::fnv1a32;
 use std::fmt;
 
 /// Longest id, name or question accepted, in characters.
@@ -213,11 +212,7 @@ pub fn validate(model: &Model) -> Result<(), ModelErrors> {
         c.err("rules", format!("more than {MAX_RULES} rules"));
     }
 
-    let hashes: Vec<u32> = model
-        .rules
-        .iter()
-        .map(|r| fnv1a32(r.id.as_bytes()))
-        .collect();
+    let hashes: Vec<u32> = model.rules.iter().map(|r| super::id_hash(&r.id)).collect();
     for (i, rule) in model.rules.iter().enumerate() {
         let at = format!("rules[{i}]");
         c.name(&format!("{at}.id"), &rule.id, "rule id");
