@@ -372,27 +372,21 @@ mod tests {
             importance: vec![1.0, 1.0, 1.0],
         };
         let validation = validation_part(n, &options, 1);
-        let found = detect(
-            &design,
-            &layout,
-            &sample,
-            &labels,
-            &validation,
-            &main,
-            &options,
-        );
+        let run = || {
+            detect(
+                &design,
+                &layout,
+                &sample,
+                &labels,
+                &validation,
+                &main,
+                &options,
+            )
+        };
+        let found = run();
         assert!(!found.is_empty());
         assert_eq!((found[0].a, found[0].b), (0, 1), "{found:?}");
         assert!(found.iter().all(|f| f.validation < 0.0));
-        let again = detect(
-            &design,
-            &layout,
-            &sample,
-            &labels,
-            &validation,
-            &main,
-            &options,
-        );
-        assert_eq!(found, again);
+        assert_eq!(found, run());
     }
 }
