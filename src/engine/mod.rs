@@ -13,11 +13,11 @@ mod state;
 pub use crate::model::{id_hash, UNQUALIFIED};
 pub use event::{parse_number, Event, EventError, Value, MAX_ENTRIES, MAX_TEXT_LEN};
 pub use score::{score, Contribution, Score};
-use score::{score_aligned, Detail};
+pub(crate) use score::{score_aligned, Detail};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
 use crate::model::{
-    pattern, Condition, Decay, Entries, Frequency, Matcher, QueryCondition, RuleGroup, ValidModel,
+    pattern, Decay, Entries, Frequency, Matcher, QueryCondition, RuleGroup, ValidModel,
     MAX_DISTINCT_PAGES,
 };
 use alloc::string::{String, ToString};
@@ -63,15 +63,21 @@ fn step<'m, S: AsRef<str>>(
     state.clock = Some(now);
     let visit = record_visit(state, model, event, now);
     match event {
-        Event::PageView { path, query } => page_view(state, model, path.as_ref(), query, now),
-        Event::Download { url } => download(state, model, url.as_ref(), now),
+        Event::PageView { path, .. } => remember_page(state, path.as_ref()),
         Event::Answer { question, value } => answer(state, model, question.as_ref(), value, now),
-        Event::FormSubmit { id, name } => form_submit(state, model, id, name, now),
-        Event::Custom { name, properties } => custom(state, model, name.as_ref(), properties, now),
         Event::Engagement { seconds } => state.seconds += seconds,
+        _ => {}
+    }
+    let subject = Subject::of(event);
+    if let Some(group) = subject.group {
+        for &i in model.rules_for(group) {
+            if subject.matches(model.when(i), model.literal(i)) {
+                fire(state, model, i, now);
+            }
+        }
     }
     aggregates(state, model, event, &visit, now);
-    compounds(state, model, event, now);
+    compounds(state, model, event, &subject, now);
     let result = score_aligned(state, model, now, detail);
     store_tier(state, &result);
     Ok(result)
@@ -105,25 +111,110 @@ fn matchers(model: &ValidModel, group: RuleGroup) -> impl Iterator<Item = (usize
     model.rules_for(group).iter().map(|&i| (i, model.when(i)))
 }
 
-/// A page view: remembers the page for `distinct_pages` and fires the page rules it matches.
-fn page_view<S: AsRef<str>>(
-    state: &mut State,
-    model: &ValidModel,
-    path: &str,
-    query: &Entries<S, S>,
-    now: Millis,
-) {
+/// Remembers a viewed page for `distinct_pages`.
+fn remember_page(state: &mut State, path: &str) {
     let hash = page_hash(path);
     if state.pages.len() < MAX_DISTINCT_PAGES as usize && !state.pages.contains(&hash) {
         state.pages.push(hash);
     }
-    for (i, m) in matchers(model, RuleGroup::Page) {
-        let Matcher::Page { path: p, query: q } = m else {
-            continue;
+}
+
+/// An event as `page`, `download`, `form` and `event` conditions compare it, worked out once per
+/// event: a page's path and query, a download's URL path and file extension, a form's id and
+/// name, a custom event's name and properties (names and ids without surrounding white space).
+struct Subject<'e, S> {
+    /// The rules whose condition can match the event (`None`: no such condition).
+    group: Option<RuleGroup>,
+    path: &'e str,
+    ext: Option<&'e str>,
+    id: Option<&'e str>,
+    name: Option<&'e str>,
+    query: Option<&'e Entries<S, S>>,
+    properties: Option<&'e Entries<Value<S>, S>>,
+}
+
+impl<'e, S: AsRef<str>> Subject<'e, S> {
+    fn of(event: &'e Event<S>) -> Subject<'e, S> {
+        let mut s = Subject {
+            group: None,
+            path: "",
+            ext: None,
+            id: None,
+            name: None,
+            query: None,
+            properties: None,
         };
-        if query_holds(q, query) && model.path_matches(i, p, path) {
-            fire(state, model, i, now);
+        match event {
+            Event::PageView { path, query } => {
+                s.group = Some(RuleGroup::Page);
+                s.path = path.as_ref();
+                s.query = Some(query);
+            }
+            Event::Download { url } => {
+                s.group = Some(RuleGroup::Download);
+                s.path = url_path(url.as_ref());
+                s.ext = extension(s.path);
+            }
+            Event::FormSubmit { id, name } => {
+                s.group = Some(RuleGroup::Form);
+                s.id = trimmed(id);
+                s.name = trimmed(name);
+            }
+            Event::Custom { name, properties } => {
+                s.group = Some(RuleGroup::Event);
+                s.name = Some(name.as_ref().trim());
+                s.properties = Some(properties);
+            }
+            _ => {}
         }
+        s
+    }
+
+    /// True when a `page`, `download`, `form` or `event` condition (whose path or URL pattern
+    /// has a [`pattern::literal_prefix`] of `literal`) matches the event.
+    /// Inlined natively, where speed counts; one copy in the widget, where bytes count.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn matches(&self, m: &Matcher, literal: usize) -> bool {
+        match m {
+            Matcher::Page { path, query } => match self.query {
+                Some(q) => {
+                    query_holds(query, q) && pattern::matches_after(path, literal, self.path)
+                }
+                None => false,
+            },
+            Matcher::Download { url, extensions } => {
+                self.group == Some(RuleGroup::Download)
+                    && (url
+                        .as_deref()
+                        .is_some_and(|p| pattern::matches_after(p, literal, self.path))
+                        || self
+                            .ext
+                            .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e))))
+            }
+            Matcher::Form { id, name } => {
+                self.group == Some(RuleGroup::Form)
+                    && (same_text(id, self.id) || same_text(name, self.name))
+            }
+            Matcher::Event { name, properties } => match (self.name, self.properties) {
+                (Some(n), Some(p)) => {
+                    name.eq_ignore_ascii_case(n)
+                        && properties.iter().all(|(k, c)| match p.get(k) {
+                            Some(v) => condition_holds(v, &c.equals, &c.one_of, c.min, c.max),
+                            None => false,
+                        })
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// True when a form's id or name is the one a rule names.
+fn same_text(want: &Option<String>, got: Option<&str>) -> bool {
+    match (want, got) {
+        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g),
+        _ => false,
     }
 }
 
@@ -137,15 +228,9 @@ fn query_holds<S: AsRef<str>>(conditions: &Entries<QueryCondition>, query: &Entr
             .all(|(k, c)| c.holds(query.get(k).map(AsRef::as_ref)))
 }
 
-/// A download: fires the download rules its URL matches.
-fn download(state: &mut State, model: &ValidModel, url: &str, now: Millis) {
-    let path = url_path(url);
-    let ext = extension(path);
-    for &i in model.rules_for(RuleGroup::Download) {
-        if download_rule_matches(model, i, path, ext) {
-            fire(state, model, i, now);
-        }
-    }
+/// An optional text without surrounding white space.
+fn trimmed<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
+    s.as_ref().map(|s| s.as_ref().trim())
 }
 
 /// An answer: each answer rule of the question counts while the current answer meets it.
@@ -192,86 +277,6 @@ fn answer<S: AsRef<str>>(
             }
         }
     }
-}
-
-/// A form submission: fires the form rules that name the form's id or name.
-fn form_submit<S: AsRef<str>>(
-    state: &mut State,
-    model: &ValidModel,
-    id: &Option<S>,
-    name: &Option<S>,
-    now: Millis,
-) {
-    let (id, name) = (trimmed(id), trimmed(name));
-    for (i, m) in matchers(model, RuleGroup::Form) {
-        if let Matcher::Form {
-            id: want_id,
-            name: want_name,
-        } = m
-        {
-            if form_matches(want_id, want_name, id, name) {
-                fire(state, model, i, now);
-            }
-        }
-    }
-}
-
-/// An optional text without surrounding white space.
-fn trimmed<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
-    s.as_ref().map(|s| s.as_ref().trim())
-}
-
-/// True when a form submission with `id` and `name` (trimmed) is the form a rule names.
-fn form_matches(
-    want_id: &Option<String>,
-    want_name: &Option<String>,
-    id: Option<&str>,
-    name: Option<&str>,
-) -> bool {
-    let same = |want: &Option<String>, got: Option<&str>| match (want, got) {
-        (Some(w), Some(g)) => w.eq_ignore_ascii_case(g),
-        _ => false,
-    };
-    same(want_id, id) || same(want_name, name)
-}
-
-/// A custom event: fires the event rules of its name whose property conditions hold.
-fn custom<S: AsRef<str>>(
-    state: &mut State,
-    model: &ValidModel,
-    name: &str,
-    properties: &Entries<Value<S>, S>,
-    now: Millis,
-) {
-    let name = name.trim();
-    for (i, m) in matchers(model, RuleGroup::Event) {
-        let Matcher::Event {
-            name: want,
-            properties: conds,
-        } = m
-        else {
-            continue;
-        };
-        if custom_matches(want, conds, name, properties) {
-            fire(state, model, i, now);
-        }
-    }
-}
-
-/// True when a custom event named `name` (trimmed) is the one a rule names and its properties
-/// meet the conditions.
-fn custom_matches<S: AsRef<str>>(
-    want: &str,
-    conds: &Entries<Condition>,
-    name: &str,
-    properties: &Entries<Value<S>, S>,
-) -> bool {
-    want.eq_ignore_ascii_case(name)
-        && conds.iter().all(|(k, c)| {
-            properties
-                .get(k)
-                .is_some_and(|v| condition_holds(v, &c.equals, &c.one_of, c.min, c.max))
-        })
 }
 
 /// Aggregate conditions: each awards its points once, when it becomes true.
@@ -340,37 +345,18 @@ fn state_holds(state: &State, i: usize, m: &Matcher) -> bool {
     }
 }
 
-/// True when a `page`, `download`, `form` or `event` condition matches the event.
-fn event_matches<S: AsRef<str>>(m: &Matcher, event: &Event<S>) -> bool {
-    match (m, event) {
-        (Matcher::Page { path: p, query: q }, Event::PageView { path, query }) => {
-            query_holds(q, query) && pattern::matches(p, path.as_ref())
-        }
-        (Matcher::Download { url, extensions }, Event::Download { url: u }) => {
-            let path = url_path(u.as_ref());
-            let literal = url.as_deref().map_or(0, pattern::literal_prefix);
-            download_matches(url, extensions, literal, path, extension(path))
-        }
-        (Matcher::Form { id, name }, Event::FormSubmit { id: i, name: n }) => {
-            form_matches(id, name, trimmed(i), trimmed(n))
-        }
-        (
-            Matcher::Event { name, properties },
-            Event::Custom {
-                name: n,
-                properties: p,
-            },
-        ) => custom_matches(name, properties, n.as_ref().trim(), p),
-        _ => false,
-    }
-}
-
 /// `all` and `any` rules, after the event's own effects on the state (answers, visits, pages,
 /// time). Without a momentary condition a rule counts while its conditions hold: it fires when
 /// they come to hold and is taken back when they no longer do (only a changed answer can do
 /// that: aggregates never fall). With one it fires, as its frequency allows, on an event that
 /// a momentary condition matches while (for `all`) the other conditions hold.
-fn compounds<S: AsRef<str>>(state: &mut State, model: &ValidModel, event: &Event<S>, now: Millis) {
+fn compounds<S: AsRef<str>>(
+    state: &mut State,
+    model: &ValidModel,
+    event: &Event<S>,
+    subject: &Subject<'_, S>,
+    now: Millis,
+) {
     for &i in model.rules_for(RuleGroup::Compound) {
         let Some(rule) = model.rules().get(i) else {
             continue;
@@ -387,7 +373,7 @@ fn compounds<S: AsRef<str>>(state: &mut State, model: &ValidModel, event: &Event
         }
         let part_holds = |p: &Matcher| {
             if p.is_momentary() {
-                event_matches(p, event)
+                subject.matches(p, p.literal())
             } else {
                 state_holds(state, i, p)
             }
@@ -534,41 +520,19 @@ fn condition_holds<S: AsRef<str>>(
 /// True when a download of `url` would fire at least one of the model's download rules. The
 /// widget asks this to decide whether a link click is a download at all.
 pub fn is_download(model: &ValidModel, url: &str) -> bool {
-    let path = url_path(url);
-    let ext = extension(path);
     let event = Event::Download { url };
+    let subject = Subject::of(&event);
     model
         .rules_for(RuleGroup::Download)
         .iter()
-        .any(|&i| download_rule_matches(model, i, path, ext))
+        .any(|&i| subject.matches(model.when(i), model.literal(i)))
         || model.rules_for(RuleGroup::Compound).iter().any(|&i| {
             model
-                .rules()
-                .get(i)
-                .is_some_and(|r| r.when.parts().iter().any(|p| event_matches(p, &event)))
+                .when(i)
+                .parts()
+                .iter()
+                .any(|p| subject.matches(p, p.literal()))
         })
-}
-
-/// True when download rule `i` matches the URL path `path` (with file extension `ext`).
-fn download_rule_matches(model: &ValidModel, i: usize, path: &str, ext: Option<&str>) -> bool {
-    let Some(Matcher::Download { url, extensions }) = model.rules().get(i).map(|r| &r.when) else {
-        return false;
-    };
-    download_matches(url, extensions, model.literal(i), path, ext)
-}
-
-/// True when a download of `path` (with extension `ext`) matches the URL pattern (whose literal
-/// prefix is `literal` long, or 0) or the extensions of a download condition.
-fn download_matches(
-    url: &Option<String>,
-    extensions: &[String],
-    literal: usize,
-    path: &str,
-    ext: Option<&str>,
-) -> bool {
-    url.as_deref()
-        .is_some_and(|p| pattern::matches_after(p, literal, path))
-        || ext.is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// The path of a URL (`https://x.com/a/b.pdf?x=1` → `/a/b.pdf`); a bare path stays as it is.

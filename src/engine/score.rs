@@ -42,6 +42,9 @@ pub struct Contribution<'m> {
     pub times: u32,
     /// Points lost to decay or expiry.
     pub decayed: f64,
+    /// The rule's position in the model.
+    #[serde(skip)]
+    pub index: usize,
 }
 
 impl<'m> Score<'m> {
@@ -140,7 +143,7 @@ pub(crate) fn score_aligned<'m>(
         0
     };
     let mut contributions = Vec::with_capacity(fired);
-    for (rule, rs) in rules.iter().zip(&state.rules) {
+    for (index, (rule, rs)) in rules.iter().zip(&state.rules).enumerate() {
         if rs.count == 0 {
             continue;
         }
@@ -157,6 +160,7 @@ pub(crate) fn score_aligned<'m>(
             points,
             times: rs.count,
             decayed: full - points,
+            index,
         });
     }
     sort_by_points(&mut contributions);

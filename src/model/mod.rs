@@ -114,17 +114,7 @@ impl ValidModel {
                     .collect()
             })
             .collect();
-        let literals = model
-            .rules
-            .iter()
-            .map(|r| match &r.when {
-                Matcher::Page { path, .. } | Matcher::PageViews { path, .. } => {
-                    pattern::literal_prefix(path)
-                }
-                Matcher::Download { url: Some(url), .. } => pattern::literal_prefix(url),
-                _ => 0,
-            })
-            .collect();
+        let literals = model.rules.iter().map(|r| r.when.literal()).collect();
         let mut questions: Vec<String> = Vec::new();
         for part in model.rules.iter().flat_map(|r| r.when.parts()) {
             if let Matcher::Answer { question, .. } = part {

@@ -11,7 +11,7 @@
 //! allocator, and a panic handler that traps. With `debug` it is also the lazily loaded debug
 //! bundle, which adds [`compile`]: the JSON reader and validator, with every message.
 
-use crate::engine::{self, Event, State, UNQUALIFIED};
+use crate::engine::{self, Detail, Event, State, UNQUALIFIED};
 use crate::model::{binary, Dimension, ValidModel};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -133,7 +133,9 @@ pub fn explain(now: f64) -> Vec<f64> {
         let (Some(k), Some(now)) = (k, millis(now)) else {
             return Vec::new();
         };
-        let s = engine::score(&k.state, &k.model, now);
+        // The kernel's state is always aligned to its model (`load`, `restore` and `reset` make
+        // it so), so the score is read without `engine::score`'s check and copy.
+        let s = engine::score_aligned(&k.state, &k.model, k.state.time(now), Detail::Explained);
         let mut out = Vec::with_capacity(10 + 5 * s.contributions.len());
         out.extend_from_slice(&[
             s.fit,
@@ -148,9 +150,8 @@ pub fn explain(now: f64) -> Vec<f64> {
             k.state.seconds,
         ]);
         for c in &s.contributions {
-            let rule = k.model.rules().iter().position(|r| r.id == c.rule);
             out.extend_from_slice(&[
-                rule.map_or(f64::NAN, |i| i as f64),
+                c.index as f64,
                 dimension_number(c.dimension),
                 c.points,
                 f64::from(c.times),
