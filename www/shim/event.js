@@ -24,7 +24,8 @@ export const MAX_TEXT = 2048;
 /** Most query parameters or properties one event carries. */
 export const MAX_ENTRIES = 64;
 
-const KINDS = { page_view: 1, download: 2, answer: 3, form_submit: 4, custom: 5, engagement: 6 };
+/** The event types, in the order of their kind numbers (1 to 6). */
+const KINDS = ['page_view', 'download', 'answer', 'form_submit', 'custom', 'engagement'];
 /** The page's one UTF-8 encoder (events, kernel arguments, id lengths). */
 export const utf8 = new TextEncoder();
 /** One buffer for every event: the kernel copies the bytes at once. */
@@ -32,23 +33,25 @@ let buf = new Uint8Array(8192);
 let view = new DataView(buf.buffer);
 let at = 0;
 
-/** Makes room for one more text (or number) and its length. */
-function room() {
+const byte = (b) => (buf[at++] = b);
+const f64 = (n) => {
+  view.setFloat64(at, n, true);
+  at += 8;
+};
+/**
+ * Text as UTF-8: ASCII (paths, names, most answers) byte by byte, the rest by `encodeInto`, which
+ * stops before a character that does not fit, so a text over MAX_TEXT bytes is cut on a character
+ * boundary. The buffer first grows, when needed, to hold the longest text and the 9 bytes of the
+ * value that may follow it; only texts can fill it (an event is one byte, then texts, counts and
+ * values), so bytes and numbers need no check of their own.
+ */
+const text = (s) => {
+  s = String(s);
   if (at + MAX_TEXT + 11 > buf.length) {
     const bigger = new Uint8Array(buf.length * 2);
     bigger.set(buf);
-    buf = bigger;
-    view = new DataView(buf.buffer);
+    view = new DataView((buf = bigger).buffer);
   }
-}
-const byte = (b) => { room(); buf[at++] = b; };
-const f64 = (n) => { room(); view.setFloat64(at, n, true); at += 8; };
-/** Text as UTF-8: ASCII (paths, names, most answers) byte by byte, the rest by `encodeInto`,
- *  which stops before a character that does not fit, so a text over MAX_TEXT bytes is cut on a
- *  character boundary. */
-const text = (s) => {
-  s = String(s);
-  room();
   let n = 0;
   if (s.length <= MAX_TEXT) {
     for (let c; n < s.length && (c = s.charCodeAt(n)) < 128; n++) buf[at + 2 + n] = c;
@@ -58,14 +61,14 @@ const text = (s) => {
   at += 2 + n;
 };
 const value = (v) => {
-  if (typeof v == 'boolean') { byte(2); byte(v ? 1 : 0); }
-  else if (typeof v == 'number') { byte(1); f64(v); }
-  else { byte(0); text(v); }
+  if (typeof v == 'boolean') byte(2), byte(+v);
+  else if (typeof v == 'number') byte(1), f64(v);
+  else byte(0), text(v);
 };
 const entries = (object, each) => {
   const list = Object.entries(object || {}).slice(0, MAX_ENTRIES);
   byte(list.length);
-  for (const [k, v] of list) { text(k); each(v); }
+  for (const [k, v] of list) text(k), each(v);
 };
 
 /**
@@ -74,23 +77,20 @@ const entries = (object, each) => {
  * the kernel at once: the kernel copies it).
  */
 export function encodeEvent(event, shared) {
-  const kind = KINDS[event.type];
+  const kind = KINDS.indexOf(event.type) + 1;
   if (!kind) return null;
   at = 0;
   byte(kind);
-  switch (kind) {
-    case 1: text(event.path); entries(event.query, text); break;
-    case 2: text(event.url); break;
-    case 3: text(event.question); value(event.value); break;
-    case 4: {
-      const id = event.id != null, name = event.name != null;
-      byte((id ? 1 : 0) | (name ? 2 : 0));
-      if (id) text(event.id);
-      if (name) text(event.name);
-      break;
-    }
-    case 5: text(event.name); entries(event.properties, value); break;
-    default: f64(Number(event.seconds));
-  }
+  if (kind == 1) text(event.path), entries(event.query, text);
+  else if (kind == 2) text(event.url);
+  else if (kind == 3) text(event.question), value(event.value);
+  else if (kind == 4) {
+    const id = event.id != null;
+    const name = event.name != null;
+    byte(id + 2 * name);
+    if (id) text(event.id);
+    if (name) text(event.name);
+  } else if (kind == 5) text(event.name), entries(event.properties, value);
+  else f64(Number(event.seconds));
   return shared ? buf.subarray(0, at) : buf.slice(0, at);
 }

@@ -27,9 +27,9 @@
 // widget off with one console warning.
 
 import { encodeEvent, utf8 } from './event.js';
-import { MAX_OUTBOX, freshRecord, fromBase64, inShare, isLeadId, openStore, parseJSON, parseRecord, randomId, recordText,
-  toBase64, toJSON } from './store.js';
-import { FAILED, REFUSED, SCORES, TIMEOUT, backoff, payload, post } from './outbox.js';
+import { MAX_OUTBOX, attempt, freshRecord, fromBase64, inShare, isLeadId, openStore, parseJSON, parseRecord, randomId,
+  recordText, toBase64, toJSON } from './store.js';
+import { FAILED, REFUSED, SCORES, TIMEOUT, backoff, payload, pick, post } from './outbox.js';
 import { announce, answer, download, fill, keptQuery, submission } from './page.js';
 
 /** When waiting results go out: after the backoff, now, or all at once (the page is going away). */
@@ -83,47 +83,37 @@ function install() {
   const required = () => /^required$/i.test(text(settings.consent));
 
   /** Switches everything off for the rest of the page, with one warning. */
-  function off(message) {
+  const off = (message) => {
     if (phase == 3) return;
     phase = 3;
     queue.length = 0;
-    for (const stop of stops) {
-      try {
-        stop();
-      } catch {
-        // keep undoing the rest
-      }
-    }
+    // One failing undo does not keep the rest from running.
+    for (const stop of stops) attempt(stop);
     warn(message, 1);
-  }
-  const fail = (e) => off(`internal error (${e}), so the widget is off`);
-  /** `fn` as a listener or callback: it runs only while the widget runs, and never throws. */
-  const guard = (fn) => (...args) => {
-    if (phase == 2) {
-      try {
-        fn(...args);
-      } catch (e) {
-        fail(e);
-      }
-    }
   };
-
-  const leadscore = (name, ...args) => {
+  /** `fn` that never throws: whatever it throws switches the widget off. */
+  const safe = (fn) => (...args) => {
     try {
-      if (phase == 2) return run[name] && run[name](...args);
-      if (phase == 3) return;
-      if (name == 'init') {
-        Object.assign(settings, args[0]);
-        boot();
-      } else if (queue.length < 100 || (name != 'track' && name != 'page')) {
-        // Beyond 100 queued calls only events are dropped, never consent, identify or forget.
-        queue.push([name, ...args]);
-        if (name == 'consent') boot();
-      }
+      return fn(...args);
     } catch (e) {
-      fail(e);
+      off(`internal error (${e}), so the widget is off`);
     }
   };
+  /** `fn` as a listener or callback: it runs only while the widget runs, and never throws. */
+  const guard = (fn) => safe((...args) => phase == 2 && fn(...args));
+
+  const leadscore = safe((name, ...args) => {
+    if (phase == 2) return run[name] && run[name](...args);
+    if (phase == 3) return;
+    if (name == 'init') {
+      Object.assign(settings, args[0]);
+      boot();
+    } else if (queue.length < 100 || (name != 'track' && name != 'page')) {
+      // Beyond 100 queued calls only events are dropped, never consent, identify or forget.
+      queue.push([name, ...args]);
+      if (name == 'consent') boot();
+    }
+  });
   leadscore.loaded = 1;
   leadscore.q = queue;
   window.leadscore = leadscore;
@@ -186,12 +176,12 @@ function install() {
       (navigator.globalPrivacyControl === true || [navigator.doNotTrack, window.doNotTrack].includes('1'));
     const storageFailed = () => warn('storage is unavailable: the score is kept for this page only');
     let consented = !required();
-    let agreed = false; // the page called leadscore('consent', true)
+    let agreed; // true: the page called leadscore('consent', true)
     let store = openStore(consented, storageFailed);
-    let record = { ...freshRecord(), visitor };
+    let record = freshRecord(visitor);
     let tier = 0; // index in `names`
-    let stopped = false; // after `forget`, here or in another tab
-    let known = null; // the stored text as this tab last read or wrote it
+    let stopped; // true after `forget`, here or in another tab
+    let known; // the stored text as this tab last read or wrote it (none: null or undefined)
     const pending = []; // events seen before consent
     const callbacks = [];
     let lastPage;
@@ -212,7 +202,7 @@ function install() {
      * stops this tab too. A stored record that is unusable is replaced by this tab's own (at
      * start, a fresh visitor).
      */
-    function read() {
+    const read = () => {
       const text = store.read();
       if (text == known) return;
       if (text == null) return forget(1);
@@ -223,49 +213,46 @@ function install() {
       else k.restore(fromBase64(record.state));
       tier = k.explain(Date.now())[6];
       refresh();
-    }
-    function save() {
+    };
+    const save = () => {
       record.state = toBase64(k.state());
       store.write((known = recordText(record)));
-    }
+    };
     /** Shows the current tier in the hidden fields (not before consent). */
-    function refresh() {
+    const refresh = () => {
       if (field && consented) fill(field, names[tier]);
-    }
-
-    const scores = (x) => Object.fromEntries(SCORES.map((name, i) => [name, x[i]]));
+    };
 
     /**
-     * The rule summary of `explain`'s numbers: rule id -> [times fired, points now (rounded)],
-     * highest points first, at most 128 rules and about 6 KB (what the collector accepts).
+     * The rule summary of an explanation: rule id -> [times fired, points now (rounded)], highest
+     * points first, at most 128 rules and about 6 KB (what the collector accepts).
      */
-    function summary(x) {
+    const summary = (contributions) => {
       const rules = {};
-      for (let i = 10, n = 0, size = 0; i < x.length && n++ < 128; i += 5) {
-        const id = model.rules[x[i]];
-        if ((size += id.length + 24) > 6000) break;
-        rules[id] = [x[i + 3], Math.round(x[i + 2])];
+      let size = 0;
+      for (const c of contributions.slice(0, 128)) {
+        if ((size += c.rule.length + 24) > 6000) break;
+        rules[c.rule] = [c.times, Math.round(c.points)];
       }
       return rules;
-    }
+    };
 
     /** The score now and the contributions that explain it. */
-    function explanation(now) {
+    const explanation = (now) => {
       const x = k.explain(now);
-      const result = { ...scores(x), tier: names[x[6]], previous_tier: names[x[7]] };
-      if (x[5] == x[5]) result.probability = x[5];
-      result.visits = x[8];
-      result.seconds = x[9];
-      result.contributions = [];
+      const result = { ...Object.fromEntries(SCORES.map((name, i) => [name, x[i]])), tier: names[x[6]],
+        previous_tier: names[x[7]], probability: x[5], visits: x[8], seconds: x[9], contributions: [] };
+      // No probability without a model of it (NaN).
+      if (x[5] != x[5]) delete result.probability;
       for (let i = 10; i < x.length; i += 5) {
         result.contributions.push({ rule: model.rules[x[i]], dimension: SCORES[x[i + 1]], points: x[i + 2],
           times: x[i + 3], decayed: x[i + 4] });
       }
       return result;
-    }
+    };
 
     /** Scores one event; on a tier change queues the result and tells the page. */
-    function apply(event, now = Date.now()) {
+    const apply = (event, now = Date.now()) => {
       read();
       if (stopped) return;
       if (!consented) {
@@ -277,10 +264,10 @@ function install() {
       tier = result & 255;
       const change = tier != result >> 8 && { tier: names[tier], previous_tier: names[result >> 8] };
       if (change && maySend()) {
-        const x = (sendScores || sendRules) && k.explain(now);
-        record.outbox.push(payload(change, model, record, now, sendScores ? scores(x) : undefined,
-          sendRules && agreed && record.lead ? summary(x) : undefined));
-        record.outbox.splice(0, record.outbox.length - MAX_OUTBOX);
+        const x = (sendScores || sendRules) && explanation(now);
+        // The oldest go first beyond MAX_OUTBOX.
+        record.outbox = [...record.outbox, payload(change, model, record, now, sendScores ? pick(x, SCORES) : undefined,
+          sendRules && agreed && record.lead ? summary(x.contributions) : undefined)].slice(-MAX_OUTBOX);
       }
       save();
       flush(DUE, now);
@@ -289,22 +276,22 @@ function install() {
         refresh();
         announce(change, callbacks.slice(), privacy);
       }
-    }
+    };
 
     /** A page view, unless the page (as the model sees it) did not change. */
-    function page(now = Date.now()) {
+    const page = (now = Date.now()) => {
       const query = keptQuery(location.search, model.query);
       const key = toJSON([location.pathname, query]);
       if (key == lastPage) return;
       lastPage = key;
       apply({ type: 'page_view', path: location.pathname, query }, now);
-    }
+    };
 
     /**
      * Reports the visible time since the last report, up to IDLE after the visitor's last input;
      * past that, time on site pauses until the next input.
      */
-    function engage(now = Date.now()) {
+    const engage = (now = Date.now()) => {
       const end = Math.min(now, active + IDLE);
       const seconds = (end - visibleSince) / 1000;
       if (seconds >= 1) {
@@ -312,13 +299,13 @@ function install() {
         apply({ type: 'engagement', seconds: Math.min(seconds, 86400) }, now);
       }
       if (end < now) visibleSince = undefined;
-    }
+    };
 
     /**
      * Sends what is waiting: one at a time, each answer awaited; all at once when the page is
      * hidden or going away.
      */
-    function flush(when, now = Date.now()) {
+    const flush = (when, now = Date.now()) => {
       read();
       const outbox = record.outbox;
       if (!maySend() || !outbox.length) return;
@@ -342,10 +329,10 @@ function install() {
       record.retry_at = Date.now() + TIMEOUT;
       save();
       post(endpoint, outbox[0]).then(guard((outcome) => delivered(id, outcome)));
-    }
+    };
 
     /** How a post ended: accepted or refused, the result leaves the outbox; failed, it waits. */
-    function delivered(id, outcome) {
+    const delivered = (id, outcome) => {
       if (inFlight == id) inFlight = undefined;
       read();
       if (!maySend()) return; // forgotten, or consent withdrawn, meanwhile
@@ -361,19 +348,19 @@ function install() {
         settle(id, outcome);
         flush(DUE);
       }
-    }
+    };
 
     /** An answer arrived: the result leaves the outbox (accepted, or refused for good). */
-    function settle(id, outcome) {
+    const settle = (id, outcome) => {
       read();
       if (outcome == REFUSED) warn('the backend refused a tier result; it is dropped, not retried');
       record.outbox = record.outbox.filter((p) => p.event_id != id);
       record.attempts = record.retry_at = 0;
       save();
-    }
+    };
 
     /** Erases the record (`here`: in storage too): a fresh visitor, kept in memory only. */
-    function erase(here) {
+    const erase = (here) => {
       if (here) store.clear();
       store = openStore(false);
       known = null;
@@ -382,10 +369,10 @@ function install() {
       tier = 0;
       pending.length = 0;
       clearTimeout(retry);
-    }
+    };
 
     /** `true` gives consent, `false` withdraws it (erasing what was stored); anything else is ignored. */
-    function consent(granted) {
+    const consent = (granted) => {
       if (typeof granted != 'boolean' || stopped) return;
       agreed = granted;
       if (granted == consented) return;
@@ -403,14 +390,14 @@ function install() {
         erase(1);
         if (field) fill(field, names[0]);
       }
-    }
+    };
 
     /** Erases the record and stops this tab for the rest of the page (`elsewhere`: another tab did). */
-    function forget(elsewhere) {
+    const forget = (elsewhere) => {
       erase(!elsewhere);
       refresh();
       stopped = true;
-    }
+    };
 
     // Without a prototype: only these names are commands.
     const commands = {
@@ -445,73 +432,76 @@ function install() {
 
     // Listeners, timers and the observer: all undone when the widget is switched off.
     const controller = new AbortController();
-    const listen = (target, type, fn, capture) =>
-      target.addEventListener(type, guard(fn), { capture, signal: controller.signal });
-    const interval = setInterval(guard(() => document.hidden || engage()), 15000);
-    stops.push(() => controller.abort(), () => clearInterval(interval), () => clearTimeout(retry));
-    if (field) {
-      // Forms that builders insert after the page loaded get the tier too.
-      const observer = new MutationObserver(guard(refresh));
-      observer.observe(document.documentElement, { childList: true, subtree: true });
-      stops.push(() => observer.disconnect());
-    }
+    /**
+     * Listens to each of the space-separated `types` on `target`, in the capture phase: before
+     * the page's own listeners can stop an event (and `scroll` of any element is seen).
+     */
+    const listen = (types, fn, target = document) => {
+      for (const type of types.split(' ')) {
+        target.addEventListener(type, guard(fn), { capture: true, signal: controller.signal });
+      }
+    };
+    const interval = setInterval(guard(() => !document.hidden && engage()), 15000);
+    // Forms that builders insert after the page loaded get the tier too.
+    const observer = new MutationObserver(guard(refresh));
+    if (field) observer.observe(document.documentElement, { childList: true, subtree: true });
+    stops.push(() => {
+      controller.abort();
+      clearInterval(interval);
+      clearTimeout(retry);
+      observer.disconnect();
+    });
 
-    const onLink = (e) => {
+    // A middle click opens the link in a new tab without a `click` event.
+    listen('click auxclick', (e) => {
       const link = e.target.closest && e.target.closest('a[href]');
       const url = link && download(link, (path) => k.is_download(utf8.encode(path)));
       if (url) apply({ type: 'download', url });
-    };
-    listen(document, 'click', onLink, true);
-    // A middle click opens the link in a new tab without a `click` event.
-    listen(document, 'auxclick', onLink, true);
-    listen(document, 'change', (e) => {
+    });
+    listen('change', (e) => {
       const event = answer(e.target, model.questions);
       if (event) apply(event);
-    }, true);
-    listen(document, 'submit', (e) => {
+    });
+    listen('submit', (e) => {
       const now = Date.now();
       for (const event of submission(e.target, model.questions)) apply(event, now);
-    }, true);
+    });
     /** The page is hidden or going away: visible time so far is reported, results leave. */
     const hidden = (when) => {
       engage();
       visibleSince = undefined;
       flush(when);
     };
-    listen(document, 'visibilitychange', () => {
+    listen('visibilitychange', () => {
       if (document.hidden) return hidden(NOW);
       visibleSince = active = Date.now();
       flush(DUE);
     });
     // Input of any kind (pointer events cover mouse, pen and touch): the visitor is there, and
     // time on site resumes after a pause.
-    for (const type of ['pointerdown', 'pointermove', 'keydown', 'scroll']) {
-      listen(document, type, () => {
-        active = Date.now();
-        if (visibleSince == null && !document.hidden) visibleSince = active;
-      }, true);
-    }
-    listen(window, 'pagehide', () => hidden(LEAVING));
-    listen(window, 'popstate', commands.page);
+    listen('pointerdown pointermove keydown scroll', () => {
+      active = Date.now();
+      if (visibleSince == null && !document.hidden) visibleSince = active;
+    });
+    listen('pagehide', () => hidden(LEAVING), window);
+    listen('popstate', commands.page, window);
     // Another tab wrote or erased the record.
-    listen(window, 'storage', () => read());
-    listen(window, 'online', () => flush(NOW));
+    listen('storage', read, window);
+    listen('online', () => flush(NOW), window);
 
     // Single-page apps: navigation with the History API counts as a page view. Where History
     // cannot be changed (frozen), only that is lost.
     const navigated = guard(commands.page);
     for (const method of ['pushState', 'replaceState']) {
-      try {
+      attempt(() => {
         const original = history[method];
         history[method] = function () {
           const result = original.apply(this, arguments);
           navigated();
           return result;
         };
-      } catch {
-        // History is frozen
-      }
-    }
+      });
+    };
 
     const now = Date.now();
     read();

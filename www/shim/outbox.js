@@ -12,14 +12,13 @@ export const FAILED = 1;
 export const REFUSED = 2;
 
 /**
- * The tier payload of one tier change, with a fresh idempotency id. `scores` (fit, engagement,
- * intent, product, total) and `rules` (rule id -> [times fired, points now]) only when the site
- * opted in to sending them.
+ * The tier payload of one tier change (`change`: {tier, previous_tier}), with a fresh idempotency
+ * id. `scores` (fit, engagement, intent, product, total) and `rules` (rule id -> [times fired,
+ * points now]) only when the site opted in to sending them.
  */
 export const payload = (change, model, record, now, scores, rules) => ({
   schema: 1,
-  tier: change.tier,
-  previous_tier: change.previous_tier,
+  ...change,
   model_id: model.id,
   model_version: model.version,
   visitor_id: record.visitor,
@@ -35,16 +34,16 @@ export const payload = (change, model, record, now, scores, rules) => ({
  * retrying; any other 4xx refused for good (the same body cannot succeed later).
  */
 export const outcome = (status) =>
-  status >= 200 && status < 300 ? ACCEPTED
-  : status >= 400 && status < 500 && status != 408 && status != 429 ? REFUSED
-  : FAILED;
+  // status / 100 | 0: the class of the status (2 for 2xx, 4 for 4xx)
+  (status / 100 | 0) == 2 ? ACCEPTED : (status / 100 | 0) == 4 && status != 408 && status != 429 ? REFUSED : FAILED;
 
 /** Delay before retry number `attempts` (1, 2, ...): 2 s, doubling, at most 5 minutes. */
 export const backoff = (attempts) => Math.min(2000 * 2 ** Math.min(attempts - 1, 16), 300000);
 
-const FIELDS = ['schema', 'tier', 'previous_tier', 'model_id', 'model_version', 'visitor_id', 'event_id', 'at',
-  'lead_id'];
-const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] != null).map((k) => [k, object[k]]));
+const FIELDS = 'schema tier previous_tier model_id model_version visitor_id event_id at lead_id'.split(' ');
+/** The entries of `object` named in `keys` that are not null or undefined. */
+export const pick = (object, keys) =>
+  Object.fromEntries(keys.filter((k) => object[k] != null).map((k) => [k, object[k]]));
 
 /** The payload as it is sent: its known fields only, whatever else the stored record holds. */
 export const sendable = (p) => {

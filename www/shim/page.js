@@ -3,6 +3,8 @@
 // Only what the model asks for is read: a form field whose name no answer rule references is
 // skipped before its value is touched, and query parameters no page rule tests are dropped.
 
+import { attempt } from './store.js';
+
 /** The query parameters of `search` (`?a=1&b=2`) named in `keys`, first value of each. */
 export function keptQuery(search, keys) {
   const query = Object.create(null);
@@ -17,13 +19,13 @@ export function keptQuery(search, keys) {
  * without case and surrounding spaces). An unchecked radio button gives nothing; an unchecked
  * checkbox clears the answer.
  */
-export function answer(field, questions) {
+export const answer = (field, questions) => {
   const name = field.getAttribute && field.getAttribute('name');
   const question = name && questions.find((q) => q.toLowerCase() == name.trim().toLowerCase());
   if (!question || (field.type == 'radio' && !field.checked)) return;
   const value = field.type == 'checkbox' && !field.checked ? '' : field.value;
   if (typeof value == 'string') return { type: 'answer', question, value };
-}
+};
 
 /**
  * What a submitted form says: the answers of its referenced, non-empty fields (one per
@@ -44,27 +46,27 @@ export function submission(form, questions) {
 
 /**
  * The path of a link that is a download: marked by the page (`data-leadscore-download`,
- * `download`) or matching a download rule (`isDownload`, the kernel's own matching).
+ * `download`) or matching a download rule (`isDownload`, the kernel's own matching). An SVG
+ * link has no pathname (undefined, which the test reads as "undefined").
  */
 export function download(link, isDownload) {
   const path = link.pathname;
-  if (typeof path == 'string' && path[0] == '/' &&
+  if (/^\//.test(path) &&
     (link.hasAttribute('data-leadscore-download') || link.hasAttribute('download') || isDownload(path))) {
     return path;
   }
 }
 
 /**
- * Sets every form field named `name` to `value` through the prototype's setter (what React
- * and friends watch), with bubbling `input` and `change` events. Fields already holding the
- * value are left alone.
+ * Sets every form field named `name` to `value` through the setter of its prototype chain, past
+ * any `value` a framework defined on the element itself (React and friends watch the native
+ * setter), with bubbling `input` and `change` events. Fields already holding the value are left
+ * alone.
  */
 export function fill(name, value) {
   for (const field of document.getElementsByName(name)) {
     if (!/^(INPUT|TEXTAREA|SELECT)$/.test(field.tagName) || field.value == value) continue;
-    const setter = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(field), 'value') || {}).set;
-    if (setter) setter.call(field, value);
-    else field.value = value;
+    Reflect.set(Object.getPrototypeOf(field), 'value', value, field);
     for (const type of ['input', 'change']) field.dispatchEvent(new Event(type, { bubbles: true }));
   }
 }
@@ -75,17 +77,10 @@ export function fill(name, value) {
  * Whatever the host's code throws stays there.
  */
 export function announce(change, callbacks, quiet) {
-  const call = (f, arg) => {
-    try {
-      f(arg);
-    } catch {
-      // the host's own error
-    }
-  };
   const layer = window.dataLayer;
   if (!quiet && layer && typeof layer.push == 'function') {
-    call((c) => layer.push({ event: 'leadscore_tier', ...c }), change);
+    attempt(() => layer.push({ event: 'leadscore_tier', ...change }));
   }
   document.dispatchEvent(new CustomEvent('leadscore:tier', { detail: { ...change } }));
-  for (const callback of callbacks) call(callback, { ...change });
+  for (const callback of callbacks) attempt(callback, { ...change });
 }

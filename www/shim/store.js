@@ -15,6 +15,15 @@ export const MAX_ID = 128;
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
+/** What `fn(...args)` returns, or null when it throws. */
+export function attempt(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * JSON as the browser made it, taken when this script runs. A page may have replaced
  * `JSON.parse` or `JSON.stringify` before (then those of a fresh realm, an empty frame added and
@@ -23,14 +32,12 @@ const HEX32 = /^[0-9a-f]{32}$/;
  */
 let { parse, stringify } = JSON;
 if (!/native code[^]*native code/.test(parse + stringify)) {
-  try {
-    // Removed before anything is drawn.
+  // Removed before anything is drawn; with no frame, the page's JSON it is.
+  attempt(() => {
     const frame = document.documentElement.appendChild(document.createElement('iframe'));
     ({ parse, stringify } = frame.contentWindow.JSON);
     frame.remove();
-  } catch {
-    // no frame: the page's JSON it is
-  }
+  });
 }
 /** JSON text as a value. */
 export { parse as parseJSON };
@@ -61,52 +68,38 @@ export function inShare(key, share) {
 
 /** True for a lead id the widget keeps: text of 1 to MAX_ID bytes. */
 export const isLeadId = (id) =>
-  typeof id == 'string' && id.length > 0 && utf8.encode(id).length <= MAX_ID;
+  typeof id == 'string' && id != '' && utf8.encode(id).length <= MAX_ID;
 
-/** A new visitor. */
-export const freshRecord = () => ({ v: 2, visitor: randomId(), state: '', outbox: [] });
+/** A new record: of a new visitor, or of `visitor` (their random id). */
+export const freshRecord = (visitor = randomId()) => ({ v: 2, visitor, state: '', outbox: [] });
 
 /** The record in stored text, or null when it is not one (corrupt, foreign, another version). */
-export function parseRecord(text) {
-  const count = (n) => n == null || (Number.isInteger(n) && n >= 0);
-  try {
+export const parseRecord = (text) =>
+  attempt(() => {
     const r = parse(text);
     const outbox = r.outbox || [];
-    if (r.v === 2 && HEX32.test(r.visitor) && (r.lead == null || isLeadId(r.lead)) && typeof r.state == 'string' &&
+    const count = (n) => n == null || (Number.isInteger(n) && n >= 0);
+    return r.v === 2 && HEX32.test(r.visitor) && (r.lead == null || isLeadId(r.lead)) && typeof r.state == 'string' &&
       outbox.length <= MAX_OUTBOX && outbox.every((p) => HEX32.test(p.event_id)) &&
-      count(r.attempts) && Number.isFinite(r.retry_at || 0)) return { ...r, outbox };
-  } catch {
-    // not JSON, or not an object where one belongs
-  }
-  return null;
-}
+      count(r.attempts) && Number.isFinite(r.retry_at || 0) ? { ...r, outbox } : null;
+  });
 
 /** The record as stored text: empty parts are left out. */
 export const recordText = (r) =>
-  toJSON({ ...r, outbox: r.outbox.length ? r.outbox : undefined, attempts: r.attempts || undefined,
+  toJSON({ ...r, outbox: r.outbox[0] && r.outbox, attempts: r.attempts || undefined,
     retry_at: r.retry_at || undefined });
 
 /** Bytes as base64. */
-export function toBase64(bytes) {
-  let text = '';
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text);
-}
+export const toBase64 = (bytes) => btoa(bytes.reduce((text, b) => text + String.fromCharCode(b), ''));
 
 /** Base64 as bytes (null when it is not base64). */
-export function fromBase64(text) {
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    return null;
-  }
-}
+export const fromBase64 = (text) => attempt(() => Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
 
 /**
  * Where the record lives: localStorage when `persist` and it works, memory otherwise. Storage
  * that throws is replaced by memory for the rest of the page, with one call of `onFail`.
  */
-export function openStore(persist, onFail) {
+export const openStore = (persist, onFail) => {
   let local = persist;
   let memory = null;
   /** Runs `fn` on localStorage while it works (reading `localStorage` itself may throw). */
@@ -118,10 +111,11 @@ export function openStore(persist, onFail) {
       onFail();
     }
   };
-  use((storage) => storage.getItem(KEY));
+  const read = () => use((storage) => storage.getItem(KEY));
+  read();
   return {
     read() {
-      const text = use((storage) => storage.getItem(KEY));
+      const text = read();
       return local ? text : memory;
     },
     write(text) {
@@ -137,4 +131,4 @@ export function openStore(persist, onFail) {
       });
     },
   };
-}
+};
