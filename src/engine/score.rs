@@ -27,6 +27,10 @@ pub struct Score<'m> {
     pub probability: Option<f64>,
     /// Every rule that gives points now, highest points first (ties in model order).
     pub contributions: Vec<Contribution<'m>>,
+    /// `tier` and `previous_tier` as numbers: 0 for unqualified, `i + 1` for the model's tier
+    /// `i` (what the browser's kernel answers).
+    #[serde(skip)]
+    pub tier_numbers: [u8; 2],
 }
 
 /// What one rule gives to a visitor's score.
@@ -187,6 +191,7 @@ pub(crate) fn score_aligned<'m>(
         previous_tier: UNQUALIFIED,
         probability: m.calibration.map(|c| c.probability(total)),
         contributions,
+        tier_numbers: [0; 2],
     };
     let reached = m
         .tiers
@@ -205,12 +210,15 @@ pub(crate) fn score_aligned<'m>(
             (r, s) => r.or(s),
         }
     };
-    if let Some(t) = effective.and_then(|i| m.tiers.get(i)) {
+    // Tier `i` is number `i + 1`: the validator allows at most 255 tiers.
+    if let Some((i, t)) = effective.and_then(|i| Some((i, m.tiers.get(i)?))) {
         result.tier = &t.name;
+        result.tier_numbers[0] = (i + 1) as u8;
     }
-    result.previous_tier = stored
-        .and_then(|i| m.tiers.get(i))
-        .map_or(UNQUALIFIED, |t| &t.name);
+    if let Some((i, t)) = stored.and_then(|i| Some((i, m.tiers.get(i)?))) {
+        result.previous_tier = &t.name;
+        result.tier_numbers[1] = (i + 1) as u8;
+    }
     result
 }
 

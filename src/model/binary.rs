@@ -143,7 +143,10 @@ fn body_model(r: &mut Reader<'_>) -> Model {
         total: bounds(r),
     };
     let rules = r.list(rule);
-    let tiers = r.list(|r| tier(r, &rules));
+    let tiers: Vec<Tier> = r.list(|r| tier(r, &rules));
+    if tiers.len() > MAX_TIERS {
+        r.fail();
+    }
     Model {
         #[cfg(feature = "std")]
         schema: None,

@@ -415,14 +415,15 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// Clamps `value` into the bounds.
+    /// Clamps `value` into the bounds (a bound that is NaN clamps nothing). Comparisons rather
+    /// than `f64::min` / `max`, which WebAssembly has no instruction for (a call each).
     pub fn clamp(&self, value: f64) -> f64 {
         let mut v = value;
-        if let Some(max) = self.max {
-            v = v.min(max);
+        if let Some(max) = self.max.filter(|&m| v > m) {
+            v = max;
         }
-        if let Some(min) = self.min {
-            v = v.max(min);
+        if let Some(min) = self.min.filter(|&m| v < m) {
+            v = min;
         }
         v
     }

@@ -11,7 +11,7 @@
 //! allocator, and a panic handler that traps. With `debug` it is also the lazily loaded debug
 //! bundle, which adds [`compile`]: the JSON reader and validator, with every message.
 
-use crate::engine::{self, Detail, Event, State, UNQUALIFIED};
+use crate::engine::{self, Detail, Event, State};
 use crate::model::{binary, Dimension, ValidModel};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -116,7 +116,8 @@ pub fn apply(event: &[u8], now: f64) -> i32 {
         };
         match engine::advance(&mut k.state, &k.model, &event, now) {
             Ok(score) => {
-                tier_number(&k.model, score.tier) + 256 * tier_number(&k.model, score.previous_tier)
+                let [tier, previous] = score.tier_numbers;
+                i32::from(tier) + 256 * i32::from(previous)
             }
             Err(_) => REJECTED,
         }
@@ -144,8 +145,8 @@ pub fn explain(now: f64) -> Vec<f64> {
             s.product,
             s.total,
             s.probability.unwrap_or(f64::NAN),
-            f64::from(tier_number(&k.model, s.tier)),
-            f64::from(tier_number(&k.model, s.previous_tier)),
+            f64::from(s.tier_numbers[0]),
+            f64::from(s.tier_numbers[1]),
             f64::from(k.state.visits),
             k.state.seconds,
         ]);
@@ -196,18 +197,6 @@ use alloc::string::ToString;
 /// cannot pin the visitor's state at the end of time.
 fn millis(now: f64) -> Option<i64> {
     (now.abs() <= 8.64e15).then_some(now as i64)
-}
-
-fn tier_number(model: &ValidModel, name: &str) -> i32 {
-    if name == UNQUALIFIED {
-        return 0;
-    }
-    model
-        .model()
-        .tiers
-        .iter()
-        .position(|t| t.name == name)
-        .map_or(0, |i| i as i32 + 1)
 }
 
 fn dimension_number(d: Dimension) -> f64 {
