@@ -13,6 +13,8 @@ use alloc::vec::Vec;
 pub struct Reader<'a> {
     rest: &'a [u8],
     failed: bool,
+    /// Texts are known to be UTF-8 (see [`Reader::trusted`]).
+    trusted: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -21,7 +23,34 @@ impl<'a> Reader<'a> {
         Reader {
             rest: bytes,
             failed: false,
+            trusted: false,
         }
+    }
+
+    /// A reader over bytes that a reader of [`Reader::new`] already read without failing, with
+    /// the same sequence of reads from the same start: every text it reads is one that was
+    /// found to be UTF-8, so texts are not checked again.
+    ///
+    /// # Safety
+    ///
+    /// Every text read through the returned reader must lie where such an earlier, checked
+    /// read found UTF-8 (the bytes cannot have changed since: they are borrowed).
+    pub unsafe fn trusted(bytes: &'a [u8]) -> Reader<'a> {
+        Reader {
+            rest: bytes,
+            failed: false,
+            trusted: true,
+        }
+    }
+
+    /// True when a read went past the end or found a value out of bounds.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
     }
 
     /// Marks the input as unsound (a value out of bounds).
@@ -100,6 +129,11 @@ impl<'a> Reader<'a> {
     pub fn text_ref(&mut self) -> &'a str {
         let n = usize::from(self.u16());
         let bytes = self.take(n);
+        if self.trusted && !self.failed {
+            // SAFETY: a trusted reader reads only texts that a checked read found to be UTF-8
+            // (see `Reader::trusted`), and `take` gave exactly those bytes: it has not failed.
+            return unsafe { core::str::from_utf8_unchecked(bytes) };
+        }
         match core::str::from_utf8(bytes) {
             Ok(s) => s,
             Err(_) => {

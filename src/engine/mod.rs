@@ -17,11 +17,10 @@ pub(crate) use score::{score_aligned, Detail};
 pub use state::{Millis, RuleState, State, MAX_FIRINGS_KEPT, STATE_FORMAT};
 
 use crate::model::{
-    pattern, Decay, Entries, Frequency, Matcher, QueryCondition, RuleGroup, ValidModel,
+    pattern, Compiled, Cond, Decay, Entries, Frequency, List, QueryCond, RuleGroup, When,
     MAX_DISTINCT_PAGES,
 };
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 
 const DAY_MS: f64 = 86_400_000.0;
 
@@ -31,7 +30,7 @@ const DAY_MS: f64 = 86_400_000.0;
 /// never moves backwards. A rejected event leaves the state untouched.
 pub fn apply<'m, S: AsRef<str>>(
     state: &mut State,
-    model: &'m ValidModel,
+    model: &'m Compiled,
     event: &Event<S>,
     now: Millis,
 ) -> Result<Score<'m>, EventError> {
@@ -43,7 +42,7 @@ pub fn apply<'m, S: AsRef<str>>(
 /// explanation when someone wants to read it.
 pub fn advance<'m, S: AsRef<str>>(
     state: &mut State,
-    model: &'m ValidModel,
+    model: &'m Compiled,
     event: &Event<S>,
     now: Millis,
 ) -> Result<Score<'m>, EventError> {
@@ -52,7 +51,7 @@ pub fn advance<'m, S: AsRef<str>>(
 
 fn step<'m, S: AsRef<str>>(
     state: &mut State,
-    model: &'m ValidModel,
+    model: &'m Compiled,
     event: &Event<S>,
     now: Millis,
     detail: Detail,
@@ -92,7 +91,7 @@ struct Visit {
 }
 
 /// Counts the event's visit and moves the clock of the state to `now`.
-fn record_visit<S>(state: &mut State, model: &ValidModel, event: &Event<S>, now: Millis) -> Visit {
+fn record_visit<S>(state: &mut State, model: &Compiled, event: &Event<S>, now: Millis) -> Visit {
     let new = !matches!(event, Event::Engagement { .. })
         && state
             .last_seen
@@ -107,7 +106,7 @@ fn record_visit<S>(state: &mut State, model: &ValidModel, event: &Event<S>, now:
 }
 
 /// The rules of one group: each with its index and matcher.
-fn matchers(model: &ValidModel, group: RuleGroup) -> impl Iterator<Item = (usize, &Matcher)> {
+fn matchers(model: &Compiled, group: RuleGroup) -> impl Iterator<Item = (usize, &When<'_>)> {
     model.rules_for(group).iter().map(|&i| (i, model.when(i)))
 }
 
@@ -174,32 +173,30 @@ impl<'e, S: AsRef<str>> Subject<'e, S> {
     /// has a [`pattern::literal_prefix`] of `literal`) matches the event.
     /// Inlined natively, where speed counts; one copy in the widget, where bytes count.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    fn matches(&self, m: &Matcher, literal: usize) -> bool {
+    fn matches(&self, m: &When<'_>, literal: usize) -> bool {
         match m {
-            Matcher::Page { path, query } => match self.query {
+            When::Page { path, query } => match self.query {
                 Some(q) => {
                     query_holds(query, q) && pattern::matches_after(path, literal, self.path)
                 }
                 None => false,
             },
-            Matcher::Download { url, extensions } => {
+            When::Download { url, extensions } => {
                 self.group == Some(RuleGroup::Download)
-                    && (url
-                        .as_deref()
-                        .is_some_and(|p| pattern::matches_after(p, literal, self.path))
+                    && (url.is_some_and(|p| pattern::matches_after(p, literal, self.path))
                         || self
                             .ext
                             .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e))))
             }
-            Matcher::Form { id, name } => {
+            When::Form { id, name } => {
                 self.group == Some(RuleGroup::Form)
-                    && (same_text(id, self.id) || same_text(name, self.name))
+                    && (same_text(*id, self.id) || same_text(*name, self.name))
             }
-            Matcher::Event { name, properties } => match (self.name, self.properties) {
+            When::Event { name, properties } => match (self.name, self.properties) {
                 (Some(n), Some(p)) => {
                     name.eq_ignore_ascii_case(n)
                         && properties.iter().all(|(k, c)| match p.get(k) {
-                            Some(v) => condition_holds(v, &c.equals, &c.one_of, c.min, c.max),
+                            Some(v) => condition_holds(v, &c),
                             None => false,
                         })
                 }
@@ -211,7 +208,7 @@ impl<'e, S: AsRef<str>> Subject<'e, S> {
 }
 
 /// True when a form's id or name is the one a rule names.
-fn same_text(want: &Option<String>, got: Option<&str>) -> bool {
+fn same_text(want: Option<&str>, got: Option<&str>) -> bool {
     match (want, got) {
         (Some(w), Some(g)) => w.eq_ignore_ascii_case(g),
         _ => false,
@@ -221,7 +218,10 @@ fn same_text(want: &Option<String>, got: Option<&str>) -> bool {
 /// True when a page view's query meets every query condition of a page rule (most page rules
 /// have none: answered without a call).
 #[inline]
-fn query_holds<S: AsRef<str>>(conditions: &Entries<QueryCondition>, query: &Entries<S, S>) -> bool {
+fn query_holds<S: AsRef<str>>(
+    conditions: &List<'_, (&str, QueryCond<'_>)>,
+    query: &Entries<S, S>,
+) -> bool {
     conditions.is_empty()
         || conditions
             .iter()
@@ -236,7 +236,7 @@ fn trimmed<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
 /// An answer: each answer rule of the question counts while the current answer meets it.
 fn answer<S: AsRef<str>>(
     state: &mut State,
-    model: &ValidModel,
+    model: &Compiled,
     question: &str,
     value: &Value<S>,
     now: Millis,
@@ -250,16 +250,15 @@ fn answer<S: AsRef<str>>(
     {
         match state.answers.iter_mut().find(|(k, _)| k == q) {
             Some((_, v)) => *v = value.to_owned_value(),
-            None => state.answers.push((q.clone(), value.to_owned_value())),
+            None => state
+                .answers
+                .push((String::from(*q), value.to_owned_value())),
         }
     }
     for (i, m) in matchers(model, RuleGroup::Answer) {
-        let Matcher::Answer {
+        let When::Answer {
             question: q,
-            equals,
-            one_of,
-            min,
-            max,
+            condition,
         } = m
         else {
             continue;
@@ -267,7 +266,7 @@ fn answer<S: AsRef<str>>(
         if !q.eq_ignore_ascii_case(question) {
             continue;
         }
-        let holds = condition_holds(value, equals, one_of, *min, *max);
+        let holds = condition_holds(value, condition);
         let active = state.rules.get(i).is_some_and(|s| s.count > 0);
         if holds && !active {
             fire(state, model, i, now);
@@ -282,7 +281,7 @@ fn answer<S: AsRef<str>>(
 /// Aggregate conditions: each awards its points once, when it becomes true.
 fn aggregates<S: AsRef<str>>(
     state: &mut State,
-    model: &ValidModel,
+    model: &Compiled,
     event: &Event<S>,
     visit: &Visit,
     now: Millis,
@@ -291,15 +290,14 @@ fn aggregates<S: AsRef<str>>(
         let Some(rule) = model.rules().get(i) else {
             continue;
         };
-        if let (Matcher::PageViews { path: p, .. }, Event::PageView { path, .. }) =
-            (&rule.when, event)
+        if let (When::PageViews { path: p, .. }, Event::PageView { path, .. }) = (rule.when, event)
         {
             if model.path_matches(i, p, path.as_ref()) {
                 count_page_view(state, i);
             }
         }
         let reached = match &rule.when {
-            Matcher::ReturnVisit { within_days } => {
+            When::ReturnVisit { within_days } => {
                 visit.new
                     && visit
                         .gap
@@ -322,25 +320,22 @@ fn count_page_view(state: &mut State, i: usize) {
 /// True when a condition read from the visitor's state holds for rule `i`: the current answer
 /// meets an answer condition, an aggregate is reached (`page_views` counts in rule `i`'s
 /// progress).
-fn state_holds(state: &State, i: usize, m: &Matcher) -> bool {
+fn state_holds(state: &State, i: usize, m: &When<'_>) -> bool {
     match m {
-        Matcher::Answer {
+        When::Answer {
             question,
-            equals,
-            one_of,
-            min,
-            max,
+            condition,
         } => state
             .answers
             .iter()
             .find(|(q, _)| q.eq_ignore_ascii_case(question))
-            .is_some_and(|(_, v)| condition_holds(v, equals, one_of, *min, *max)),
-        Matcher::Visits { at_least } => state.visits >= *at_least,
-        Matcher::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
-        Matcher::PageViews { at_least, .. } => {
+            .is_some_and(|(_, v)| condition_holds(v, condition)),
+        When::Visits { at_least } => state.visits >= *at_least,
+        When::DistinctPages { at_least } => state.pages.len() >= *at_least as usize,
+        When::PageViews { at_least, .. } => {
             state.rules.get(i).map_or(0, |rs| rs.progress) >= *at_least
         }
-        Matcher::TimeOnSite { at_least_seconds } => state.seconds >= f64::from(*at_least_seconds),
+        When::TimeOnSite { at_least_seconds } => state.seconds >= f64::from(*at_least_seconds),
         _ => false,
     }
 }
@@ -352,7 +347,7 @@ fn state_holds(state: &State, i: usize, m: &Matcher) -> bool {
 /// a momentary condition matches while (for `all`) the other conditions hold.
 fn compounds<S: AsRef<str>>(
     state: &mut State,
-    model: &ValidModel,
+    model: &Compiled,
     event: &Event<S>,
     subject: &Subject<'_, S>,
     now: Millis,
@@ -362,20 +357,20 @@ fn compounds<S: AsRef<str>>(
             continue;
         };
         let parts = rule.when.parts();
-        let all = matches!(rule.when, Matcher::All(_));
+        let all = matches!(rule.when, When::All(_));
         if let Event::PageView { path, .. } = event {
             if parts
                 .iter()
-                .any(|p| matches!(p, Matcher::PageViews { path: pat, .. } if pattern::matches(pat, path.as_ref())))
+                .any(|p| matches!(p, When::PageViews { path: pat, .. } if pattern::matches(pat, path.as_ref())))
             {
                 count_page_view(state, i);
             }
         }
-        let part_holds = |p: &Matcher| {
+        let part_holds = |p: When<'_>| {
             if p.is_momentary() {
-                subject.matches(p, p.literal())
+                subject.matches(&p, p.literal())
             } else {
-                state_holds(state, i, p)
+                state_holds(state, i, &p)
             }
         };
         let holds = if all {
@@ -399,7 +394,7 @@ fn compounds<S: AsRef<str>>(
 
 /// Re-evaluates the tier at `now` when no event happened (points decayed or expired). A `now`
 /// earlier than the latest time the state has seen counts as that time, as in [`apply`].
-pub fn tick<'m>(state: &mut State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+pub fn tick<'m>(state: &mut State, model: &'m Compiled, now: Millis) -> Score<'m> {
     state.align(model);
     let now = state.time(now);
     state.clock = Some(now);
@@ -417,7 +412,7 @@ fn store_tier(state: &mut State, result: &Score<'_>) {
 }
 
 /// Records one firing of rule `i`, if its frequency allows.
-fn fire(state: &mut State, model: &ValidModel, i: usize, now: Millis) {
+fn fire(state: &mut State, model: &Compiled, i: usize, now: Millis) {
     let (Some(rule), Some(rs)) = (model.rules().get(i), state.rules.get_mut(i)) else {
         return;
     };
@@ -498,28 +493,23 @@ pub(crate) fn half_life_factor(elapsed: Millis, days: f64) -> f64 {
     fraction * power(half) * power(whole as u64 - half)
 }
 
-fn condition_holds<S: AsRef<str>>(
-    value: &Value<S>,
-    equals: &Option<String>,
-    one_of: &Option<Vec<String>>,
-    min: Option<f64>,
-    max: Option<f64>,
-) -> bool {
-    if let Some(e) = equals {
+/// True when an answer or property value meets a condition.
+fn condition_holds<S: AsRef<str>>(value: &Value<S>, c: &Cond<'_>) -> bool {
+    if let Some(e) = c.equals {
         return value.equals_text(e);
     }
-    if let Some(list) = one_of {
+    if let Some(list) = c.one_of {
         return list.iter().any(|e| value.equals_text(e));
     }
     match value.as_number() {
-        Some(n) => min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi),
+        Some(n) => c.min.is_none_or(|lo| n >= lo) && c.max.is_none_or(|hi| n <= hi),
         None => false,
     }
 }
 
 /// True when a download of `url` would fire at least one of the model's download rules. The
 /// widget asks this to decide whether a link click is a download at all.
-pub fn is_download(model: &ValidModel, url: &str) -> bool {
+pub fn is_download(model: &Compiled, url: &str) -> bool {
     let event = Event::Download { url };
     let subject = Subject::of(&event);
     model
@@ -531,7 +521,7 @@ pub fn is_download(model: &ValidModel, url: &str) -> bool {
                 .when(i)
                 .parts()
                 .iter()
-                .any(|p| subject.matches(p, p.literal()))
+                .any(|p| subject.matches(&p, p.literal()))
         })
 }
 

@@ -2,7 +2,7 @@
 
 use super::state::{Millis, RuleState, State};
 use super::{half_life_factor, UNQUALIFIED};
-use crate::model::{Decay, Dimension, Thresholds, Tier, ValidModel};
+use crate::model::{Compiled, Decay, Dimension, Thresholds, TierView};
 use alloc::vec::Vec;
 use serde::Serialize;
 
@@ -110,7 +110,7 @@ fn rule_points(decay: Decay, points: i32, rs: &RuleState, now: Millis) -> (f64, 
 /// [`State::align`] would leave it, so it is never read against the wrong rules; a `now`
 /// earlier than the latest time the state has seen counts as that time. With
 /// `allow_demotion: false` the tier never falls below the stored one.
-pub fn score<'m>(state: &State, model: &'m ValidModel, now: Millis) -> Score<'m> {
+pub fn score<'m>(state: &State, model: &'m Compiled, now: Millis) -> Score<'m> {
     let now = state.time(now);
     if state.is_aligned(model) {
         score_aligned(state, model, now, Detail::Explained)
@@ -133,7 +133,7 @@ pub(crate) enum Detail {
 /// The score of a state already aligned to `model`, at a `now` already clamped to its clock.
 pub(crate) fn score_aligned<'m>(
     state: &State,
-    model: &'m ValidModel,
+    model: &'m Compiled,
     now: Millis,
     detail: Detail,
 ) -> Score<'m> {
@@ -159,7 +159,7 @@ pub(crate) fn score_aligned<'m>(
             continue;
         }
         contributions.push(Contribution {
-            rule: &rule.id,
+            rule: rule.id,
             dimension: rule.dimension,
             points,
             times: rs.count,
@@ -169,15 +169,15 @@ pub(crate) fn score_aligned<'m>(
     }
     sort_by_points(&mut contributions);
 
-    let m = model.model();
+    let limits = model.limits();
     for d in Dimension::ALL {
-        if let (Some(s), Some(b)) = (sums.get_mut(d.index()), m.limits.of(d)) {
+        if let (Some(s), Some(b)) = (sums.get_mut(d.index()), limits.of(d)) {
             *s = b.clamp(*s);
         }
     }
     let [fit, engagement, intent, product] = sums;
     let mut total = fit + engagement + intent + product;
-    if let Some(b) = m.limits.total {
+    if let Some(b) = limits.total {
         total = b.clamp(total);
     }
 
@@ -189,20 +189,19 @@ pub(crate) fn score_aligned<'m>(
         total,
         tier: UNQUALIFIED,
         previous_tier: UNQUALIFIED,
-        probability: m.calibration.map(|c| c.probability(total)),
+        probability: model.calibration().map(|c| c.probability(total)),
         contributions,
         tier_numbers: [0; 2],
     };
-    let reached = m
-        .tiers
+    let tiers = model.tiers();
+    let reached = tiers
         .iter()
-        .enumerate()
-        .position(|(i, t)| tier_holds(t, model.tier_requires(i), &result, state, model, now));
+        .position(|t| tier_holds(t, &result, state, model, now));
     let stored = state
         .tier
         .as_deref()
-        .and_then(|name| m.tiers.iter().position(|t| t.name == name));
-    let effective = if m.allow_demotion {
+        .and_then(|name| tiers.iter().position(|t| t.name == name));
+    let effective = if model.allow_demotion() {
         reached
     } else {
         match (reached, stored) {
@@ -211,12 +210,12 @@ pub(crate) fn score_aligned<'m>(
         }
     };
     // Tier `i` is number `i + 1`: the validator allows at most 255 tiers.
-    if let Some((i, t)) = effective.and_then(|i| Some((i, m.tiers.get(i)?))) {
-        result.tier = &t.name;
+    if let Some((i, t)) = effective.and_then(|i| Some((i, tiers.get(i)?))) {
+        result.tier = t.name;
         result.tier_numbers[0] = (i + 1) as u8;
     }
-    if let Some((i, t)) = stored.and_then(|i| Some((i, m.tiers.get(i)?))) {
-        result.previous_tier = &t.name;
+    if let Some((i, t)) = stored.and_then(|i| Some((i, tiers.get(i)?))) {
+        result.previous_tier = t.name;
         result.tier_numbers[1] = (i + 1) as u8;
     }
     result
@@ -252,16 +251,16 @@ fn thresholds_hold(t: &Thresholds, s: &Score<'_>, at_least: bool) -> bool {
 }
 
 fn tier_holds(
-    tier: &Tier,
-    requires: &[usize],
+    tier: &TierView<'_>,
     s: &Score<'_>,
     state: &State,
-    model: &ValidModel,
+    model: &Compiled,
     now: Millis,
 ) -> bool {
     thresholds_hold(&tier.min, s, true)
         && thresholds_hold(&tier.max, s, false)
-        && requires
+        && tier
+            .requires
             .iter()
             .all(|&i| match (model.rules().get(i), state.rules.get(i)) {
                 (Some(r), Some(rs)) => rs.count > 0 && is_live(r.decay, rs, now),

@@ -12,8 +12,7 @@ use super::half_life_factor;
 use super::Value;
 use crate::bytes::{Reader, Writer};
 use crate::model::{
-    id_hash, Decay, Frequency, Matcher, Rule, ValidModel, MAX_COMPOUND_QUESTIONS,
-    MAX_DISTINCT_PAGES,
+    id_hash, Compiled, Decay, Frequency, RuleView, MAX_COMPOUND_QUESTIONS, MAX_DISTINCT_PAGES,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -65,7 +64,7 @@ pub struct State {
     /// [`MAX_COMPOUND_QUESTIONS`]; answers to other questions are not kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<(String, Value)>,
-    /// [`ValidModel::rule_key`] of the model `rules` is aligned to (0: not aligned yet).
+    /// [`Compiled::rule_key`] of the model `rules` is aligned to (0: not aligned yet).
     #[serde(skip)]
     pub(crate) key: u64,
 }
@@ -173,7 +172,7 @@ impl RuleState {
 
     /// Brings the state into the form `rule` keeps, carrying the earned firings over when the
     /// rule's decay or frequency changed (a no-op for state kept for this rule).
-    fn conform(&mut self, rule: &Rule) {
+    fn conform(&mut self, rule: &RuleView<'_>) {
         let counts_once = rule.when.counts_once();
         let cap = match rule.frequency {
             _ if counts_once => 1,
@@ -182,13 +181,7 @@ impl RuleState {
             Frequency::EveryTime | Frequency::AtMostPerWindow { .. } => u32::MAX,
         };
         self.count = self.count.min(cap);
-        let counts_views = matches!(rule.when, Matcher::PageViews { .. })
-            || rule
-                .when
-                .parts()
-                .iter()
-                .any(|p| matches!(p, Matcher::PageViews { .. }));
-        if !counts_views {
+        if !rule.when.counts_page_views() {
             self.progress = 0;
         }
         if self.count == 0 || counts_once {
@@ -260,7 +253,7 @@ impl RuleState {
 
 impl State {
     /// A fresh state for a model.
-    pub fn new(model: &ValidModel) -> State {
+    pub fn new(model: &Compiled) -> State {
         State {
             format: STATE_FORMAT,
             rules: model
@@ -276,7 +269,7 @@ impl State {
     /// Aligns the state to `model`: keeps the state of rules whose id still exists, starts the
     /// new rules fresh and drops the rest; carries earned firings over to a rule whose decay or
     /// frequency changed (see [`RuleState`]). Forgets a stored tier the model no longer has.
-    pub fn align(&mut self, model: &ValidModel) {
+    pub fn align(&mut self, model: &Compiled) {
         if self.is_aligned(model) {
             return;
         }
@@ -299,7 +292,7 @@ impl State {
             rs.conform(rule);
         }
         if let Some(t) = &self.tier {
-            if !model.model().tiers.iter().any(|tier| &tier.name == t) {
+            if !model.tiers().iter().any(|tier| tier.name == t) {
                 self.tier = None;
             }
         }
@@ -309,7 +302,7 @@ impl State {
             match questions.iter().find(|k| k.eq_ignore_ascii_case(q)) {
                 Some(k) => {
                     if k != q {
-                        *q = k.clone();
+                        *q = String::from(*k);
                     }
                     true
                 }
@@ -321,7 +314,7 @@ impl State {
     }
 
     /// True when the state is aligned to `model` (see [`State::align`]).
-    pub fn is_aligned(&self, model: &ValidModel) -> bool {
+    pub fn is_aligned(&self, model: &Compiled) -> bool {
         self.key == model.rule_key() && self.rules.len() == model.rules().len()
     }
 
@@ -336,7 +329,7 @@ impl State {
     /// Reads format 2 (no `answers`: compound rules learn the answers given from now on) and
     /// format 1: `held` was kept in points (of the rule as it is now, as far as anyone knows),
     /// and there was no `clock`.
-    fn upgrade(&mut self, model: &ValidModel) {
+    fn upgrade(&mut self, model: &Compiled) {
         if self.format == 2 || self.format == 3 {
             self.format = STATE_FORMAT;
         }
@@ -423,7 +416,7 @@ impl State {
 
     /// Reads state written by [`State::to_bytes`] (or by formats 2 and 1), checked and aligned to
     /// `model`; corrupt, foreign or oversized bytes give `None` (the caller starts fresh).
-    pub fn from_bytes(bytes: &[u8], model: &ValidModel) -> Option<State> {
+    pub fn from_bytes(bytes: &[u8], model: &Compiled) -> Option<State> {
         let mut r = Reader::new(bytes);
         let format = u32::from(r.u8());
         let mut state = State {
@@ -470,7 +463,7 @@ impl State {
 
     /// Parses state from JSON text, aligned to `model`; corrupt or foreign text gives `None`.
     #[cfg(feature = "json")]
-    pub fn from_json(text: &str, model: &ValidModel) -> Option<State> {
+    pub fn from_json(text: &str, model: &Compiled) -> Option<State> {
         let value: serde_json::Value = serde_json::from_str(text).ok()?;
         if !value.is_object() {
             return None;
@@ -497,9 +490,10 @@ mod tests {
 
     #[test]
     fn state_bytes_round_trip_and_reject_damage() {
-        let model =
-            ValidModel::from_json(&std::fs::read_to_string("www/models/saas.json").unwrap())
-                .unwrap();
+        let model = crate::model::ValidModel::from_json(
+            &std::fs::read_to_string("www/models/saas.json").unwrap(),
+        )
+        .unwrap();
         let log = std::fs::read_to_string("www/models/saas.events.jsonl").unwrap();
         let mut state = State::new(&model);
         for (i, line) in log.lines().enumerate() {

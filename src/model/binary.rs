@@ -1,5 +1,6 @@
 //! The compiled model: the compact, versioned, checksummed binary form that `leadscore build`
-//! writes and the browser's scoring kernel reads.
+//! writes and the engine runs on, in place ([`Compiled`](super::Compiled)), natively and in the
+//! browser's scoring kernel.
 //!
 //! Compiling happens natively, after validation; reading checks only that the bytes are intact
 //! and in bounds, so the kernel carries no JSON reader, no validator and no error messages.
@@ -41,13 +42,15 @@
 //! thresholds fit, engagement, intent, product, total: each optional f64
 //! ```
 
+#[cfg(feature = "std")]
 use super::{
-    Bounds, Calibration, Condition, Decay, Dimension, Entries, Frequency, Limits, Matcher, Model,
-    QueryCondition, QueryTest, Rule, Thresholds, Tier, ValidModel, FORMAT_VERSION,
+    Compiled, Cond, Condition, Decay, Entries, Frequency, List, Matcher, Model, QueryCond,
+    QueryCondition, QueryTest, Rule, Thresholds, Tier, ValidModel, When, FORMAT_VERSION,
 };
-use crate::bytes::{fnv1a32, Reader};
-use alloc::string::String;
-use alloc::vec::Vec;
+#[cfg(feature = "std")]
+use crate::bytes::fnv1a32;
+#[cfg(feature = "std")]
+use alloc::{string::String, vec::Vec};
 
 /// The first four bytes of every compiled model.
 pub const MAGIC: [u8; 4] = *b"LSCM";
@@ -87,243 +90,125 @@ impl core::fmt::Display for LoadError {
 #[cfg(feature = "std")]
 impl std::error::Error for LoadError {}
 
-/// Reads a compiled model: checks magic, format, length and checksum, then every value's
-/// bounds. Never panics, whatever the bytes.
+/// Reads a compiled model back into a model document, checked as [`Compiled::read`] checks it
+/// (native tools and tests; the engine itself runs on the [`Compiled`] form). Never panics,
+/// whatever the bytes.
+#[cfg(feature = "std")]
 pub fn read(bytes: &[u8]) -> Result<ValidModel, LoadError> {
-    read_with_page(bytes).map(|(model, _)| model)
+    let compiled = Compiled::read(bytes.to_vec())?;
+    ValidModel::compiled_from(document(&compiled)).map_err(|_| LoadError::Malformed)
 }
 
-/// [`read`], and the model's page section (the JSON text [`page`] wrote).
-pub fn read_with_page(bytes: &[u8]) -> Result<(ValidModel, &[u8]), LoadError> {
-    let mut header = Reader::new(bytes);
-    if header.take(4) != MAGIC {
-        return Err(LoadError::NotAModel);
+/// The model document a compiled model was compiled from, without what compiling leaves out
+/// (descriptions, evidence, training notes, the `$schema` hint).
+#[cfg(feature = "std")]
+fn document(c: &Compiled) -> Model {
+    fn texts(list: List<'_, &str>) -> Vec<String> {
+        list.iter().map(String::from).collect()
     }
-    if bytes.len() < HEADER_LEN {
-        return Err(LoadError::Damaged);
-    }
-    if header.u16() != FORMAT {
-        return Err(LoadError::Version);
-    }
-    let (reserved, len, sum) = (header.u16(), header.u32(), header.u32());
-    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-    if reserved != 0 || body.len() != len as usize || fnv1a32(body) != sum {
-        return Err(LoadError::Damaged);
-    }
-    let mut r = Reader::new(body);
-    let page_len = r.u32() as usize;
-    let page = r.take(page_len);
-    let model = body_model(&mut r);
-    if !r.finish() {
-        return Err(LoadError::Malformed);
-    }
-    Ok((ValidModel::index(model), page))
-}
-
-fn body_model(r: &mut Reader<'_>) -> Model {
-    let id = r.text();
-    let model_version = r.text();
-    let session_timeout_minutes = r.optional(Reader::f64);
-    let allow_demotion = r.bool();
-    let calibration = r.optional(|r| Calibration {
-        intercept: r.f64(),
-        slope: r.f64(),
-    });
-    let bounds = |r: &mut Reader<'_>| {
-        r.optional(|r| Bounds {
-            min: r.optional(Reader::f64),
-            max: r.optional(Reader::f64),
-        })
-    };
-    let limits = Limits {
-        fit: bounds(r),
-        engagement: bounds(r),
-        intent: bounds(r),
-        product: bounds(r),
-        total: bounds(r),
-    };
-    let rules = r.list(rule);
-    let tiers: Vec<Tier> = r.list(|r| tier(r, &rules));
-    if tiers.len() > MAX_TIERS {
-        r.fail();
-    }
-    Model {
-        #[cfg(feature = "std")]
-        schema: None,
-        version: FORMAT_VERSION,
-        id,
-        model_version,
-        #[cfg(feature = "std")]
-        description: None,
-        session_timeout_minutes,
-        rules,
-        limits,
-        tiers,
-        allow_demotion,
-        calibration,
-        #[cfg(feature = "std")]
-        training: None,
-    }
-}
-
-fn rule(r: &mut Reader<'_>) -> Rule {
-    let id = r.text();
-    let when = matcher(r, true);
-    let dimension = match Dimension::ALL.get(usize::from(r.u8())) {
-        Some(d) => *d,
-        None => {
-            r.fail();
-            Dimension::Fit
-        }
-    };
-    let points = r.i32();
-    let frequency = match r.u8() {
-        0 => Frequency::Once,
-        1 => Frequency::EveryTime,
-        2 => Frequency::AtMost(r.u32()),
-        3 => Frequency::AtMostPerWindow {
-            times: r.u32(),
-            days: r.f64(),
-        },
-        _ => {
-            r.fail();
-            Frequency::Once
-        }
-    };
-    let decay = match r.u8() {
-        0 => Decay::Never,
-        1 => Decay::HalfLifeDays(r.f64()),
-        2 => Decay::ExpiresAfterDays(r.f64()),
-        _ => {
-            r.fail();
-            Decay::Never
-        }
-    };
-    Rule {
-        id,
-        #[cfg(feature = "std")]
-        description: None,
-        when,
-        dimension,
-        points,
-        frequency,
-        decay,
-        #[cfg(feature = "std")]
-        evidence: None,
-    }
-}
-
-fn texts(r: &mut Reader<'_>) -> Vec<String> {
-    r.list(Reader::text)
-}
-
-fn condition(r: &mut Reader<'_>) -> Condition {
-    Condition {
-        equals: r.optional(Reader::text),
-        one_of: r.optional(texts),
-        min: r.optional(Reader::f64),
-        max: r.optional(Reader::f64),
-    }
-}
-
-fn query_condition(r: &mut Reader<'_>) -> QueryCondition {
-    match r.u8() {
-        0 => QueryCondition::Equals(r.text()),
-        1 => QueryCondition::Test(QueryTest::Absent(r.bool())),
-        2 => QueryCondition::Test(QueryTest::OtherThan(texts(r))),
-        _ => {
-            r.fail();
-            QueryCondition::Test(QueryTest::Absent(false))
+    fn condition(c: &Cond<'_>) -> Condition {
+        Condition {
+            equals: c.equals.map(String::from),
+            one_of: c.one_of.map(texts),
+            min: c.min,
+            max: c.max,
         }
     }
-}
-
-/// Reads a matcher; a compound one (`all`, `any`) only when `compound` allows it, so the
-/// reader never recurses more than once.
-fn matcher(r: &mut Reader<'_>, compound: bool) -> Matcher {
-    match r.u8() {
-        0 => Matcher::Page {
-            path: r.text(),
-            query: r
-                .list(|r| (r.text(), query_condition(r)))
-                .into_iter()
-                .collect(),
-        },
-        1 => Matcher::Download {
-            url: r.optional(Reader::text),
-            extensions: texts(r),
-        },
-        2 => {
-            let question = r.text();
-            let c = condition(r);
-            Matcher::Answer {
+    fn matcher(w: When<'_>) -> Matcher {
+        match w {
+            When::Page { path, query } => Matcher::Page {
+                path: path.into(),
+                query: query
+                    .iter()
+                    .map(|(k, c)| {
+                        let c = match c {
+                            QueryCond::Equals(v) => QueryCondition::Equals(v.into()),
+                            QueryCond::Absent(a) => QueryCondition::Test(QueryTest::Absent(a)),
+                            QueryCond::OtherThan(l) => {
+                                QueryCondition::Test(QueryTest::OtherThan(texts(l)))
+                            }
+                        };
+                        (String::from(k), c)
+                    })
+                    .collect(),
+            },
+            When::Download { url, extensions } => Matcher::Download {
+                url: url.map(String::from),
+                extensions: texts(extensions),
+            },
+            When::Answer {
                 question,
-                equals: c.equals,
-                one_of: c.one_of,
+                condition: c,
+            } => Matcher::Answer {
+                question: question.into(),
+                equals: c.equals.map(String::from),
+                one_of: c.one_of.map(texts),
                 min: c.min,
                 max: c.max,
-            }
-        }
-        3 => Matcher::Form {
-            id: r.optional(Reader::text),
-            name: r.optional(Reader::text),
-        },
-        4 => Matcher::Event {
-            name: r.text(),
-            properties: r
-                .list(|r| (r.text(), condition(r)))
-                .into_iter()
-                .collect::<Entries<Condition>>(),
-        },
-        5 => Matcher::Visits { at_least: r.u32() },
-        6 => Matcher::DistinctPages { at_least: r.u32() },
-        7 => Matcher::PageViews {
-            path: r.text(),
-            at_least: r.u32(),
-        },
-        8 => Matcher::TimeOnSite {
-            at_least_seconds: r.u32(),
-        },
-        9 => Matcher::ReturnVisit {
-            within_days: r.f64(),
-        },
-        10 if compound => Matcher::All(r.list(|r| matcher(r, false))),
-        11 if compound => Matcher::Any(r.list(|r| matcher(r, false))),
-        _ => {
-            r.fail();
-            Matcher::Visits { at_least: 0 }
+            },
+            When::Form { id, name } => Matcher::Form {
+                id: id.map(String::from),
+                name: name.map(String::from),
+            },
+            When::Event { name, properties } => Matcher::Event {
+                name: name.into(),
+                properties: properties
+                    .iter()
+                    .map(|(k, c)| (String::from(k), condition(&c)))
+                    .collect::<Entries<Condition>>(),
+            },
+            When::Visits { at_least } => Matcher::Visits { at_least },
+            When::DistinctPages { at_least } => Matcher::DistinctPages { at_least },
+            When::PageViews { path, at_least } => Matcher::PageViews {
+                path: path.into(),
+                at_least,
+            },
+            When::TimeOnSite { at_least_seconds } => Matcher::TimeOnSite { at_least_seconds },
+            When::ReturnVisit { within_days } => Matcher::ReturnVisit { within_days },
+            When::All(parts) => Matcher::All(parts.iter().map(matcher).collect()),
+            When::Any(parts) => Matcher::Any(parts.iter().map(matcher).collect()),
         }
     }
-}
-
-fn thresholds(r: &mut Reader<'_>) -> Thresholds {
-    Thresholds {
-        fit: r.optional(Reader::f64),
-        engagement: r.optional(Reader::f64),
-        intent: r.optional(Reader::f64),
-        product: r.optional(Reader::f64),
-        total: r.optional(Reader::f64),
-    }
-}
-
-fn tier(r: &mut Reader<'_>, rules: &[Rule]) -> Tier {
-    let name = r.text();
-    let min = thresholds(r);
-    let max = thresholds(r);
-    let requires = r.list(|r| match rules.get(usize::from(r.u16())) {
-        Some(rule) => rule.id.clone(),
-        None => {
-            r.fail();
-            String::new()
-        }
-    });
-    Tier {
-        name,
-        min,
-        max,
-        requires,
-        #[cfg(feature = "std")]
-        evidence: None,
+    let rules = c.rules();
+    Model {
+        schema: None,
+        version: FORMAT_VERSION,
+        id: c.id().into(),
+        model_version: c.model_version().into(),
+        description: None,
+        session_timeout_minutes: c.session_timeout_minutes(),
+        rules: rules
+            .iter()
+            .map(|r| Rule {
+                id: r.id.into(),
+                description: None,
+                when: matcher(r.when),
+                dimension: r.dimension,
+                points: r.points,
+                frequency: r.frequency,
+                decay: r.decay,
+                evidence: None,
+            })
+            .collect(),
+        limits: c.limits().clone(),
+        tiers: c
+            .tiers()
+            .iter()
+            .map(|t| Tier {
+                name: t.name.into(),
+                min: t.min,
+                max: t.max,
+                requires: t
+                    .requires
+                    .iter()
+                    .filter_map(|&i| rules.get(i).map(|r| String::from(r.id)))
+                    .collect(),
+                evidence: None,
+            })
+            .collect(),
+        allow_demotion: c.allow_demotion(),
+        calibration: c.calibration(),
+        training: None,
     }
 }
 
@@ -346,11 +231,18 @@ impl core::fmt::Display for WriteError {
 #[cfg(feature = "std")]
 impl std::error::Error for WriteError {}
 
-/// Compiles a validated model to its binary form (native only: the browser never compiles).
-/// Fails, rather than cut anything, when a text is longer than 65,535 bytes, a list has more
-/// than 65,535 items or there are more than [`MAX_TIERS`] tiers.
+/// Compiles a validated model to its binary form, with its page section ([`page`]) (native
+/// only: the browser never compiles). Fails, rather than cut anything, when a text is longer
+/// than 65,535 bytes, a list has more than 65,535 items or there are more than [`MAX_TIERS`]
+/// tiers.
 #[cfg(feature = "json")]
 pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
+    compile(model.model(), &page(model))
+}
+
+/// Compiles a valid, normalised model document with `page` as its page section.
+#[cfg(feature = "std")]
+pub(crate) fn compile(m: &Model, page: &str) -> Result<Vec<u8>, WriteError> {
     use crate::bytes::Writer;
 
     fn texts(w: &mut Writer, list: &[String]) {
@@ -459,9 +351,7 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
         }
     }
 
-    let m = model.model();
     let mut w = Writer::default();
-    let page = page(model);
     w.u32(page.len() as u32);
     w.bytes.extend_from_slice(page.as_bytes());
     w.text(&m.id);
@@ -509,13 +399,18 @@ pub fn write(model: &ValidModel) -> Result<Vec<u8>, WriteError> {
             }
         }
     });
-    let tiers: Vec<(usize, &Tier)> = m.tiers.iter().enumerate().collect();
-    w.list(tiers.iter(), |w, (i, tier)| {
+    w.list(m.tiers.iter(), |w, tier| {
         w.text(&tier.name);
         thresholds(w, &tier.min);
         thresholds(w, &tier.max);
-        let requires = model.tier_requires(*i);
-        w.list(requires.iter(), |w, &r| w.u16(r as u16));
+        // Rule indices; the validator refuses unknown ids (none is written).
+        let requires: Vec<u16> = tier
+            .requires
+            .iter()
+            .filter_map(|id| m.rules.iter().position(|r| &r.id == id))
+            .map(|i| i as u16)
+            .collect();
+        w.list(requires.iter(), |w, &r| w.u16(r));
     });
 
     if w.overflow {
@@ -634,7 +529,8 @@ mod tests {
     fn the_page_section_lists_what_the_page_must_watch() {
         let model = example("saas");
         let bytes = write(&model).unwrap();
-        let (_, page_bytes) = read_with_page(&bytes).unwrap();
+        let compiled = Compiled::read(bytes.clone()).unwrap();
+        let page_bytes = compiled.page();
         assert_eq!(page_bytes, page(&model).as_bytes());
         let p: serde_json::Value = serde_json::from_slice(page_bytes).unwrap();
         let m = model.model();

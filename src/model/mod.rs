@@ -2,17 +2,22 @@
 //! and the compiled binary form the browser reads.
 //!
 //! A [`Model`] is what a marketer edits; a [`ValidModel`] is a model that passed `validate` (at
-//! compile time, natively) and is ready for the engine. The browser's kernel never validates: it
-//! reads a model that `leadscore build` validated and compiled ([`binary`]).
+//! compile time, natively), with its [`Compiled`] form: what the engine runs on, borrowing texts
+//! and lists from the compiled bytes. The browser's kernel never validates and holds only the
+//! [`Compiled`] form of a model that `leadscore build` validated and compiled ([`binary`]).
 
 pub mod binary;
+mod compiled;
 pub mod pattern;
 mod types;
 #[cfg(feature = "std")]
 mod validate;
 
-use alloc::string::String;
-use alloc::vec::Vec;
+#[cfg(feature = "std")]
+use alloc::{string::String, vec::Vec};
+pub use compiled::{
+    Compiled, Cond, Item, Items, List, QueryCond, RuleGroup, RuleView, TierView, When,
+};
 pub use types::*;
 #[cfg(feature = "std")]
 pub use validate::{reachable_max, validate, warnings, ModelError, ModelErrors};
@@ -35,53 +40,19 @@ pub fn id_hash(id: &str) -> u32 {
     crate::bytes::fnv1a32(id.as_bytes())
 }
 
-/// A model that passed validation, with lookups the engine needs.
+/// A model that passed validation, with its compiled form: what the engine runs on (through
+/// `Deref`, a `&ValidModel` is a `&Compiled`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidModel {
     model: Model,
-    /// Fingerprint of the rules' ids, frequencies and decays in order; visitor state aligned to
-    /// it needs no realignment.
-    rule_key: u64,
-    /// Rule indices per matcher kind (see [`ValidModel::rules_for`]).
-    by_kind: [Vec<usize>; KINDS],
-    /// Per tier, the indices of the rules it requires.
-    requires: Vec<Vec<usize>>,
-    /// Per rule, the literal prefix length of its path pattern (see [`pattern::literal_prefix`]).
-    literals: Vec<usize>,
-    /// Per rule, the 32-bit FNV-1a hash of its id: what visitor state keeps of the id.
-    id_hashes: Vec<u32>,
-    /// The questions that answer conditions of `all` and `any` rules name (trimmed, each once
-    /// ignoring ASCII case): the state keeps the current answer to each.
-    questions: Vec<String>,
-    session_timeout_ms: i64,
+    compiled: Compiled,
 }
 
-/// Groups of matchers the engine looks up per event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleGroup {
-    Page = 0,
-    Download = 1,
-    Answer = 2,
-    Form = 3,
-    Event = 4,
-    Aggregate = 5,
-    /// `all` and `any`.
-    Compound = 6,
-}
+impl core::ops::Deref for ValidModel {
+    type Target = Compiled;
 
-const KINDS: usize = 7;
-
-impl RuleGroup {
-    fn of(m: &Matcher) -> RuleGroup {
-        match m {
-            Matcher::Page { .. } => RuleGroup::Page,
-            Matcher::Download { .. } => RuleGroup::Download,
-            Matcher::Answer { .. } => RuleGroup::Answer,
-            Matcher::Form { .. } => RuleGroup::Form,
-            Matcher::Event { .. } => RuleGroup::Event,
-            Matcher::All(_) | Matcher::Any(_) => RuleGroup::Compound,
-            _ => RuleGroup::Aggregate,
-        }
+    fn deref(&self) -> &Compiled {
+        &self.compiled
     }
 }
 
@@ -91,50 +62,22 @@ impl ValidModel {
     pub fn new(mut model: Model) -> Result<ValidModel, ModelErrors> {
         validate(&model)?;
         normalize(&mut model);
-        Ok(ValidModel::index(model))
+        ValidModel::compiled_from(model).map_err(|e| {
+            ModelErrors(vec![ModelError {
+                path: String::new(),
+                message: e.to_string(),
+            }])
+        })
     }
 
-    /// Builds the engine's lookups for a model that is valid and normalised (validated here, or
-    /// compiled by `leadscore build`). Tiers' `requires` name rules by id; unknown ids are skipped.
-    pub(crate) fn index(model: Model) -> ValidModel {
-        let mut by_kind: [Vec<usize>; KINDS] = Default::default();
-        for (i, rule) in model.rules.iter().enumerate() {
-            if let Some(list) = by_kind.get_mut(RuleGroup::of(&rule.when) as usize) {
-                list.push(i);
-            }
-        }
-        let rule_key = rule_key(&model.rules);
-        let requires = model
-            .tiers
-            .iter()
-            .map(|t| {
-                t.requires
-                    .iter()
-                    .filter_map(|id| model.rules.iter().position(|r| &r.id == id))
-                    .collect()
-            })
-            .collect();
-        let literals = model.rules.iter().map(|r| r.when.literal()).collect();
-        let mut questions: Vec<String> = Vec::new();
-        for part in model.rules.iter().flat_map(|r| r.when.parts()) {
-            if let Matcher::Answer { question, .. } = part {
-                if !questions.iter().any(|q| q.eq_ignore_ascii_case(question)) {
-                    questions.push(question.clone());
-                }
-            }
-        }
-        let minutes = model.session_timeout_minutes.unwrap_or(30.0);
-        let id_hashes = model.rules.iter().map(|r| id_hash(&r.id)).collect();
-        ValidModel {
-            id_hashes,
-            rule_key,
-            by_kind,
-            requires,
-            literals,
-            questions,
-            session_timeout_ms: (minutes * 60_000.0) as i64,
-            model,
-        }
+    /// Compiles a model that is valid and normalised (validated here, or read back from its
+    /// compiled form), without a page section.
+    #[cfg(feature = "std")]
+    pub(crate) fn compiled_from(model: Model) -> Result<ValidModel, binary::WriteError> {
+        let bytes = binary::compile(&model, "")?;
+        let compiled = Compiled::read(bytes)
+            .map_err(|_| binary::WriteError("the compiled form does not read back"))?;
+        Ok(ValidModel { model, compiled })
     }
 
     /// Parses and validates a model from JSON text.
@@ -165,53 +108,9 @@ impl ValidModel {
         &self.model.rules
     }
 
-    /// The condition of rule `i` (a rule that never fires past the end: the engine's lookups
-    /// never go there).
-    #[inline]
-    pub fn when(&self, i: usize) -> &Matcher {
-        const NONE: &Matcher = &Matcher::Any(Vec::new());
-        self.model.rules.get(i).map_or(NONE, |r| &r.when)
-    }
-
-    /// Indices of the rules in one group.
-    pub fn rules_for(&self, group: RuleGroup) -> &[usize] {
-        self.by_kind.get(group as usize).map_or(&[], Vec::as_slice)
-    }
-
-    /// The literal prefix length of rule `rule`'s path pattern (0 when it has none).
-    pub fn literal(&self, rule: usize) -> usize {
-        self.literals.get(rule).copied().unwrap_or(0)
-    }
-
-    /// True when `path` matches the path pattern `pattern` of rule `rule`.
-    pub fn path_matches(&self, rule: usize, pattern: &str, path: &str) -> bool {
-        pattern::matches_after(pattern, self.literals.get(rule).copied().unwrap_or(0), path)
-    }
-
-    /// The questions whose current answer the state keeps (named by `all` and `any` rules).
-    pub fn compound_questions(&self) -> &[String] {
-        &self.questions
-    }
-
-    /// Per rule, the [`id_hash`] of its id.
-    pub fn id_hashes(&self) -> &[u32] {
-        &self.id_hashes
-    }
-
-    /// Indices of the rules tier `tier` requires.
-    pub fn tier_requires(&self, tier: usize) -> &[usize] {
-        self.requires.get(tier).map_or(&[], Vec::as_slice)
-    }
-
-    /// Fingerprint of what visitor state is kept by: each rule's id, frequency and decay, and
-    /// whether it counts once (answers, aggregates), in order.
-    pub fn rule_key(&self) -> u64 {
-        self.rule_key
-    }
-
-    /// Inactivity after which the next event starts a new visit.
-    pub fn session_timeout_ms(&self) -> i64 {
-        self.session_timeout_ms
+    /// The compiled form (what the engine runs on).
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
     }
 }
 
@@ -319,46 +218,6 @@ pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> u64 {
         for b in part.bytes().chain(core::iter::once(0u8)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
-/// [`ValidModel::rule_key`]: FNV-1a over each rule's id and the kinds and parameters of its
-/// frequency and decay, and the questions of a compound rule's answer conditions.
-fn rule_key(rules: &[Rule]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for rule in rules {
-        feed(rule.id.as_bytes());
-        let once = rule.when.counts_once();
-        let (kind, times, days) = match rule.frequency {
-            Frequency::Once => (0u8, 0, 0.0),
-            Frequency::EveryTime => (1, 0, 0.0),
-            Frequency::AtMost(n) => (2, n, 0.0),
-            Frequency::AtMostPerWindow { times, days } => (3, times, days),
-        };
-        let (decay, decay_days) = match rule.decay {
-            Decay::Never => (0u8, 0.0),
-            Decay::HalfLifeDays(d) => (1, d),
-            Decay::ExpiresAfterDays(d) => (2, d),
-        };
-        feed(&[0, u8::from(once), kind, decay]);
-        feed(&times.to_le_bytes());
-        feed(&days.to_bits().to_le_bytes());
-        feed(&decay_days.to_bits().to_le_bytes());
-        feed(&[matches!(rule.when, Matcher::PageViews { .. }) as u8]);
-        for part in rule.when.parts() {
-            feed(&[1]);
-            if let Matcher::Answer { question, .. } = part {
-                feed(question.as_bytes());
-            }
-            feed(&[matches!(part, Matcher::PageViews { .. }) as u8]);
         }
     }
     h

@@ -284,18 +284,6 @@ impl Matcher {
         }
     }
 
-    /// The length of the literal start of the condition's path or URL pattern (see
-    /// [`super::pattern::literal_prefix`]); 0 without one.
-    pub fn literal(&self) -> usize {
-        match self {
-            Matcher::Page { path, .. } | Matcher::PageViews { path, .. } => {
-                super::pattern::literal_prefix(path)
-            }
-            Matcher::Download { url: Some(url), .. } => super::pattern::literal_prefix(url),
-            _ => 0,
-        }
-    }
-
     /// The parts of a compound condition; none for the others.
     pub fn parts(&self) -> &[Matcher] {
         match self {

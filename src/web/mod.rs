@@ -12,7 +12,9 @@
 //! bundle, which adds [`compile`]: the JSON reader and validator, with every message.
 
 use crate::engine::{self, Detail, Event, State};
-use crate::model::{binary, Dimension, ValidModel};
+#[cfg(feature = "debug")]
+use crate::model::{binary, ValidModel};
+use crate::model::{Compiled, Dimension};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use wasm_bindgen::prelude::*;
@@ -22,10 +24,9 @@ pub const REJECTED: i32 = -1;
 /// What `apply` answers before a model was loaded.
 pub const NO_MODEL: i32 = -2;
 
-/// The loaded model, its page section and the visitor's state.
+/// The loaded model and the visitor's state.
 struct Kernel {
-    model: ValidModel,
-    page: Vec<u8>,
+    model: Compiled,
     state: State,
 }
 
@@ -50,11 +51,10 @@ fn with_kernel<R>(f: impl FnOnce(&mut Option<Kernel>) -> R) -> R {
 /// be used: 1 not a compiled model, 2 another format version, 3 damaged, 4 malformed.
 #[wasm_bindgen]
 pub fn load(model: &[u8]) -> u32 {
-    match binary::read_with_page(model) {
-        Ok((model, page)) => with_kernel(|k| {
+    match Compiled::read(model.to_vec()) {
+        Ok(model) => with_kernel(|k| {
             let state = State::new(&model);
-            let page = page.to_vec();
-            *k = Some(Kernel { model, page, state });
+            *k = Some(Kernel { model, state });
             0
         }),
         Err(e) => e as u32,
@@ -66,7 +66,11 @@ pub fn load(model: &[u8]) -> u32 {
 /// bytes only, so the glue carries no text encoder or decoder of its own.
 #[wasm_bindgen]
 pub fn describe() -> Vec<u8> {
-    with_kernel(|k| k.as_ref().map(|k| k.page.clone()).unwrap_or_default())
+    with_kernel(|k| {
+        k.as_ref()
+            .map(|k| k.model.page().to_vec())
+            .unwrap_or_default()
+    })
 }
 
 /// Replaces the visitor state with stored bytes ([`state`]'s), aligned to the model. False,
