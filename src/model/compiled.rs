@@ -536,8 +536,9 @@ impl Compiled {
         &self.view().id_hashes
     }
 
-    /// Fingerprint of the rules' ids, frequencies and decays in order: visitor state aligned to
-    /// it needs no realignment.
+    /// Fingerprint of the compiled model (FNV-1a 64 of its body): visitor state aligned to a
+    /// model with the same key needs no realignment. Any change to the model changes it, and
+    /// realigning state that is already aligned changes nothing.
     pub fn rule_key(&self) -> u64 {
         self.view().rule_key
     }
@@ -626,6 +627,10 @@ impl<'a> View<'a> {
         if !r.finish() {
             return Err(LoadError::Malformed);
         }
+        // FNV-1a 64 of the whole body: another model, or another version of it, has another.
+        v.rule_key = body.iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         v.index();
         Ok(v)
     }
@@ -650,7 +655,6 @@ impl<'a> View<'a> {
                 }
             }
         }
-        self.rule_key = rule_key(&self.rules);
         let minutes = self.session_timeout_minutes.unwrap_or(30.0);
         self.session_timeout_ms = (minutes * 60_000.0) as i64;
     }
@@ -727,44 +731,4 @@ fn tier<'a>(r: &mut Reader<'a>, rules: usize) -> TierView<'a> {
         max,
         requires,
     }
-}
-
-/// [`Compiled::rule_key`]: FNV-1a over each rule's id and the kinds and parameters of its
-/// frequency and decay, and the questions of a compound rule's answer conditions.
-fn rule_key(rules: &[RuleView<'_>]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for rule in rules {
-        feed(rule.id.as_bytes());
-        let once = rule.when.counts_once();
-        let (kind, times, days) = match rule.frequency {
-            Frequency::Once => (0u8, 0, 0.0),
-            Frequency::EveryTime => (1, 0, 0.0),
-            Frequency::AtMost(n) => (2, n, 0.0),
-            Frequency::AtMostPerWindow { times, days } => (3, times, days),
-        };
-        let (decay, decay_days) = match rule.decay {
-            Decay::Never => (0u8, 0.0),
-            Decay::HalfLifeDays(d) => (1, d),
-            Decay::ExpiresAfterDays(d) => (2, d),
-        };
-        feed(&[0, u8::from(once), kind, decay]);
-        feed(&times.to_le_bytes());
-        feed(&days.to_bits().to_le_bytes());
-        feed(&decay_days.to_bits().to_le_bytes());
-        feed(&[matches!(rule.when, When::PageViews { .. }) as u8]);
-        for part in rule.when.parts().iter() {
-            feed(&[1]);
-            if let When::Answer { question, .. } = part {
-                feed(question.as_bytes());
-            }
-            feed(&[matches!(part, When::PageViews { .. }) as u8]);
-        }
-    }
-    h
 }
