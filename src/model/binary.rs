@@ -95,7 +95,7 @@ impl std::error::Error for LoadError {}
 /// whatever the bytes.
 #[cfg(feature = "std")]
 pub fn read(bytes: &[u8]) -> Result<ValidModel, LoadError> {
-    let compiled = Compiled::read(bytes.to_vec())?;
+    let compiled = Compiled::read(bytes.into())?;
     ValidModel::compiled_from(document(&compiled)).map_err(|_| LoadError::Malformed)
 }
 
@@ -529,7 +529,7 @@ mod tests {
     fn the_page_section_lists_what_the_page_must_watch() {
         let model = example("saas");
         let bytes = write(&model).unwrap();
-        let compiled = Compiled::read(bytes.clone()).unwrap();
+        let compiled = Compiled::read(bytes.clone().into()).unwrap();
         let page_bytes = compiled.page();
         assert_eq!(page_bytes, page(&model).as_bytes());
         let p: serde_json::Value = serde_json::from_slice(page_bytes).unwrap();

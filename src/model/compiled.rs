@@ -437,8 +437,8 @@ pub struct Compiled(Cell);
 impl Compiled {
     /// Reads a compiled model: checks magic, format, length and checksum, then every value's
     /// bounds. Never panics, whatever the bytes.
-    pub fn read(bytes: Vec<u8>) -> Result<Compiled, LoadError> {
-        Cell::try_new(bytes.into_boxed_slice(), |b| View::read(b)).map(Compiled)
+    pub fn read(bytes: Box<[u8]>) -> Result<Compiled, LoadError> {
+        Cell::try_new(bytes, |b| View::read(b)).map(Compiled)
     }
 
     fn view(&self) -> &View<'_> {

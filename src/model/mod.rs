@@ -75,7 +75,7 @@ impl ValidModel {
     #[cfg(feature = "std")]
     pub(crate) fn compiled_from(model: Model) -> Result<ValidModel, binary::WriteError> {
         let bytes = binary::compile(&model, "")?;
-        let compiled = Compiled::read(bytes)
+        let compiled = Compiled::read(bytes.into())
             .map_err(|_| binary::WriteError("the compiled form does not read back"))?;
         Ok(ValidModel { model, compiled })
     }

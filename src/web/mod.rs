@@ -51,7 +51,7 @@ fn with_kernel<R>(f: impl FnOnce(&mut Option<Kernel>) -> R) -> R {
 /// be used: 1 not a compiled model, 2 another format version, 3 damaged, 4 malformed.
 #[wasm_bindgen]
 pub fn load(model: &[u8]) -> u32 {
-    match Compiled::read(model.to_vec()) {
+    match Compiled::read(model.into()) {
         Ok(model) => with_kernel(|k| {
             let state = State::new(&model);
             *k = Some(Kernel { model, state });
